@@ -1,0 +1,3 @@
+from cpa_ops.cli import main
+
+main()

@@ -1,0 +1,115 @@
+"""The root ``cpa-ops`` app: global options, one module per command, and the exit contract.
+
+Only Typer is imported here; every command imports its heavy modules inside its body, so
+``--help``, ``--version`` and each Tab press of shell completion stay fast.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from cpa_ops import __version__
+from cpa_ops.cli import health
+from cpa_ops.cli.exits import ExitCode
+
+app = typer.Typer(
+    name="cpa-ops",
+    help="Operations tool for the CPA agent platform: Redis, logging and Sentry.",
+    no_args_is_help=True,
+    add_completion=True,
+    pretty_exceptions_enable=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+
+
+def _print_version(value: bool) -> None:
+    if value:
+        typer.echo(f"cpa-ops {__version__}")
+        raise typer.Exit(ExitCode.OK)
+
+
+@app.callback()
+def root(
+    ctx: typer.Context,
+    env_file: Annotated[
+        Path | None,
+        typer.Option(
+            "--env-file",
+            metavar="PATH",
+            help="Read settings from this .env file (default: ./.env when present).",
+            envvar="CPA_OPS_ENV_FILE",
+            show_envvar=True,
+        ),
+    ] = None,
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version",
+            callback=_print_version,
+            is_eager=True,
+            help="Show the version and exit.",
+        ),
+    ] = False,
+) -> None:
+    """Operations tool for the CPA agent platform: Redis, logging and Sentry."""
+    ctx.obj = {"env_file": env_file}
+
+
+health.register(app)
+
+
+def main(argv: list[str] | None = None) -> None:
+    """The console-script entry: run the app, turn every error into one line and an exit code."""
+    # typer vendors click; its exception classes live in typer._click (pinned in the lock)
+    from typer import Abort
+    from typer._click.exceptions import ClickException
+
+    prog = "cpa-ops"
+    try:
+        code = app(args=argv, prog_name=prog, standalone_mode=False)
+    except ClickException as exc:
+        where = getattr(getattr(exc, "ctx", None), "command_path", prog)
+        hint = f" (see '{where} --help')" if getattr(exc, "ctx", None) else ""
+        message = exc.format_message().replace("\n", " ").strip()
+        if message:  # empty for "no arguments: show the help", which click already printed
+            sys.stderr.write(f"{where}: error: {message}{hint}\n")
+        code = exc.exit_code
+    except (KeyboardInterrupt, Abort):
+        sys.stderr.write("\ncpa-ops: interrupted\n")
+        code = ExitCode.INTERRUPTED
+    except BrokenPipeError:
+        # the reader went away (| head): nothing left to say to anyone
+        _silence_stdout()
+        code = ExitCode.UNHEALTHY
+    except Exception as exc:  # a bug: say so in one line, never a traceback with secrets in it
+        if os.environ.get("CPA_OPS_DEBUG"):
+            raise
+        sys.stderr.write(
+            f"cpa-ops: internal error ({type(exc).__name__}); "
+            "set CPA_OPS_DEBUG=1 to see the traceback\n"
+        )
+        code = ExitCode.UNHEALTHY
+    _flush_quietly()
+    sys.exit(int(code or 0))
+
+
+def _flush_quietly() -> None:
+    try:
+        sys.stdout.flush()
+    except (BrokenPipeError, ValueError):
+        _silence_stdout()
+
+
+def _silence_stdout() -> None:
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):
+        pass
+    finally:
+        os.close(devnull)

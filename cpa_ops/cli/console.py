@@ -1,0 +1,105 @@
+"""The terminal: owns stdout/stderr, knows which is a TTY and which gets colour.
+
+Results go to stdout, diagnostics to stderr. Colour is decided once, by
+:func:`cpa_ops.core.terminal.colour_wanted` (NO_COLOR, FORCE_COLOR, TERM=dumb, TTY).
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import IO, TYPE_CHECKING, Any, NoReturn
+
+from cpa_ops.core.terminal import colour_wanted
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+_ANSI = {
+    "bold": "1",
+    "dim": "2",
+    "red": "31",
+    "green": "32",
+    "yellow": "33",
+    "cyan": "36",
+    "bold red": "1;31",
+    "bold green": "1;32",
+    "bold yellow": "1;33",
+}
+
+
+@dataclass
+class Terminal:
+    """The streams a command writes to; build it inside the command (CliRunner swaps them)."""
+
+    stdout: IO[str] = field(default_factory=lambda: sys.stdout)
+    stderr: IO[str] = field(default_factory=lambda: sys.stderr)
+    environ: Mapping[str, str] = field(default_factory=lambda: os.environ)
+
+    def __post_init__(self) -> None:
+        self.stdout_colour = colour_wanted(self.stdout, self.environ)
+        self.stderr_colour = colour_wanted(self.stderr, self.environ)
+        self.stdout_isatty = _isatty(self.stdout)
+        self.stderr_isatty = _isatty(self.stderr)
+
+    def out(self, text: str = "") -> None:
+        """Write a result line to stdout."""
+        self.stdout.write(text + "\n")
+        self.stdout.flush()
+
+    def err(self, text: str = "") -> None:
+        """Write a diagnostic line to stderr."""
+        self.stderr.write(text + "\n")
+        self.stderr.flush()
+
+    def paint(self, text: str, style: str, *, stderr: bool = False) -> str:
+        """``text`` in ``style`` (see _ANSI) when that stream gets colour, else unchanged."""
+        if not (self.stderr_colour if stderr else self.stdout_colour):
+            return text
+        return f"\x1b[{_ANSI[style]}m{text}\x1b[0m"
+
+    def rich(self, *, stderr: bool = False) -> Console:
+        """A Rich console on stdout (or stderr) that obeys the one colour decision."""
+        from rich.console import Console
+
+        colour = self.stderr_colour if stderr else self.stdout_colour
+        return Console(
+            file=self.stderr if stderr else self.stdout,
+            force_terminal=colour,
+            color_system="auto" if colour else None,
+            no_color=not colour,
+            highlight=False,
+            emoji=False,
+            soft_wrap=True,
+        )
+
+
+def _isatty(stream: IO[Any]) -> bool:
+    try:
+        return stream.isatty()
+    except (AttributeError, ValueError, OSError):
+        return False
+
+
+def fail_usage(message: str, terminal: Terminal | None = None) -> NoReturn:
+    """One line on stderr naming what is wrong, then exit 2."""
+    import typer
+
+    from cpa_ops.cli.exits import ExitCode
+
+    (terminal or Terminal()).err(f"cpa-ops: error: {message}")
+    raise typer.Exit(ExitCode.USAGE)
+
+
+def fail_config(problems: list[str], terminal: Terminal | None = None) -> NoReturn:
+    """One line per bad setting on stderr, then exit 2."""
+    import typer
+
+    from cpa_ops.cli.exits import ExitCode
+
+    term = terminal or Terminal()
+    for line in problems:
+        term.err(f"cpa-ops: invalid configuration: {line}")
+    raise typer.Exit(ExitCode.USAGE)

@@ -1,0 +1,1 @@
+"""What the platform's services import: no Typer, no Rich; returns values, never prints."""

@@ -1,0 +1,79 @@
+"""Shared fixtures: the installed ``cpa-ops`` run as a subprocess, and a clean environment."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+BIN = Path(sys.executable).parent / "cpa-ops"
+# Variables that would leak the developer's own configuration into a test run.
+_SETTINGS_VARS = (
+    "REDIS_URL",
+    "REDIS_MAX_CONNECTIONS",
+    "SENTRY_DSN",
+    "SENTRY_TRACES_SAMPLE_RATE",
+    "ENVIRONMENT",
+    "LOG_LEVEL",
+    "NO_COLOR",
+    "FORCE_COLOR",
+    "CPA_OPS_ENV_FILE",
+)
+
+
+@dataclass
+class Ran:
+    """What one run of the installed ``cpa-ops`` did."""
+
+    returncode: int
+    stdout: str
+    stderr: str
+    elapsed: float
+
+
+def clean_env(**extra: str) -> dict[str, str]:
+    """The current environment without any cpa-ops setting, plus ``extra``."""
+    env = {k: v for k, v in os.environ.items() if k not in _SETTINGS_VARS}
+    env.update(extra)
+    return env
+
+
+def run_cpa_ops(
+    *args: str, env: dict[str, str] | None = None, timeout: float = 30, cwd: str | Path | None = None
+) -> Ran:
+    """Run the installed console script; ``timeout`` kills it (and fails the test) if it hangs."""
+    start = time.monotonic()
+    proc = subprocess.run(
+        [str(BIN), *args],
+        env=clean_env() if env is None else env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        cwd=cwd,
+        stdin=subprocess.DEVNULL,
+    )
+    return Ran(proc.returncode, proc.stdout, proc.stderr, time.monotonic() - start)
+
+
+@pytest.fixture(autouse=True)
+def _isolated_settings(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """No test sees the developer's settings or a stray ./.env."""
+    for name in _SETTINGS_VARS:
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.chdir(tmp_path)
+
+
+@pytest.fixture(scope="session")
+def redis_server_bin() -> str:
+    path = shutil.which("redis-server")
+    if path is None:
+        pytest.exit(
+            "the tests need redis-server 7 on PATH: 'sudo apt-get install redis-server'", 1
+        )
+    return path
