@@ -69,6 +69,9 @@ def main(argv: list[str] | None = None) -> None:
     from typer import Abort
     from typer._click.exceptions import ClickException
 
+    from cpa_ops.cli import deadline
+
+    deadline.PROCESS_MODE = True
     prog = "cpa-ops"
     try:
         code = app(args=argv, prog_name=prog, standalone_mode=False)

@@ -36,6 +36,22 @@ def seconds(value: str | float) -> float:
     return number
 
 
+def milliseconds(value: str | float) -> float:
+    """Parse a threshold in milliseconds: a finite number > 0 and at most one hour."""
+    text = str(value).strip()
+    try:
+        number = float(text)
+    except ValueError:
+        raise typer.BadParameter(
+            f"{_shown(text)} is not a number of milliseconds (expected e.g. 50, 100, 250)"
+        ) from None
+    if not math.isfinite(number) or number <= 0 or number > 3_600_000:
+        raise typer.BadParameter(
+            f"{_shown(text)} is out of range (expected milliseconds greater than 0)"
+        )
+    return number
+
+
 def seconds_or_zero(value: str | float) -> float:
     """Like :func:`seconds`, but 0 is accepted (meaning: none / back to back)."""
     text = str(value).strip()

@@ -1,0 +1,117 @@
+"""Renderers of a health Report: text for people, health+json for machines, nagios for Nagios."""
+
+from __future__ import annotations
+
+import json
+from typing import TYPE_CHECKING, Any
+
+from cpa_ops import __version__
+from cpa_ops.cli.exits import NagiosCode
+
+if TYPE_CHECKING:
+    from cpa_ops.cli.console import Terminal
+    from cpa_ops.core.health import Check, Report
+
+_STATUS_STYLE = {"pass": "green", "warn": "yellow", "fail": "bold red"}
+_NAGIOS_WORD = {"pass": "OK", "warn": "WARNING", "fail": "CRITICAL"}
+
+
+def report_text(report: Report, terminal: Terminal) -> list[str]:
+    """One line per check (status, key, measurement, output), a hint under each problem, and a
+    closing status line."""
+    lines = []
+    width = max((len(c.key) for c in report.checks), default=0)
+    for check in report.checks:
+        status = terminal.paint(f"{check.status.value.upper():4}", _STATUS_STYLE[check.status])
+        measured = _measured(check)
+        reason = f"[{check.reason}] " if check.reason and check.status != "pass" else ""
+        lines.append(f"{status}  {check.key:<{width}}  {measured:>9}  {reason}{check.output}")
+        if check.hint and check.status != "pass":
+            lines.append(f"{'':4}  {'':<{width}}  {'':>9}  " + terminal.paint(
+                f"hint: {check.hint}", "dim"
+            ))
+    problems = [c for c in report.checks if c.status != "pass"]
+    summary = report.status.value
+    if problems:
+        summary += f" ({len(problems)} of {len(report.checks)} checks not passing)"
+    lines.append("status: " + terminal.paint(summary, _STATUS_STYLE[report.status]))
+    return lines
+
+
+def _measured(check: Check) -> str:
+    if check.observed_value is None or check.observed_unit != "ms":
+        return ""
+    return f"{check.observed_value:.1f} ms"
+
+
+def report_json(report: Report, description: str) -> str:
+    """The report as one health+json object (draft-inadarei-api-health-check)."""
+    from cpa_ops.core.health import rfc3339
+
+    checks: dict[str, list[dict[str, Any]]] = {}
+    for check in report.checks:
+        entry: dict[str, Any] = {
+            "componentType": "datastore" if check.component == "redis" else "component",
+            "status": check.status.value,
+            "time": rfc3339(check.time),
+        }
+        if check.observed_value is not None:
+            entry["observedValue"] = check.observed_value
+            if check.observed_unit:
+                entry["observedUnit"] = check.observed_unit
+        entry["output"] = check.output
+        if check.reason:
+            entry["reason"] = check.reason
+        if check.hint:
+            entry["hint"] = check.hint
+        if check.details:
+            entry["details"] = check.details
+        checks.setdefault(check.key, []).append(entry)
+    document: dict[str, Any] = {
+        "status": report.status.value,
+        "releaseId": __version__,
+        "serviceId": "cpa-ops",
+        "description": description,
+    }
+    problems = [c for c in report.checks if c.status != "pass"]
+    if problems:
+        document["output"] = "; ".join(f"{c.key}: {c.output}" for c in problems)
+    document["checks"] = checks
+    return json.dumps(document, ensure_ascii=False)
+
+
+def report_nagios(report: Report) -> tuple[str, NagiosCode]:
+    """One Nagios status line with perfdata, and its Nagios exit code."""
+    word = _NAGIOS_WORD[report.status]
+    problems = [c for c in report.checks if c.status != "pass"]
+    if problems:
+        summary = "; ".join(
+            f"{c.key} {c.reason + ': ' if c.reason else ''}{c.output}" for c in problems
+        )
+    else:
+        ping = next((c for c in report.checks if c.key == "redis:ping"), None)
+        summary = ping.output if ping else "all checks pass"
+    perf = []
+    for check in report.checks:
+        if check.observed_value is None:
+            continue
+        label = check.key.replace(":", "_")
+        if check.key == "redis:ping":
+            warn = check.details.get("warnMs", "")
+            perf.append(f"'{label}_rtt'={check.observed_value:g}ms;{warn};;0;")
+        elif check.key == "redis:memory":
+            maximum = check.details.get("maxMemory") or ""
+            perf.append(f"'{label}_used'={check.observed_value:g}B;;;0;{maximum}")
+        elif check.key == "redis:clients":
+            perf.append(f"'{label}_connected'={check.observed_value:g};;;0;")
+        elif check.observed_unit == "ms":
+            perf.append(f"'{label}'={check.observed_value:g}ms;;;0;")
+    line = f"CPA-OPS {word} - {_nagios_safe(summary)}"
+    if perf:
+        line += " | " + " ".join(perf)
+    return line, NagiosCode[word]
+
+
+def _nagios_safe(text: str) -> str:
+    # '|' starts perfdata in the Nagios plugin format
+    return text.replace("|", "/").replace("\n", " ")
