@@ -319,10 +319,10 @@ async def probe_redis(
             async with asyncio.timeout(budget):
                 await _check_dns(url, remaining)
                 started = time.perf_counter()
-                conn = await _connect(url, remaining(), client_name, opened)
+                conn = await open_probe_connection(url, remaining(), client_name, opened)
                 connect_ms = (time.perf_counter() - started) * 1000
                 try:
-                    rtt_ms = await _timed(conn, remaining, "PING")
+                    rtt_ms = await timed_command(conn, remaining, "PING")
                 except ProbeFailure as failure:
                     if failure.reason == "loading":
                         facts = await _facts_or_none(conn, remaining)
@@ -330,10 +330,10 @@ async def probe_redis(
                 facts = await _facts_or_none(conn, remaining)
                 if write:
                     key = f"cpa-ops:health:{socket.gethostname()}:{os.getpid()}"
-                    write_ms = await _timed(
+                    write_ms = await timed_command(
                         conn, remaining, "SET", key, "1", "PX", WRITE_KEY_TTL_MS, phase="write"
                     )
-                    await _timed(conn, remaining, "DEL", key, phase="write")
+                    await timed_command(conn, remaining, "DEL", key, phase="write")
         except TimeoutError:
             # asyncio's own budget ran out before redis-py's timeouts fired
             raise ProbeFailure("deadline", f"no verdict within {budget:.2f} s") from None
@@ -352,7 +352,7 @@ async def probe_redis(
         )
     finally:
         for conn in opened:
-            await _close(conn)
+            await close_connection(conn)
     return _diagnosis(
         Status.PASS,
         masked,
@@ -410,7 +410,7 @@ async def _in_daemon_thread(func: Callable[[], _T], timeout: float) -> _T:
     return await asyncio.wait_for(future, timeout)
 
 
-async def _connect(
+async def open_probe_connection(
     url: str, budget: float, client_name: str, opened: list[AbstractConnection]
 ) -> AbstractConnection:
     """Connect with no retry; ``opened`` gets the connection first so the caller closes it."""
@@ -436,7 +436,7 @@ async def _connect(
     try:
         await conn.connect()
     except Exception as exc:
-        raise _failure(exc, phase="connect") from None
+        raise classify_failure(exc, phase="connect") from None
     return conn
 
 
@@ -457,7 +457,7 @@ def _probe_ssl_connection_class() -> type:
     return ProbeSSLConnection
 
 
-async def _timed(
+async def timed_command(
     conn: AbstractConnection, remaining: Callable[[], float], *args: Any, phase: str = "read"
 ) -> float:
     """Send one command, read its reply within the budget; the round-trip in ms."""
@@ -468,10 +468,10 @@ async def _timed(
         await conn.send_command(*args, check_health=False)
         reply = await conn.read_response(timeout=step)
     except Exception as exc:
-        raise _failure(exc, phase=phase) from None
+        raise classify_failure(exc, phase=phase) from None
     elapsed = (time.perf_counter() - started) * 1000
     if isinstance(reply, Exception):
-        raise _failure(reply, phase=phase)
+        raise classify_failure(reply, phase=phase)
     return elapsed
 
 
@@ -486,7 +486,7 @@ async def _facts_or_none(
         await conn.send_command("INFO", check_health=False)
         raw = await conn.read_response(timeout=step)
     except Exception as exc:
-        failure = _failure(exc, phase="read")
+        failure = classify_failure(exc, phase="read")
         if failure.reason in ("read_timeout", "refused", "protocol"):
             raise failure from None
         return None
@@ -496,14 +496,14 @@ async def _facts_or_none(
     return ServerFacts.from_info(parse_info(text))
 
 
-async def _close(conn: AbstractConnection) -> None:
+async def close_connection(conn: AbstractConnection) -> None:
     try:
         await asyncio.wait_for(conn.disconnect(nowait=True), 0.1)
     except Exception:
         pass
 
 
-def _failure(exc: BaseException, *, phase: str) -> ProbeFailure:
+def classify_failure(exc: BaseException, *, phase: str) -> ProbeFailure:
     """Map an exception from redis-py (or below) to a reason code."""
     from redis import exceptions as rx
 

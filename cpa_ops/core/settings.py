@@ -193,6 +193,8 @@ def mask_url(url: str) -> str:
         query = urlencode(
             [(k, MASK if k.lower() in _SECRET_QUERY_KEYS else v) for k, v in pairs], safe="*/:"
         )
+    if netloc == parts.netloc and query == parts.query:
+        return url  # nothing secret: keep it exactly as given (unix:/// stays unix:///)
     return urlunsplit((parts.scheme, netloc, parts.path, query, parts.fragment))
 
 

@@ -1,0 +1,145 @@
+"""The settings model: defaults, validation lines that name the variable, masking."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from cpa_ops.core.settings import ConfigError, load_settings, mask_dsn, mask_url
+
+SECRET = "s3cr3t-PW-xyz"
+
+
+class TestDefaults:
+    def test_defaults_match_the_documented_table(self) -> None:
+        """With nothing set, every field has its documented default."""
+        settings = load_settings()
+        assert settings.redis_url.get_secret_value() == "redis://localhost:6379/0"
+        assert settings.redis_max_connections == 20
+        assert settings.sentry_dsn is None
+        assert settings.sentry_traces_sample_rate == 0.1
+        assert settings.environment == "development"
+        assert settings.log_level == "INFO"
+        assert settings.log_format == "console"
+
+    def test_environment_and_case_are_normalised(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        """ENVIRONMENT and LOG_LEVEL accept any case; WARN means WARNING."""
+        monkeypatch.setenv("ENVIRONMENT", "Production")
+        monkeypatch.setenv("LOG_LEVEL", "warn")
+        settings = load_settings()
+        assert settings.environment == "production"
+        assert settings.log_level == "WARNING"
+        assert settings.log_format == "json"
+
+    def test_override_beats_environment_beats_env_file(
+        self, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+    ) -> None:
+        """Precedence: explicit override > environment > .env file > default."""
+        env_file = tmp_path / "custom.env"
+        env_file.write_text("REDIS_URL=redis://file:6379/0\nLOG_LEVEL=DEBUG\n")
+        monkeypatch.setenv("REDIS_URL", "redis://env:6379/0")
+        settings = load_settings(env_file)
+        assert settings.redis_url.get_secret_value() == "redis://env:6379/0"
+        assert settings.log_level == "DEBUG"
+        settings = load_settings(env_file, redis_url="redis://cli:6379/0")
+        assert settings.redis_url.get_secret_value() == "redis://cli:6379/0"
+
+    def test_dot_env_in_the_working_directory_is_read(self, tmp_path: Path) -> None:
+        """Without --env-file, ./.env is read when present."""
+        (tmp_path / ".env").write_text("ENVIRONMENT=staging\n")
+        assert load_settings().environment == "staging"
+
+
+class TestValidation:
+    @pytest.mark.parametrize(
+        ("variable", "value", "expected"),
+        [
+            ("REDIS_URL", "http://localhost:6379", "REDIS_URL has 'http://'"),
+            ("REDIS_URL", "localhost:6379", "REDIS_URL has"),
+            ("REDIS_URL", "redis://localhost:99999/0", "REDIS_URL has an invalid port"),
+            ("REDIS_URL", "redis://localhost:6379/abc", "REDIS_URL has a database"),
+            ("REDIS_MAX_CONNECTIONS", "0", "REDIS_MAX_CONNECTIONS '0' is not accepted"),
+            ("REDIS_MAX_CONNECTIONS", "many", "REDIS_MAX_CONNECTIONS 'many'"),
+            ("SENTRY_TRACES_SAMPLE_RATE", "1.5", "SENTRY_TRACES_SAMPLE_RATE '1.5'"),
+            ("SENTRY_TRACES_SAMPLE_RATE", "nan", "SENTRY_TRACES_SAMPLE_RATE 'nan'"),
+            ("ENVIRONMENT", "prod", "ENVIRONMENT 'prod' is not accepted; expected one of"),
+            ("LOG_LEVEL", "loud", "LOG_LEVEL 'LOUD'"),
+            ("SENTRY_DSN", "not-a-dsn", "SENTRY_DSN is malformed"),
+        ],
+    )
+    def test_each_bad_value_names_its_variable_and_what_is_accepted(
+        self, monkeypatch: pytest.MonkeyPatch, variable: str, value: str, expected: str
+    ) -> None:
+        """One problem line per bad variable, naming it and what it accepts."""
+        monkeypatch.setenv(variable, value)
+        with pytest.raises(ConfigError) as caught:
+            load_settings()
+        assert len(caught.value.problems) == 1
+        line = caught.value.problems[0]
+        assert line.startswith(expected), line
+        assert "expected" in line
+
+    def test_several_bad_values_give_one_line_each(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        """Every bad variable is reported at once, not only the first."""
+        monkeypatch.setenv("ENVIRONMENT", "qa")
+        monkeypatch.setenv("REDIS_MAX_CONNECTIONS", "-1")
+        with pytest.raises(ConfigError) as caught:
+            load_settings()
+        assert len(caught.value.problems) == 2
+
+    def test_a_bad_secret_url_is_never_echoed(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        """A malformed REDIS_URL or SENTRY_DSN carrying a secret is not repeated back."""
+        monkeypatch.setenv("REDIS_URL", f"redis://:{SECRET}@host:notaport/0")
+        monkeypatch.setenv("SENTRY_DSN", f"ftp://{SECRET}@sentry.example/1")
+        with pytest.raises(ConfigError) as caught:
+            load_settings()
+        assert len(caught.value.problems) == 2
+        assert SECRET not in str(caught.value.problems)
+
+    def test_empty_sentry_dsn_means_disabled(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        """SENTRY_DSN= (empty) disables Sentry instead of failing."""
+        monkeypatch.setenv("SENTRY_DSN", "  ")
+        assert load_settings().sentry_dsn is None
+
+    def test_missing_env_file_is_an_error(self, tmp_path: Path) -> None:
+        """--env-file naming a file that does not exist is reported, not ignored."""
+        with pytest.raises(ConfigError, match="no such file"):
+            load_settings(tmp_path / "absent.env")
+
+    def test_unparseable_env_file_line_is_reported(self, tmp_path: Path) -> None:
+        """A .env line that is not KEY=VALUE is named by its line number."""
+        env_file = tmp_path / "bad.env"
+        env_file.write_text("REDIS_URL=redis://localhost:6379/0\nthis is not a setting\n")
+        with pytest.raises(ConfigError, match="line 2 is not KEY=VALUE"):
+            load_settings(env_file)
+
+
+class TestMasking:
+    @pytest.mark.parametrize(
+        ("url", "masked"),
+        [
+            (f"redis://:{SECRET}@h:6379/0", "redis://:***@h:6379/0"),
+            (f"redis://app:{SECRET}@h:6379/0", "redis://app:***@h:6379/0"),
+            (f"rediss://{SECRET}@h:6380", "rediss://***@h:6380"),
+            (f"redis://h:6379/0?password={SECRET}", "redis://h:6379/0?password=***"),
+            ("redis://h:6379/0", "redis://h:6379/0"),
+            ("unix:///run/redis.sock", "unix:///run/redis.sock"),
+        ],
+    )
+    def test_mask_url_hides_every_password_form(self, url: str, masked: str) -> None:
+        """Userinfo and query passwords are replaced by ***; the rest is kept."""
+        assert mask_url(url) == masked
+
+    def test_mask_dsn_keeps_host_and_project_only(self) -> None:
+        """A DSN shows as scheme://***@host/project."""
+        assert mask_dsn(f"https://{SECRET}@o1.ingest.example/42") == "https://***@o1.ingest.example/42"
+
+    def test_settings_repr_never_shows_secrets(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        """repr() of the settings (as in a stray log line) masks both secrets."""
+        monkeypatch.setenv("REDIS_URL", f"redis://:{SECRET}@h:6379/0")
+        monkeypatch.setenv("SENTRY_DSN", f"https://{SECRET}@sentry.example/1")
+        settings = load_settings()
+        assert SECRET not in repr(settings)
+        assert SECRET not in settings.redis_url_masked
+        assert settings.sentry_host == "sentry.example"
