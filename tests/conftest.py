@@ -45,7 +45,10 @@ def clean_env(**extra: str) -> dict[str, str]:
 
 
 def run_cpa_ops(
-    *args: str, env: dict[str, str] | None = None, timeout: float = 30, cwd: str | Path | None = None
+    *args: str,
+    env: dict[str, str] | None = None,
+    timeout: float = 30,
+    cwd: str | Path | None = None,
 ) -> Ran:
     """Run the installed console script; ``timeout`` kills it (and fails the test) if it hangs."""
     start = time.monotonic()
@@ -73,7 +76,5 @@ def _isolated_settings(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
 def redis_server_bin() -> str:
     path = shutil.which("redis-server")
     if path is None:
-        pytest.exit(
-            "the tests need redis-server 7 on PATH: 'sudo apt-get install redis-server'", 1
-        )
+        pytest.exit("the tests need redis-server 7 on PATH: 'sudo apt-get install redis-server'", 1)
     return path

@@ -1,4 +1,4 @@
-"""``cpa-ops health``: is the platform's Redis usable, and if not, exactly why, in a hard deadline."""
+"""``cpa-ops health``: is Redis usable, and if not, exactly why, within a hard deadline."""
 
 from __future__ import annotations
 

@@ -27,9 +27,9 @@ def report_text(report: Report, terminal: Terminal) -> list[str]:
         reason = f"[{check.reason}] " if check.reason and check.status != "pass" else ""
         lines.append(f"{status}  {check.key:<{width}}  {measured:>9}  {reason}{check.output}")
         if check.hint and check.status != "pass":
-            lines.append(f"{'':4}  {'':<{width}}  {'':>9}  " + terminal.paint(
-                f"hint: {check.hint}", "dim"
-            ))
+            lines.append(
+                f"{'':4}  {'':<{width}}  {'':>9}  " + terminal.paint(f"hint: {check.hint}", "dim")
+            )
     problems = [c for c in report.checks if c.status != "pass"]
     summary = report.status.value
     if problems:

@@ -259,15 +259,11 @@ def load_settings(env_file: Path | str | None = None, **overrides: Any) -> Setti
     ``env_file`` names a .env file that must exist; without it ``./.env`` is read if present.
     ``overrides`` (field names) take precedence over the environment; None values are ignored.
     """
-    if env_file is not None:
-        env_path = Path(env_file)
+    env_path: Path | None = Path(env_file) if env_file is not None else Path(".env")
+    if env_file is None and not env_path.is_file():  # type: ignore[union-attr]
+        env_path = None
+    if env_path is not None:
         check_env_file(env_path)
-    else:
-        env_path = Path(".env")
-        if env_path.is_file():
-            check_env_file(env_path)
-        else:
-            env_path = None  # type: ignore[assignment]
     given = {k: v for k, v in overrides.items() if v is not None}
     try:
         return Settings(_env_file=env_path, **given)  # type: ignore[call-arg]

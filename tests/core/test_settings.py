@@ -133,7 +133,9 @@ class TestMasking:
 
     def test_mask_dsn_keeps_host_and_project_only(self) -> None:
         """A DSN shows as scheme://***@host/project."""
-        assert mask_dsn(f"https://{SECRET}@o1.ingest.example/42") == "https://***@o1.ingest.example/42"
+        assert (
+            mask_dsn(f"https://{SECRET}@o1.ingest.example/42") == "https://***@o1.ingest.example/42"
+        )
 
     def test_settings_repr_never_shows_secrets(self, monkeypatch: pytest.MonkeyPatch) -> None:
         """repr() of the settings (as in a stray log line) masks both secrets."""
