@@ -66,11 +66,18 @@ health.register(app)
 def main(argv: list[str] | None = None) -> None:
     """The console-script entry: run the app, turn every error into one line and an exit code."""
     # typer vendors click; its exception classes live in typer._click (pinned in the lock)
+    import signal
+
     from typer import Abort
     from typer._click.exceptions import ClickException
 
     from cpa_ops.cli import deadline
+    from cpa_ops.cli.exits import Terminated
 
+    def on_sigterm(signum: int, frame: object) -> None:
+        raise Terminated
+
+    signal.signal(signal.SIGTERM, on_sigterm)
     deadline.PROCESS_MODE = True
     # pydantic would scan every installed distribution for plugins on first model build (~15 ms)
     os.environ.setdefault("PYDANTIC_DISABLE_PLUGINS", "__all__")
@@ -87,6 +94,9 @@ def main(argv: list[str] | None = None) -> None:
     except (KeyboardInterrupt, Abort):
         sys.stderr.write("\ncpa-ops: interrupted\n")
         code = ExitCode.INTERRUPTED
+    except Terminated:
+        sys.stderr.write("\ncpa-ops: terminated\n")
+        code = ExitCode.TERMINATED
     except BrokenPipeError:
         # the reader went away (| head): nothing left to say to anyone
         _silence_stdout()

@@ -22,3 +22,8 @@ class NagiosCode(IntEnum):
     WARNING = 1
     CRITICAL = 2
     UNKNOWN = 3
+
+
+class Terminated(BaseException):
+    """Raised in the main thread on SIGTERM (a BaseException, like KeyboardInterrupt, so that
+    ``except Exception`` does not swallow it); ``cpa_ops.cli.main`` exits 143."""
