@@ -1,0 +1,125 @@
+"""Bad input through the installed ``cpa-ops``: one clear stderr line, exit 2, no traceback,
+no secret echoed; and the root command's --version / no-argument behaviour."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from cpa_ops import __version__
+from tests.conftest import clean_env, run_cpa_ops
+
+SECRET = "s3cr3t-PW-xyz"
+pytestmark = pytest.mark.timeout(30)
+
+
+def assert_one_clean_line(stderr: str) -> str:
+    lines = [line for line in stderr.splitlines() if line.strip()]
+    assert len(lines) == 1, stderr
+    assert "Traceback" not in stderr
+    return lines[0]
+
+
+class TestRoot:
+    def test_version(self) -> None:
+        """--version prints the version on stdout and exits 0."""
+        ran = run_cpa_ops("--version")
+        assert ran.returncode == 0
+        assert ran.stdout.strip() == f"cpa-ops {__version__}"
+
+    def test_no_arguments_prints_the_help(self) -> None:
+        """Bare ``cpa-ops`` shows the help listing the commands, without an error line."""
+        ran = run_cpa_ops()
+        assert "health" in ran.stdout
+        assert "Usage" in ran.stdout
+        assert "error" not in ran.stderr.lower()
+
+    def test_unknown_command(self) -> None:
+        """An unknown command is one line naming it, exit 2."""
+        ran = run_cpa_ops("helth")
+        assert ran.returncode == 2
+        line = assert_one_clean_line(ran.stderr)
+        assert "helth" in line
+
+
+class TestHealthOptions:
+    @pytest.mark.parametrize(
+        ("args", "expected"),
+        [
+            (["--timeout", "abc"], "'abc' is not a number of seconds"),
+            (["--timeout", "0"], "out of range"),
+            (["--timeout", "-1"], "out of range"),
+            (["--timeout", "nan"], "out of range"),
+            (["--timeout", "inf"], "out of range"),
+            (["--wait", "1e9"], "out of range"),
+            (["--warn-ms", "fast"], "not a number of milliseconds"),
+            (["--format", "xml"], "'xml' is not one of"),
+            (["--bogus"], "No such option: --bogus"),
+        ],
+    )
+    def test_bad_option_values(self, args: list[str], expected: str) -> None:
+        """Each bad option value: one line naming the option and what it accepts, exit 2."""
+        ran = run_cpa_ops("health", *args)
+        assert ran.returncode == 2
+        line = assert_one_clean_line(ran.stderr)
+        assert expected in line
+        assert ran.stdout == ""
+
+    def test_bad_redis_url_option_never_echoes_the_password(self) -> None:
+        """--redis-url with a bad scheme: exit 2, one line, the password absent."""
+        ran = run_cpa_ops("health", "--redis-url", f"http://:{SECRET}@cache:6379/0")
+        assert ran.returncode == 2
+        line = assert_one_clean_line(ran.stderr)
+        assert "REDIS_URL has 'http://'" in line
+        assert SECRET not in ran.stderr + ran.stdout
+
+
+class TestConfiguration:
+    def test_invalid_environment_lines_per_field(self) -> None:
+        """Two bad variables give two lines, each naming its variable; exit 2."""
+        ran = run_cpa_ops(
+            "health",
+            env=clean_env(
+                ENVIRONMENT="prod",
+                SENTRY_DSN=f"https://{SECRET}@",
+                REDIS_URL="redis://127.0.0.1:1/0",
+            ),
+        )
+        assert ran.returncode == 2
+        lines = ran.stderr.strip().splitlines()
+        assert len(lines) == 2, ran.stderr
+        assert any("ENVIRONMENT 'prod'" in line for line in lines)
+        assert any("SENTRY_DSN is malformed" in line for line in lines)
+        assert SECRET not in ran.stderr + ran.stdout
+        assert "Traceback" not in ran.stderr
+
+    def test_nagios_format_reports_invalid_configuration_as_unknown(self) -> None:
+        """With --format nagios, invalid configuration is UNKNOWN (3) on stdout."""
+        ran = run_cpa_ops("health", "--format", "nagios", env=clean_env(ENVIRONMENT="qa"))
+        assert ran.returncode == 3
+        assert ran.stdout.startswith("CPA-OPS UNKNOWN - invalid configuration: ENVIRONMENT")
+
+    def test_missing_env_file(self, tmp_path: Path) -> None:
+        """--env-file naming a missing file: exit 2, one line naming it."""
+        ran = run_cpa_ops("--env-file", str(tmp_path / "nope.env"), "health")
+        assert ran.returncode == 2
+        line = assert_one_clean_line(ran.stderr)
+        assert "nope.env: no such file" in line
+
+    def test_bad_env_file_line(self, tmp_path: Path) -> None:
+        """A .env line that is not KEY=VALUE: exit 2, its line number named."""
+        env_file = tmp_path / "bad.env"
+        env_file.write_text("REDIS_URL=redis://127.0.0.1:1/0\n'unterminated\n")
+        ran = run_cpa_ops("--env-file", str(env_file), "health")
+        assert ran.returncode == 2
+        line = assert_one_clean_line(ran.stderr)
+        assert "line 2 is not KEY=VALUE" in line
+
+    def test_env_file_values_are_used(self, tmp_path: Path) -> None:
+        """Settings from --env-file reach the check (a refused port named in the output)."""
+        env_file = tmp_path / "custom.env"
+        env_file.write_text("REDIS_URL=redis://127.0.0.1:1/0\n")
+        ran = run_cpa_ops("--env-file", str(env_file), "health", "--format", "json")
+        assert ran.returncode == 1
+        assert "127.0.0.1:1" in ran.stdout
