@@ -16,13 +16,26 @@ import typer
 from cpa_ops import __version__
 from cpa_ops.cli import health
 from cpa_ops.cli.exits import ExitCode
+from cpa_ops.cli.helptext import PanelledGroup, use_plain_help
+
+ROOT_EPILOG = """\
+Examples:
+
+  cpa-ops health                    is Redis usable? (exit 0 yes, 1 no)
+  cpa-ops health --help             options and examples of one command
+  cpa-ops --env-file prod.env health
+"""
 
 app = typer.Typer(
     name="cpa-ops",
+    cls=PanelledGroup,
     help="Operations tool for the CPA agent platform: Redis, logging and Sentry.",
+    epilog=ROOT_EPILOG,
     no_args_is_help=True,
     add_completion=True,
     pretty_exceptions_enable=False,
+    # plain Click help (see cli/helptext.py): Rich's renderer alone costs ~55 ms a --help
+    rich_markup_mode=None,
     context_settings={"help_option_names": ["-h", "--help"]},
 )
 
@@ -61,6 +74,7 @@ def root(
 
 
 health.register(app)
+use_plain_help(app)
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -71,7 +85,7 @@ def main(argv: list[str] | None = None) -> None:
     import threading
 
     from typer import Abort
-    from typer._click.exceptions import ClickException
+    from typer._click.exceptions import ClickException, NoArgsIsHelpError
 
     from cpa_ops.cli import deadline
     from cpa_ops.cli.exits import Terminated
@@ -92,11 +106,15 @@ def main(argv: list[str] | None = None) -> None:
     prog = "cpa-ops"
     try:
         code = app(args=argv, prog_name=prog, standalone_mode=False)
+    except NoArgsIsHelpError as exc:
+        # bare `cpa-ops`: the help, on stdout like --help (exit 2: no command was given)
+        sys.stdout.write(exc.format_message() + "\n")
+        code = exc.exit_code
     except ClickException as exc:
         where = getattr(getattr(exc, "ctx", None), "command_path", prog)
         hint = f" (see '{where} --help')" if getattr(exc, "ctx", None) else ""
         message = exc.format_message().replace("\n", " ").strip()
-        if message:  # empty for "no arguments: show the help", which click already printed
+        if message:
             sys.stderr.write(f"{where}: error: {message}{hint}\n")
         code = exc.exit_code
     except (KeyboardInterrupt, Abort):
