@@ -11,6 +11,7 @@ from __future__ import annotations
 import inspect
 
 import typer
+from typer import _completion_classes
 from typer._click import Context, HelpFormatter
 from typer.core import TyperCommand, TyperGroup
 
@@ -61,8 +62,15 @@ class ExampleCommand(TyperCommand):
         _write_epilog(self.epilog, formatter)
 
 
+def _as_written(text: str) -> str:
+    return text
+
+
 def use_plain_help(app: typer.Typer) -> None:
     """Give every registered command the plain help above (call after all ``register(app)``)."""
     for info in app.registered_commands:
         if info.cls in (None, TyperCommand):  # Typer's default; a command's own class stays
             info.cls = ExampleCommand
+    # zsh and fish show each option's help at Tab; Typer strips Rich markup from it by importing
+    # its Rich help renderer (~60 ms a Tab). Plain help has no markup to strip.
+    _completion_classes._sanitize_help_text = _as_written

@@ -1,0 +1,1 @@
+complete --command cpa-ops --no-files --arguments "(env _CPA_OPS_COMPLETE=complete_fish _TYPER_COMPLETE_FISH_ACTION=get-args _TYPER_COMPLETE_ARGS=(commandline -cp) cpa-ops)" --condition "env _CPA_OPS_COMPLETE=complete_fish _TYPER_COMPLETE_FISH_ACTION=is-args _TYPER_COMPLETE_ARGS=(commandline -cp) cpa-ops"
