@@ -106,6 +106,9 @@ def main(argv: list[str] | None = None) -> None:
     prog = "cpa-ops"
     try:
         code = app(args=argv, prog_name=prog, standalone_mode=False)
+    except SystemExit as exc:
+        # a shell-completion round answers, then exits through sys.exit: end it like any run
+        code = 0 if exc.code is None else exc.code if isinstance(exc.code, int) else 1
     except NoArgsIsHelpError as exc:
         # bare `cpa-ops`: the help, on stdout like --help (exit 2: no command was given)
         sys.stdout.write(exc.format_message() + "\n")
