@@ -74,7 +74,6 @@ def root(
 
 
 health.register(app)
-use_plain_help(app)
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -103,6 +102,7 @@ def main(argv: list[str] | None = None) -> None:
     gc_timer.start()
     # pydantic would scan every installed distribution for plugins on first model build (~15 ms)
     os.environ.setdefault("PYDANTIC_DISABLE_PLUGINS", "__all__")
+    use_plain_help(app)
     prog = "cpa-ops"
     try:
         code = app(args=argv, prog_name=prog, standalone_mode=False)
