@@ -41,10 +41,13 @@ class PanelledGroup(TyperGroup):
         ]
         if not commands:
             return
-        limit = formatter.width - 6 - max(len(name) for name, _ in commands)
+        width = max(len(name) for name, _ in commands)
+        limit = formatter.width - 6 - width
         for name, command in commands:
             panel = getattr(command, "rich_help_panel", None) or "Commands"
-            rows_by_panel.setdefault(panel, []).append((name, command.get_short_help_str(limit)))
+            # padded to one width: the descriptions line up from panel to panel
+            row = (name.ljust(width), command.get_short_help_str(limit))
+            rows_by_panel.setdefault(panel, []).append(row)
         ordered = [p for p in PANELS if p in rows_by_panel]
         ordered += [p for p in rows_by_panel if p not in PANELS]
         for panel in ordered:
@@ -67,10 +70,17 @@ def _as_written(text: str) -> str:
 
 
 def use_plain_help(app: typer.Typer) -> None:
-    """Give every registered command the plain help above (call after all ``register(app)``)."""
+    """Give every registered command, and each sub-app's, the plain help above (call after all
+    ``register(app)``)."""
     for info in app.registered_commands:
         if info.cls in (None, TyperCommand):  # Typer's default; a command's own class stays
             info.cls = ExampleCommand
+    for group in app.registered_groups:
+        if group.typer_instance is None:
+            continue
+        use_plain_help(group.typer_instance)
+        if typer.main.solve_typer_info_defaults(group).cls in (None, TyperGroup):
+            group.cls = PanelledGroup
     # zsh and fish show each option's help at Tab; Typer strips Rich markup from it by importing
     # its Rich help renderer (~60 ms a Tab). Plain help has no markup to strip.
     _completion_classes._sanitize_help_text = _as_written

@@ -5,6 +5,7 @@ stands behind it), commands in their panels, examples in each command's help, an
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 
 import pytest
 import typer
@@ -20,6 +21,18 @@ pytestmark = pytest.mark.timeout(30)
 ROOT = typer.main.get_command(app)
 assert isinstance(ROOT, typer.core.TyperGroup)
 COMMANDS: dict[str, Command] = {n: c for n, c in ROOT.commands.items() if not c.hidden}
+
+
+def walk(command: Command, path: str) -> Iterator[tuple[str, Command]]:
+    """(command path, command) for ``command`` and every subcommand under it."""
+    yield path, command
+    if isinstance(command, typer.core.TyperGroup):
+        for name, sub in command.commands.items():
+            if not sub.hidden:
+                yield from walk(sub, f"{path} {name}")
+
+
+EVERY_COMMAND = dict(walk(ROOT, "cpa-ops"))
 # The panels the issue names; a command not listed here must still sit in one of them.
 PANEL_OF = {
     "health": "Diagnostics",
@@ -39,9 +52,8 @@ def setting_behind(option: Option) -> str | None:
     """The environment variable of the setting an option overrides (--redis-url: REDIS_URL)."""
     for opt in option.opts:
         name = opt.lstrip("-").replace("-", "_")
-        for field in Settings.model_fields:
-            if field == name or field.endswith("_" + name):
-                return field.upper()
+        if name in Settings.model_fields:
+            return name.upper()
     return None
 
 
@@ -53,8 +65,8 @@ def help_record(command: Command, option: Option) -> str:
 
 
 ALL_OPTIONS = [
-    pytest.param(command, option, id=f"{name or 'cpa-ops'} {option.opts[0]}")
-    for name, command in [(None, ROOT), *COMMANDS.items()]
+    pytest.param(command, option, id=f"{path} {option.opts[0]}")
+    for path, command in EVERY_COMMAND.items()
     for option in options_of(command)
 ]
 
