@@ -29,6 +29,18 @@ Examples:
 _SIGNAL_EXITS = {signal.SIGINT: 130, signal.SIGTERM: 143}
 
 
+def _count(value: str | int) -> int:
+    """A sample count: a whole number from 0 (until Ctrl-C) to a billion."""
+    text = str(value).strip()
+    if not (text.isascii() and text.isdigit()) or int(text) > 1_000_000_000:
+        shown = repr(text if len(text) <= 30 else text[:27] + "...")
+        raise typer.BadParameter(
+            f"{shown} is not a count of samples (expected a whole number from 0, until Ctrl-C, "
+            "to 1000000000)"
+        )
+    return int(text)
+
+
 def register(app: typer.Typer) -> None:
     app.command("ping", epilog=EPILOG, rich_help_panel="Diagnostics")(ping)
 
@@ -41,7 +53,7 @@ def ping(
             "--count",
             "-c",
             metavar="N",
-            min=0,
+            parser=_count,
             help="Stop after N samples (0: until Ctrl-C).",
         ),
     ] = 0,
