@@ -228,8 +228,8 @@ def _sample_line(sample: Sample) -> str:
 
 
 def _running_line(recorder: LatencyRecorder) -> str:
-    rtts = recorder.round_trips
-    avg = f", avg {sum(rtts) / len(rtts):.3f} ms" if rtts else ""
+    mean = recorder.running_avg
+    avg = f", avg {mean:.3f} ms" if mean is not None else ""
     return f"{recorder.sent} sent, {recorder.ok} ok, {recorder.sent - recorder.ok} failed{avg}"
 
 

@@ -143,6 +143,7 @@ class LatencyRecorder:
     round_trips: array[float] = field(default_factory=lambda: array("d"))
     connects: array[float] = field(default_factory=lambda: array("d"))
     started: float = field(default_factory=time.monotonic)
+    round_trip_total: float = 0.0  #: kept as it goes: a live view shows the mean every sample
 
     def __post_init__(self) -> None:
         self.url = mask_url(self.url)
@@ -155,8 +156,14 @@ class LatencyRecorder:
             self.ok += 1
             if sample.rtt_ms is not None:
                 self.round_trips.append(sample.rtt_ms)
+                self.round_trip_total += sample.rtt_ms
         else:
             self.errors[sample.reason] = self.errors.get(sample.reason, 0) + 1
+
+    @property
+    def running_avg(self) -> float | None:
+        """The mean round-trip so far, in ms (cheap: for a live view)."""
+        return self.round_trip_total / len(self.round_trips) if self.round_trips else None
 
     def summary(self) -> LatencySummary:
         return LatencySummary(

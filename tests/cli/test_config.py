@@ -58,10 +58,9 @@ class TestShow:
     def test_show_is_the_default_subcommand(self, tmp_path: Path) -> None:
         """``config`` and ``config show`` print the same."""
         env = clean_env(LOG_LEVEL="debug")
-        assert (
-            run_cpa_ops("config", env=env, cwd=tmp_path).stdout
-            == run_cpa_ops("config", "show", env=env, cwd=tmp_path).stdout
-        )
+        shown = run_cpa_ops("config", env=env, cwd=tmp_path).stdout
+        assert table(shown)["LOG_LEVEL"] == ("DEBUG", "environment")
+        assert shown == run_cpa_ops("config", "show", env=env, cwd=tmp_path).stdout
 
     def test_sources_environment_env_file_default_and_option(self, tmp_path: Path) -> None:
         """Each value names where it came from: the environment beats the .env file, an option

@@ -209,6 +209,20 @@ class TestTerminal:
         assert "seq=3 " in text
         assert "3 sent, 3 ok, 0 failed" in text
 
+    def test_ctrl_c_on_a_tty_prints_the_summary(
+        self, healthy_redis: RedisProcess, on_terminal: Callable[..., OnTerminal]
+    ) -> None:
+        """Ctrl-C on a terminal: the live view is taken down, the summary so far printed,
+        exit 130, no traceback."""
+        run = on_terminal("ping", "-i", "0.1", "--redis-url", healthy_redis.url)
+        run.read_until(b"seq=3 ")
+        run.proc.send_signal(signal.SIGINT)
+        assert run.finish() == 130
+        text = run.output.decode()
+        assert "ping statistics ---" in text
+        assert re.search(r"\d+ sent, \d+ ok, 0 failed", text)
+        assert "Traceback" not in text
+
     def test_no_color_is_obeyed_on_a_tty(
         self, healthy_redis: RedisProcess, on_terminal: Callable[..., OnTerminal]
     ) -> None:

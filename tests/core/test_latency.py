@@ -96,6 +96,7 @@ class TestRecorder:
         ):
             recorder.add(sample)
         summary = recorder.summary()
+        assert recorder.running_avg == pytest.approx(1.0)
         assert summary.url == "redis://:***@cache:6379/0"
         assert (summary.sent, summary.ok, summary.failed) == (6, 3, 3)
         assert list(summary.errors.items()) == [("read_timeout", 2), ("refused", 1)]
@@ -109,7 +110,9 @@ class TestRecorder:
 
     def test_empty_summary(self) -> None:
         """Before any sample: zero counts and no statistics."""
-        summary = LatencyRecorder("redis://localhost:6379/0").summary()
+        recorder = LatencyRecorder("redis://localhost:6379/0")
+        assert recorder.running_avg is None
+        summary = recorder.summary()
         assert (summary.sent, summary.ok, summary.failed) == (0, 0, 0)
         assert summary.round_trip is None and summary.connect is None
 
