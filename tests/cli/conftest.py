@@ -43,7 +43,8 @@ class RedisProcess:
         deadline = time.monotonic() + 10
         while True:
             try:
-                self.client().ping()
+                with self.client() as first:  # closed at once: maxclients 1 must stay free
+                    first.ping()
                 return
             except redis.ConnectionError:
                 if time.monotonic() > deadline or self.proc.poll() is not None:

@@ -141,6 +141,18 @@ class TestFaultyServers:
         assert summary["errors"] == {"loading": 3}
         assert "[loading]" in stderr
 
+    def test_max_clients_counted(self, redis_factory: Callable[..., RedisProcess]) -> None:
+        """maxclients 1 with one client holding it: every sample fails as max_clients."""
+        import socket
+
+        server = redis_factory("--maxclients", "1")
+        with socket.create_connection(("127.0.0.1", server.port)) as holder:
+            holder.sendall(b"PING\r\n")
+            assert holder.recv(16) == b"+PONG\r\n"
+            code, summary, _ = ping_json("-c", "2", "-i", "0", "--redis-url", server.url)
+        assert code == 1
+        assert summary["errors"] == {"max_clients": 2}
+
     def test_refused_port(self) -> None:
         """Nothing listening: refused, exit 1."""
         from tests.cli.conftest import free_port

@@ -220,3 +220,29 @@ class TestSampling:
         assert [s.reason for s in samples] == ["loading"] * 3
         assert all(s.detail and s.detail.startswith("LOADING") for s in samples)
         assert all(s.connect_ms is None for s in samples[1:])
+
+    def test_killed_connection_fails_one_sample_then_reconnects(
+        self, start_redis: Callable[..., RedisProcess]
+    ) -> None:
+        """CLIENT KILL of our connection: the next sample fails (no retry inside it), naming
+        the closed connection; the one after reconnects and succeeds."""
+        server = start_redis()
+        admin = server.client()
+
+        async def run() -> list[Sample]:
+            sampler = LatencySampler(server.url, timeout=1.0)
+            try:
+                samples = [await sampler.sample(1)]
+                ours = [c for c in admin.client_list() if c["name"] == PING_CLIENT_NAME]
+                admin.execute_command("CLIENT", "KILL", "ID", ours[0]["id"])
+                samples.append(await sampler.sample(2))
+                samples.append(await sampler.sample(3))
+                return samples
+            finally:
+                await sampler.close()
+
+        first, killed, after = asyncio.run(run())
+        assert first.ok
+        assert not killed.ok and killed.connect_ms is None
+        assert "closed" in (killed.detail or "").lower()
+        assert after.ok and after.connect_ms is not None
