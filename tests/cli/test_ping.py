@@ -9,6 +9,7 @@ import re
 import signal
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -152,6 +153,38 @@ class TestFaultyServers:
             code, summary, _ = ping_json("-c", "2", "-i", "0", "--redis-url", server.url)
         assert code == 1
         assert summary["errors"] == {"max_clients": 2}
+
+    def test_tls_trusted_and_untrusted(
+        self, redis_factory: Callable[..., RedisProcess], tmp_path: Path
+    ) -> None:
+        """Over TLS (certificates made here): with the CA the PINGs pass on the TLS stream;
+        without it every sample fails as tls."""
+        import trustme
+
+        from tests.cli.conftest import free_port
+
+        ca = trustme.CA()
+        cert = ca.issue_cert("127.0.0.1")
+        ca.cert_pem.write_to_path(str(tmp_path / "ca.pem"))
+        cert.private_key_pem.write_to_path(str(tmp_path / "key.pem"))
+        cert.cert_chain_pems[0].write_to_path(str(tmp_path / "cert.pem"))
+        tls_port = free_port()
+        redis_factory(
+            "--tls-port", str(tls_port),
+            "--tls-cert-file", str(tmp_path / "cert.pem"),
+            "--tls-key-file", str(tmp_path / "key.pem"),
+            "--tls-ca-cert-file", str(tmp_path / "ca.pem"),
+            "--tls-auth-clients", "no",
+        )  # fmt: skip
+        url = f"rediss://127.0.0.1:{tls_port}/0"
+        code, summary, _ = ping_json(
+            "-c", "3", "-i", "0", "--redis-url", f"{url}?ssl_ca_certs={tmp_path / 'ca.pem'}"
+        )
+        assert code == 0
+        assert summary["ok"] == 3 and summary["connectMs"]["count"] == 1
+        code, summary, _ = ping_json("-c", "2", "-i", "0", "--redis-url", url)
+        assert code == 1
+        assert summary["errors"] == {"tls": 2}
 
     def test_refused_port(self) -> None:
         """Nothing listening: refused, exit 1."""
