@@ -220,11 +220,12 @@ def _watch(
     def table(report: Report, round_no: int, at: str) -> Table:
         styles = {"pass": "green", "warn": "yellow", "fail": "bold red"}
         status = report.status.value
-        grid = Table(
-            title=f"cpa-ops health of {settings.redis_url_masked}: every {every:g} s, "
-            f"round {round_no} at {at}: [{styles[status]}]{status}[/]",
-            title_justify="left",
-        )
+        title = Text.assemble(
+            f"cpa-ops health of {settings.redis_url_masked}: every {every:g} s, "
+            f"round {round_no} at {at}: ",
+            (status, styles[status]),
+        )  # a Text, not markup: an IPv6 URL's [::1] is not a style tag
+        grid = Table(title=title, title_justify="left")
         for column in ("status", "check", "measured", "output"):
             grid.add_column(column)
         for check in report.checks:
