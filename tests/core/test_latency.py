@@ -170,7 +170,7 @@ class TestSampling:
         started = time.monotonic()
         samples = collect(server.url, count=3, interval=0, timeout=1.0)
         assert [s.reason for s in samples] == ["auth", "auth", "auth"]
-        assert time.monotonic() - started < 0.5  # redis-py's default retries take seconds
+        assert time.monotonic() - started < 1.0  # redis-py's default retries take seconds
 
     def test_wrong_password_detail_has_no_secret(
         self, start_redis: Callable[..., RedisProcess]
@@ -206,7 +206,7 @@ class TestSampling:
         first, frozen, after, took = asyncio.run(run())
         assert first.ok and first.connect_ms is not None
         assert frozen.reason == "read_timeout" and frozen.connect_ms is None
-        assert 0.2 <= took < 0.45
+        assert 0.2 <= took < 0.7  # bounded by the 0.3 s timeout (slack for a busy machine)
         assert after.ok and after.connect_ms is not None and after.rtt_ms is not None
 
     def test_loading_error_replies_keep_the_connection(
