@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import IO, TYPE_CHECKING, Any, NoReturn
 
-from cpa_ops.core.terminal import colour_wanted
+from cpa_ops.core.terminal import colour_wanted, live_view_wanted
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -43,6 +43,9 @@ class Terminal:
         self.stderr_colour = colour_wanted(self.stderr, self.environ)
         self.stdout_isatty = _isatty(self.stdout)
         self.stderr_isatty = _isatty(self.stderr)
+        # where a live view (spinner, table redrawn in place) may be drawn: not on TERM=dumb
+        self.stdout_live = live_view_wanted(self.stdout, self.environ)
+        self.stderr_live = live_view_wanted(self.stderr, self.environ)
 
     def out(self, text: str = "") -> None:
         """Write a result line to stdout."""
@@ -65,9 +68,11 @@ class Terminal:
         from rich.console import Console
 
         colour = self.stderr_colour if stderr else self.stdout_colour
+        live = self.stderr_live if stderr else self.stdout_live
         return Console(
             file=self.stderr if stderr else self.stdout,
-            force_terminal=colour,
+            # a terminal for Rich (live redraws) when coloured, or a TTY under NO_COLOR
+            force_terminal=colour or live,
             color_system="auto" if colour else None,
             no_color=not colour,
             highlight=False,

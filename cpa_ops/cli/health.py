@@ -172,7 +172,7 @@ def _run_checks(
     # what rendering and exiting need after the last probe
     reserve = 0.08
     delay = 0.1
-    spinner = _Spinner(terminal) if wait and terminal.stderr_isatty and not quiet else None
+    spinner = _Spinner(terminal) if wait and terminal.stderr_live and not quiet else None
     try:
         while True:
             budget = min(timeout, hard_end - time.monotonic() - reserve)
@@ -210,7 +210,7 @@ def _watch(
     if wait is not None:
         fail_usage("--watch and --wait cannot be combined (--watch already re-checks)", terminal)
     live = None
-    if output_format is HealthFormat.text and terminal.stdout_isatty and not quiet:
+    if output_format is HealthFormat.text and terminal.stdout_live and not quiet:
         from rich.live import Live
         from rich.table import Table
         from rich.text import Text

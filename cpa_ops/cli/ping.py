@@ -106,7 +106,7 @@ def ping(
     recorder = LatencyRecorder(url)
     if output_format is OutputFormat.json:
         view: _View = _View(terminal)
-    elif terminal.stdout_isatty:
+    elif terminal.stdout_live:
         view = _LiveView(terminal)
     else:
         view = _LineView(terminal)

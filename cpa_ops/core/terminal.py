@@ -26,3 +26,15 @@ def colour_wanted(stream: IO[Any] | None, environ: Mapping[str, str] | None = No
         return bool(stream is not None and stream.isatty())
     except (AttributeError, ValueError, OSError):
         return False
+
+
+def live_view_wanted(stream: IO[Any] | None, environ: Mapping[str, str] | None = None) -> bool:
+    """Whether ``stream`` can show a live view (a spinner, a table redrawn in place): a TTY whose
+    TERM is not dumb. Colour is decided apart: under NO_COLOR a live view stays, uncoloured."""
+    env = os.environ if environ is None else environ
+    if env.get("TERM", "") == "dumb":
+        return False
+    try:
+        return bool(stream is not None and stream.isatty())
+    except (AttributeError, ValueError, OSError):
+        return False
