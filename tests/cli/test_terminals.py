@@ -4,22 +4,18 @@ the terminal wants it."""
 
 from __future__ import annotations
 
-import os
-import pty
 import re
-import select
-import socket
-import subprocess
-import time
-from collections.abc import Iterator
+import signal
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from pathlib import Path
 
 import pytest
 import typer
 
 from cpa_ops.cli import app
-from tests.conftest import BIN, clean_env, run_cpa_ops
+from tests.cli.conftest import Background, OnTerminal, RedisProcess, free_port
+from tests.conftest import clean_env, run_cpa_ops
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -33,108 +29,84 @@ class Run:
 
     args: tuple[str, ...]  # "{redis}" and "{refused}" are filled in with loopback URLs
     coloured: bool  # whether this output carries colour on a colour terminal
+    interrupt_after: str | None = None  # a live view: Ctrl-C once this text has been shown
 
 
 # One row per command at least (test_every_command_is_checked keeps this complete).
 RUNS = {
-    "health": Run(("health", "--redis-url", "{redis}"), coloured=True),
+    "health": Run(("health", "--redis-url", "{redis}", "--timeout", "5"), coloured=True),
     "health failing": Run(("health", "--redis-url", "{refused}"), coloured=True),
     "health --wait spinner": Run(("health", "--redis-url", "{refused}", "--wait", "0.6"), True),
-    "health json": Run(("health", "--redis-url", "{redis}", "--format", "json"), coloured=False),
+    "health --watch": Run(
+        ("health", "--redis-url", "{redis}", "--watch", "0.2", "--timeout", "5"),
+        coloured=True,
+        interrupt_after="redis:ping",
+    ),
+    "health json": Run(
+        ("health", "--redis-url", "{redis}", "--format", "json", "--timeout", "5"), coloured=False
+    ),
+    "ping": Run(("ping", "--redis-url", "{redis}", "-c", "2", "-i", "0.05"), coloured=True),
+    "ping failing": Run(("ping", "--redis-url", "{refused}", "-c", "2", "-i", "0.05"), True),
+    "ping until Ctrl-C": Run(
+        ("ping", "--redis-url", "{redis}", "-i", "0.1"), coloured=True, interrupt_after="seq=2"
+    ),
+    "config": Run(("config", "--redis-url", "{redis}"), coloured=True),
+    "config check": Run(("config", "check", "--redis-url", "{redis}"), coloured=False),
     "health --help": Run(("health", "--help"), coloured=False),
     "--help": Run(("--help",), coloured=False),
 }
 
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+# Rows whose output into a pipe stays plain under FORCE_COLOR although it is coloured on a
+# terminal: known gaps, expected to fail until fixed (strict: a fix makes them fail loudly).
+FORCE_COLOR_GAPS = {
+    name: "ping's line-per-sample view (into a pipe) does not paint; only its live view colours"
+    for name in ("ping", "ping failing", "ping until Ctrl-C")
+}
 
 
 @pytest.fixture(scope="module")
-def urls(
-    tmp_path_factory: pytest.TempPathFactory, redis_server_bin: str
-) -> Iterator[dict[str, str]]:
-    """A healthy redis-server on a free loopback port (stopped by PID) and a refused address."""
-    port = _free_port()
-    workdir: Path = tmp_path_factory.mktemp("redis")
-    proc = subprocess.Popen(
-        [redis_server_bin, "--port", str(port), "--bind", "127.0.0.1", "--save", "",
-         "--appendonly", "no", "--dir", str(workdir)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )  # fmt: skip
-    try:
-        deadline = time.monotonic() + 10
-        while True:
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
-                break
-            except OSError:
-                if time.monotonic() > deadline or proc.poll() is not None:
-                    raise
-                time.sleep(0.05)
-        yield {
-            "redis": f"redis://127.0.0.1:{port}/0",
-            "refused": f"redis://127.0.0.1:{_free_port()}/0",
-        }
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(5)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(5)
+def urls(healthy_redis: RedisProcess) -> dict[str, str]:
+    """The healthy redis-server's URL, and a loopback address where nothing listens."""
+    return {"redis": healthy_redis.url, "refused": f"redis://127.0.0.1:{free_port()}/0"}
 
 
 def argv(run: Run, urls: dict[str, str]) -> list[str]:
     return [arg.format(**urls) for arg in run.args]
 
 
-def run_in_pipe(args: list[str], **env: str) -> str:
+def run_in_pipe(run: Run, urls: dict[str, str], **env: str) -> str:
     """stdout + stderr of the installed cpa-ops writing into pipes."""
-    ran = run_cpa_ops(*args, env=clean_env(**env))
-    assert "Traceback" not in ran.stderr
-    return ran.stdout + ran.stderr
-
-
-def run_on_tty(args: list[str], **env: str) -> str:
-    """Everything the installed cpa-ops writes to a real pseudo-terminal (stdout and stderr)."""
-    primary, secondary = pty.openpty()
-    proc = subprocess.Popen(
-        [str(BIN), *args],
-        env=clean_env(**{"TERM": "xterm-256color", "COLUMNS": "100", **env}),
-        stdin=subprocess.DEVNULL,
-        stdout=secondary,
-        stderr=secondary,
-    )
-    os.close(secondary)
-    chunks = []
-    deadline = time.monotonic() + 20
+    proc = Background(*argv(run, urls), env=clean_env(**env))
     try:
-        while time.monotonic() < deadline:
-            ready, _, _ = select.select([primary], [], [], 0.5)
-            if not ready:
-                if proc.poll() is not None:
-                    break
-                continue
-            try:
-                chunk = os.read(primary, 65536)
-            except OSError:  # EIO: the process closed its end
-                break
-            if not chunk:
-                break
-            chunks.append(chunk)
-        proc.wait(10)
+        if run.interrupt_after:
+            proc.wait_for(lambda line: run.interrupt_after in line, timeout=20)
+            _, stdout, stderr = proc.stop(signal.SIGINT, timeout=20)
+        else:
+            _, stdout, stderr = proc.finish(timeout=30)
     finally:
-        os.close(primary)
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait(5)
-    text = b"".join(chunks).decode("utf-8", "replace")
+        proc.kill()
+    assert "Traceback" not in stderr
+    return "\n".join(proc.seen) + stdout + stderr
+
+
+def run_on_tty(run: Run, urls: dict[str, str], **env: str) -> str:
+    """Everything the installed cpa-ops writes to a real pseudo-terminal (stdout and stderr)."""
+    proc = OnTerminal(
+        *argv(run, urls), env=clean_env(**{"TERM": "xterm-256color", "COLUMNS": "100", **env})
+    )
+    try:
+        if run.interrupt_after:
+            proc.read_until(run.interrupt_after.encode(), timeout=20)
+            proc.proc.send_signal(signal.SIGINT)
+        proc.finish(timeout=30)
+    finally:
+        proc.kill()
+    text = proc.output.decode("utf-8", "replace")
     assert "Traceback" not in text
     return text
+
+
+Outputs = Callable[[str], dict[str, str]]
 
 
 def registered_commands() -> set[str]:
@@ -148,46 +120,85 @@ def test_every_command_is_checked() -> None:
     assert registered_commands() <= checked
 
 
+# How each row is run: (runner, colour variables). The six runs of a row go side by side.
+MODES: dict[str, tuple[Callable[..., str], dict[str, str]]] = {
+    "pipe": (run_in_pipe, {}),
+    "pipe, NO_COLOR and FORCE_COLOR": (run_in_pipe, {"NO_COLOR": "1", "FORCE_COLOR": "1"}),
+    "pipe, FORCE_COLOR": (run_in_pipe, {"FORCE_COLOR": "1"}),
+    "terminal": (run_on_tty, {}),
+    "terminal, NO_COLOR": (run_on_tty, {"NO_COLOR": "1"}),
+    "terminal, TERM=dumb": (run_on_tty, {"TERM": "dumb"}),
+}
+
+
+@pytest.fixture(scope="module")
+def outputs(urls: dict[str, str]) -> Callable[[str], dict[str, str]]:
+    """A row's output in every mode (run once per module, the modes in parallel)."""
+    done: dict[str, dict[str, str]] = {}
+
+    def of(name: str) -> dict[str, str]:
+        if name not in done:
+            with ThreadPoolExecutor(len(MODES)) as pool:
+                running = {
+                    mode: pool.submit(runner, RUNS[name], urls, **env)
+                    for mode, (runner, env) in MODES.items()
+                }
+                done[name] = {mode: future.result() for mode, future in running.items()}
+        return done[name]
+
+    return of
+
+
 @pytest.mark.parametrize("name", list(RUNS))
 class TestColour:
-    def test_pipe_gets_no_escape_codes(self, name: str, urls: dict[str, str]) -> None:
+    def test_pipe_gets_no_escape_codes(self, name: str, outputs: Outputs) -> None:
         """Into a pipe, with no colour variables: plain text, not one escape code."""
-        out = run_in_pipe(argv(RUNS[name], urls))
+        out = outputs(name)["pipe"]
         assert out.strip()
         assert not ANY_ESCAPE.search(out), out
 
-    def test_no_color_on_a_terminal(self, name: str, urls: dict[str, str]) -> None:
+    def test_no_color_on_a_terminal(self, name: str, outputs: Outputs) -> None:
         """NO_COLOR on a real terminal: no colour."""
-        out = run_on_tty(argv(RUNS[name], urls), NO_COLOR="1")
+        out = outputs(name)["terminal, NO_COLOR"]
         assert out.strip()
         assert not COLOUR.search(out), out
 
-    def test_no_color_beats_force_color(self, name: str, urls: dict[str, str]) -> None:
+    def test_no_color_beats_force_color(self, name: str, outputs: Outputs) -> None:
         """NO_COLOR wins over FORCE_COLOR."""
-        out = run_in_pipe(argv(RUNS[name], urls), NO_COLOR="1", FORCE_COLOR="1")
+        out = outputs(name)["pipe, NO_COLOR and FORCE_COLOR"]
         assert not ANY_ESCAPE.search(out), out
 
-    def test_dumb_terminal_gets_no_escape_codes(self, name: str, urls: dict[str, str]) -> None:
+    def test_dumb_terminal_gets_no_escape_codes(self, name: str, outputs: Outputs) -> None:
         """TERM=dumb on a real terminal: no escape code of any kind (no colour, no cursor moves)."""
-        out = run_on_tty(argv(RUNS[name], urls), TERM="dumb")
+        out = outputs(name)["terminal, TERM=dumb"]
         assert out.strip()
         assert not ANY_ESCAPE.search(out), out
 
-    def test_force_color_into_a_pipe(self, name: str, urls: dict[str, str]) -> None:
-        """FORCE_COLOR=1 into a pipe: colour exactly where the command colours its output."""
-        out = run_in_pipe(argv(RUNS[name], urls), FORCE_COLOR="1")
+    def test_colour_terminal(self, name: str, outputs: Outputs) -> None:
+        """A colour terminal, no variables: colour exactly where the command colours."""
+        out = outputs(name)["terminal"]
         assert bool(COLOUR.search(out)) is RUNS[name].coloured, out
 
-    def test_colour_terminal(self, name: str, urls: dict[str, str]) -> None:
-        """A colour terminal, no variables: colour exactly where the command colours."""
-        out = run_on_tty(argv(RUNS[name], urls))
-        assert bool(COLOUR.search(out)) is RUNS[name].coloured, out
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        pytest.param(name, marks=pytest.mark.xfail(strict=True, reason=FORCE_COLOR_GAPS[name]))
+        if name in FORCE_COLOR_GAPS
+        else name
+        for name in RUNS
+    ],
+)
+def test_force_color_into_a_pipe(name: str, outputs: Outputs) -> None:
+    """FORCE_COLOR=1 into a pipe: colour exactly where the command colours its output."""
+    out = outputs(name)["pipe, FORCE_COLOR"]
+    assert bool(COLOUR.search(out)) is RUNS[name].coloured, out
 
 
 def test_force_color_keeps_json_parseable(urls: dict[str, str]) -> None:
     """--format json stays plain JSON on stdout even with FORCE_COLOR (machines read it)."""
     import json
 
-    ran = run_cpa_ops("health", "--redis-url", urls["redis"], "--format", "json",
+    ran = run_cpa_ops("health", "--redis-url", urls["redis"], "--format", "json", "--timeout", "5",
                       env=clean_env(FORCE_COLOR="1"))  # fmt: skip
     assert json.loads(ran.stdout)["status"] in {"pass", "warn"}
