@@ -183,13 +183,14 @@ class _View:
 
 
 class _LineView(_View):
-    """A plain line per sample (into a pipe or a file)."""
+    """A line per sample (into a pipe, a file or a dumb terminal); coloured only when forced."""
 
     def start(self, url: str, count: int, interval: float, timeout: float) -> None:
-        self.terminal.out(_header(url, count, interval, timeout))
+        self.terminal.out(self.terminal.paint(_header(url, count, interval, timeout), "bold"))
 
     def sample(self, sample: Sample, recorder: LatencyRecorder) -> None:
-        self.terminal.out(_sample_line(sample))
+        style = "green" if sample.ok else "bold red"
+        self.terminal.out(self.terminal.paint(_sample_line(sample), style))
 
 
 class _LiveView(_View):
