@@ -56,13 +56,6 @@ RUNS = {
     "--help": Run(("--help",), coloured=False),
 }
 
-# Rows whose output into a pipe stays plain under FORCE_COLOR although it is coloured on a
-# terminal: known gaps, expected to fail until fixed (strict: a fix makes them fail loudly).
-FORCE_COLOR_GAPS = {
-    name: "ping's line-per-sample view (into a pipe) does not paint; only its live view colours"
-    for name in ("ping", "ping failing", "ping until Ctrl-C")
-}
-
 
 @pytest.fixture(scope="module")
 def urls(healthy_redis: RedisProcess) -> dict[str, str]:
@@ -180,15 +173,7 @@ class TestColour:
         assert bool(COLOUR.search(out)) is RUNS[name].coloured, out
 
 
-@pytest.mark.parametrize(
-    "name",
-    [
-        pytest.param(name, marks=pytest.mark.xfail(strict=True, reason=FORCE_COLOR_GAPS[name]))
-        if name in FORCE_COLOR_GAPS
-        else name
-        for name in RUNS
-    ],
-)
+@pytest.mark.parametrize("name", list(RUNS))
 def test_force_color_into_a_pipe(name: str, outputs: Outputs) -> None:
     """FORCE_COLOR=1 into a pipe: colour exactly where the command colours its output."""
     out = outputs(name)["pipe, FORCE_COLOR"]
