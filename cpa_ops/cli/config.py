@@ -13,9 +13,23 @@ if TYPE_CHECKING:
     from cpa_ops.cli.console import Terminal
     from cpa_ops.core.settings import Settings
 
+EPILOG = """\
+Examples:
+
+  What this pod runs with, and where each value comes from (secrets masked):
+    cpa-ops config
+
+  Deploy gate (exit 2, one line per bad setting, when invalid):
+    cpa-ops --env-file prod.env config check
+
+  For a script:
+    cpa-ops config show --format json
+"""
+
 config_app = typer.Typer(
     name="config",
     help="Show the effective settings and where each comes from (default), or check them.",
+    epilog=EPILOG,
     no_args_is_help=False,
     context_settings={"help_option_names": ["-h", "--help"]},
 )
