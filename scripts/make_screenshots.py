@@ -41,7 +41,7 @@ class Shot:
 SHOTS = (
     Shot("health-healthy.svg", ("health",), "healthy"),
     Shot("health-failing.svg", ("health",), "refused"),
-    Shot("ping.svg", ("ping", "--count", "3"), "healthy"),
+    Shot("ping.svg", ("ping", "-c", "5", "-i", "0.2"), "healthy"),
     Shot("log-test.svg", ("log-test",), "healthy", (("ENVIRONMENT", "development"),)),
 )
 
