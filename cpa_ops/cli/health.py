@@ -29,6 +29,12 @@ Examples:
 """
 
 
+class RedisMode(StrEnum):
+    standalone = "standalone"
+    cluster = "cluster"
+    sentinel = "sentinel"
+
+
 class HealthFormat(StrEnum):
     text = "text"
     json = "json"
@@ -96,6 +102,32 @@ def health(
             "--quiet", "-q", help="No output when healthy; only the failure line on stderr."
         ),
     ] = False,
+    mode: Annotated[
+        RedisMode | None,
+        typer.Option(
+            "--mode",
+            help="Redis topology (overrides REDIS_MODE; default standalone).",
+            show_default=False,
+        ),
+    ] = None,
+    sentinels: Annotated[
+        str | None,
+        typer.Option(
+            "--sentinels",
+            metavar="HOST:PORT,...",
+            help="Sentinel mode: the sentinels (overrides REDIS_SENTINELS).",
+            show_default=False,
+        ),
+    ] = None,
+    sentinel_master: Annotated[
+        str | None,
+        typer.Option(
+            "--sentinel-master",
+            metavar="NAME",
+            help="Sentinel mode: the service name (overrides REDIS_SENTINEL_MASTER).",
+            show_default=False,
+        ),
+    ] = None,
 ) -> None:
     """Check Redis (and Sentry and logging configuration); exit 0 healthy, 1 not, 2 bad input.
 
@@ -110,7 +142,13 @@ def health(
     terminal = Terminal()
     env_file = (ctx.find_root().obj or {}).get("env_file")
     try:
-        settings = load_settings(env_file, redis_url=redis_url)
+        settings = load_settings(
+            env_file,
+            redis_url=redis_url,
+            redis_mode=mode.value if mode else None,
+            redis_sentinels=sentinels,
+            redis_sentinel_master=sentinel_master,
+        )
     except ConfigError as exc:
         if output_format is HealthFormat.nagios:
             terminal.out(f"CPA-OPS UNKNOWN - invalid configuration: {'; '.join(exc.problems)}")
@@ -147,9 +185,9 @@ def _run_checks(
     quiet: bool,
 ) -> Report:
     from cpa_ops.core.health import Report, logging_config_check, sentry_config_check
-    from cpa_ops.core.redis import probe_redis, run_with_budget
+    from cpa_ops.core.redis import run_with_budget
+    from cpa_ops.core.redis_topology import probe_settings
 
-    url = settings.redis_url.get_secret_value()
     config_checks = (
         sentry_config_check(
             settings.environment, settings.sentry_host, settings.sentry_traces_sample_rate
@@ -164,7 +202,7 @@ def _run_checks(
         while True:
             budget = min(timeout, hard_end - time.monotonic() - reserve)
             diagnosis = run_with_budget(
-                probe_redis(url, budget=max(budget, 0.01), write=write, warn_ms=warn_ms)
+                probe_settings(settings, budget=max(budget, 0.01), write=write, warn_ms=warn_ms)
             )
             left = hard_end - timeout - time.monotonic()  # time to start another full attempt
             if diagnosis.healthy or wait is None or left <= 0:
@@ -190,7 +228,7 @@ def _deadline_report(settings: Settings, budget: float) -> Report:
                 "redis",
                 "ping",
                 Status.FAIL,
-                f"{reason.explanation} ({settings.redis_url_masked}): "
+                f"{reason.explanation} ({settings.redis_target_masked}): "
                 f"no verdict within {budget:.2f} s",
                 reason="deadline",
                 hint=reason.hint,
@@ -226,7 +264,7 @@ def _emit(
             terminal.err(f"cpa-ops health: {check.key} [{check.reason}] {check.output}")
         return code
     if output_format is HealthFormat.json:
-        terminal.out(report_json(report, f"cpa-ops health of {settings.redis_url_masked}"))
+        terminal.out(report_json(report, f"cpa-ops health of {settings.redis_target_masked}"))
     elif output_format is HealthFormat.nagios:
         terminal.out(report_nagios(report)[0])
     else:

@@ -23,7 +23,7 @@ from cpa_ops.core.health import Check, Status
 from cpa_ops.core.settings import mask_url
 
 if TYPE_CHECKING:
-    from redis.asyncio import BlockingConnectionPool
+    from redis.asyncio import BlockingConnectionPool, RedisCluster
     from redis.asyncio.connection import AbstractConnection
 
     from cpa_ops.core.settings import Settings
@@ -244,13 +244,32 @@ async def create_redis_pool(
     socket_timeout: float = 5.0,
     connect_timeout: float = 2.0,
     client_name: str | None = None,
-) -> BlockingConnectionPool:
+) -> BlockingConnectionPool | RedisCluster:
     """A pool of at most ``settings.redis_max_connections`` connections to REDIS_URL.
 
     A caller that finds every connection in use waits up to ``acquire_timeout`` seconds for one
     to be released (then ConnectionError), instead of failing at once. Only connection errors and
     timeouts are retried, twice, with a short capped backoff.
+
+    REDIS_MODE=sentinel: the same pool, to the master the sentinels name. REDIS_MODE=cluster: a
+    ``RedisCluster`` client with the same limit per node, timeouts and bounded wait.
     """
+    if settings.redis_mode != "standalone":
+        from cpa_ops.core import redis_topology
+
+        create = (
+            redis_topology.create_cluster_client
+            if settings.redis_mode == "cluster"
+            else redis_topology.create_sentinel_pool
+        )
+        client: BlockingConnectionPool | RedisCluster = await create(
+            settings,
+            acquire_timeout=acquire_timeout,
+            socket_timeout=socket_timeout,
+            connect_timeout=connect_timeout,
+            client_name=client_name,
+        )
+        return client
     from redis.asyncio import BlockingConnectionPool
     from redis.asyncio.retry import Retry
     from redis.backoff import ExponentialBackoff
@@ -269,12 +288,20 @@ async def create_redis_pool(
     )
 
 
-async def check_redis_health(pool: BlockingConnectionPool, timeout: float = 1.0) -> bool:
-    """True when a PING through ``pool`` is answered PONG within ``timeout`` seconds.
+async def check_redis_health(
+    pool: BlockingConnectionPool | RedisCluster, timeout: float = 1.0
+) -> bool:
+    """True when a PING through ``pool`` is answered PONG within ``timeout`` seconds; for a
+    cluster client, when every master says cluster_state:ok.
 
     Never raises (cancellation aside): any error or the timeout is False.
     """
-    from redis.asyncio import Redis
+    from redis.asyncio import Redis, RedisCluster
+
+    if isinstance(pool, RedisCluster):
+        from cpa_ops.core.redis_topology import check_cluster_health
+
+        return await check_cluster_health(pool, timeout)
 
     client = Redis(connection_pool=pool)
     try:
