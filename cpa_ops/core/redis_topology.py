@@ -238,12 +238,17 @@ def _pairs(reply: Any) -> dict[str, str]:
 
 
 async def _reply(conn: AbstractConnection, remaining: Callable[[], float], *args: Any) -> Any:
-    """One command's reply; an error reply is returned (not raised), a transport fault raises."""
+    """One command's reply; an error reply is returned (not raised), a transport fault raises
+    a ProbeFailure."""
+    from redis.exceptions import ResponseError
+
     step = max(remaining() - _STEP_MARGIN, 0.001)
     conn.socket_timeout = step
     try:
         await conn.send_command(*args, check_health=False)
         return await conn.read_response(timeout=step)
+    except ResponseError as exc:
+        return exc
     except Exception as exc:
         raise classify_failure(exc, phase="read") from None
 
@@ -506,7 +511,8 @@ def _cluster_verdict(
         and parse_info_fields(_text(s.replies.get("CLUSTER INFO", ""))).get("cluster_state")
         not in (None, "ok")
     )
-    down = [s for s in states if not s.reachable]
+    # a dead seed outside the topology warns on its own check, it is no node of the cluster
+    down = [s for s in states if not s.reachable and s.address in entries]
     pfail = int(info.get("cluster_slots_pfail", "0") or 0)
     details = {
         "clusterState": info.get("cluster_state"),
@@ -517,14 +523,15 @@ def _cluster_verdict(
         "knownNodes": _int(info.get("cluster_known_nodes")),
         "size": _int(info.get("cluster_size")),
         "viewedFrom": view.address,
-        "nodesReachable": len(states) - len(down),
+        "nodesReachable": sum(1 for s in states if s.reachable),
         "nodesProbed": len(states),
     }
     summary = (
         f"cluster_state:{info.get('cluster_state', '?')}, slots assigned "
         f"{info.get('cluster_slots_assigned', '?')}, ok {info.get('cluster_slots_ok', '?')}, "
         f"pfail {info.get('cluster_slots_pfail', '?')}, fail {info.get('cluster_slots_fail', '?')}"
-        f"; {len(masters)} masters, {len(states) - len(down)} of {len(states)} nodes reachable"
+        f"; {len(masters)} masters, {sum(1 for s in states if s.reachable)} of {len(states)} "
+        "nodes reachable"
     )
     reason: str | None
     if failing_views:
@@ -1093,9 +1100,10 @@ async def create_cluster_client(
     connect_timeout: float,
     client_name: str | None,
 ) -> RedisCluster:
-    """A cluster client for REDIS_URL's seeds: at most REDIS_MAX_CONNECTIONS connections per node,
-    the same timeouts and retries as the standalone pool, and a caller finding every connection
-    in use waits up to ``acquire_timeout`` (redis-py's cluster client would fail at once)."""
+    """A cluster client for REDIS_URL's seeds: at most REDIS_MAX_CONNECTIONS command connections
+    per node (redis-py keeps one more per seed, the one it discovered the topology with), the
+    same timeouts and retries as the standalone pool, and a caller finding every connection in
+    use waits up to ``acquire_timeout`` (redis-py's cluster client would fail at once)."""
     from redis.asyncio import RedisCluster
     from redis.asyncio.cluster import ClusterNode
     from redis.asyncio.retry import Retry

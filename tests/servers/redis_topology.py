@@ -207,7 +207,9 @@ class ClusterSetup:
             for node in self.nodes:
                 if "cluster_state:ok" not in command(node.port, "CLUSTER", "INFO"):
                     return False
-            replicas = [n for n in self.nodes if "role:slave" in command(n.port, "INFO", "replication")]
+            replicas = [
+                n for n in self.nodes if "role:slave" in command(n.port, "INFO", "replication")
+            ]
             return len(replicas) == 1 and all(
                 "master_link_status:up" in command(n.port, "INFO", "replication") for n in replicas
             )
