@@ -1,0 +1,285 @@
+"""``cpa-ops health --mode cluster|sentinel`` through the installed console script: verdicts,
+reasons, per-node JSON, and the hard deadline (--timeout + 0.5 s) after a master dies."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from tests.conftest import Ran, clean_env, run_cpa_ops
+from tests.servers.redis_topology import (
+    MASTER_NAME,
+    ClusterSetup,
+    SentinelSetup,
+    command,
+    running,
+    wait_until,
+)
+
+TIMEOUT = 1.0
+#: the hard deadline: the process exits within --timeout + this
+DEADLINE_SLACK = 0.5
+
+
+@pytest.fixture(scope="module")
+def cluster(
+    tmp_path_factory: pytest.TempPathFactory, redis_server_bin: str
+) -> Iterator[ClusterSetup]:
+    setup = ClusterSetup(tmp_path_factory.mktemp("cluster"))
+    with running(setup):
+        yield setup
+
+
+@pytest.fixture
+def healthy_cluster(cluster: ClusterSetup) -> Iterator[ClusterSetup]:
+    """The cluster, healthy before the test and brought back to health after it."""
+    cluster.restore()
+    yield cluster
+    cluster.restore()
+
+
+@pytest.fixture(scope="module")
+def sentinels(
+    tmp_path_factory: pytest.TempPathFactory, redis_server_bin: str
+) -> Iterator[SentinelSetup]:
+    setup = SentinelSetup(tmp_path_factory.mktemp("sentinel"))
+    with running(setup):
+        yield setup
+
+
+def cluster_health(setup: ClusterSetup, *args: str) -> Ran:
+    return run_cpa_ops(
+        "health", "--mode", "cluster", "--timeout", str(TIMEOUT), *args,
+        env=clean_env(REDIS_URL=setup.seed_urls),
+    )  # fmt: skip
+
+
+def sentinel_health(setup: SentinelSetup, *args: str) -> Ran:
+    return run_cpa_ops(
+        "health", "--mode", "sentinel", "--sentinels", setup.sentinel_addresses,
+        "--sentinel-master", MASTER_NAME, "--timeout", str(TIMEOUT), *args,
+    )  # fmt: skip
+
+
+def checks_of(ran: Ran) -> dict[str, list[dict[str, Any]]]:
+    document = json.loads(ran.stdout)
+    checks: dict[str, list[dict[str, Any]]] = document["checks"]
+    return checks
+
+
+def assert_inside_deadline(ran: Ran) -> None:
+    assert ran.elapsed < TIMEOUT + DEADLINE_SLACK, f"took {ran.elapsed:.2f} s"
+
+
+@pytest.mark.timeout(90)
+class TestCluster:
+    def test_healthy_text_verdict(self, healthy_cluster: ClusterSetup) -> None:
+        """A healthy cluster: exit 0, the cluster line and one line per node."""
+        ran = cluster_health(healthy_cluster)
+        assert ran.returncode == 0, ran.stdout + ran.stderr
+        assert "PASS  redis:cluster" in ran.stdout
+        assert "cluster_state:ok" in ran.stdout
+        for node in healthy_cluster.nodes:
+            assert f"redis:ping {node.address}" in ran.stdout
+        assert ran.stdout.rstrip().endswith("status: pass")
+
+    def test_json_has_an_array_per_node_under_each_key(self, healthy_cluster: ClusterSetup) -> None:
+        """--format json: "redis:ping" holds one object per node with "componentId": host:port,
+        its role and round-trip; "redis:write" one per master."""
+        ran = cluster_health(healthy_cluster, "--format", "json", "--write")
+        assert ran.returncode == 0, ran.stdout + ran.stderr
+        checks = checks_of(ran)
+        pings = checks["redis:ping"]
+        assert sorted(p["componentId"] for p in pings) == sorted(
+            n.address for n in healthy_cluster.nodes
+        )
+        assert all(p["status"] == "pass" and p["observedUnit"] == "ms" for p in pings)
+        assert sorted(p["details"]["role"] for p in pings) == [
+            "master",
+            "master",
+            "master",
+            "slave",
+        ]
+        (state,) = checks["redis:cluster"]
+        assert state["details"]["slotsOk"] == 16384
+        assert len(checks["redis:write"]) == 3
+
+    def test_nagios_has_a_series_per_node(self, healthy_cluster: ClusterSetup) -> None:
+        """--format nagios: OK, with one round-trip perfdata series per node."""
+        ran = cluster_health(healthy_cluster, "--format", "nagios")
+        assert ran.returncode == 0
+        assert ran.stdout.startswith("CPA-OPS OK - cluster_state:ok")
+        for node in healthy_cluster.nodes:
+            assert f"'redis_ping_{node.address.replace(':', '_')}_rtt'=" in ran.stdout
+
+    def test_a_killed_master_fails_then_cluster_down_while_survivors_answer_pong(
+        self, healthy_cluster: ClusterSetup
+    ) -> None:
+        """Kill a master without replica: at once a fail (its slots unserved), and once the
+        cluster notices, cluster_down although every surviving node answers PONG; both inside
+        the deadline."""
+        victim = healthy_cluster.master_without_replica()
+        victim.kill()
+        ran = cluster_health(healthy_cluster, "--format", "json")
+        assert ran.returncode == 1
+        assert_inside_deadline(ran)
+        (state,) = checks_of(ran)["redis:cluster"]
+        assert state["reason"] in ("slots_unserved", "cluster_down")
+
+        survivor = next(n for n in healthy_cluster.nodes if n is not victim)
+        wait_until(
+            lambda: "cluster_state:fail" in command(survivor.port, "CLUSTER", "INFO"),
+            15,
+            "the cluster to notice",
+        )
+        ran = cluster_health(healthy_cluster, "--format", "json")
+        assert ran.returncode == 1
+        assert_inside_deadline(ran)
+        checks = checks_of(ran)
+        (state,) = checks["redis:cluster"]
+        assert state["status"] == "fail"
+        assert state["reason"] == "cluster_down"
+        for ping in checks["redis:ping"]:
+            if ping["componentId"] == victim.address:
+                assert ping["reason"] == "refused"
+            else:
+                assert ping["status"] == "pass", ping  # PONG, while the cluster refuses queries
+
+    def test_text_names_cluster_down_on_stderr(self, healthy_cluster: ClusterSetup) -> None:
+        """The text verdict's stderr line names the cluster check and its reason."""
+        victim = healthy_cluster.master_without_replica()
+        survivor = next(n for n in healthy_cluster.nodes if n is not victim)
+        victim.kill()
+        wait_until(
+            lambda: "cluster_state:fail" in command(survivor.port, "CLUSTER", "INFO"),
+            15,
+            "the cluster to notice",
+        )
+        ran = cluster_health(healthy_cluster)
+        assert ran.returncode == 1
+        assert "cpa-ops health: redis:cluster failed [cluster_down]" in ran.stderr
+
+    def test_a_frozen_master_keeps_the_deadline(self, healthy_cluster: ClusterSetup) -> None:
+        """A SIGSTOPped master (connects, never answers): exit 1 inside --timeout + 0.5 s."""
+        victim = healthy_cluster.master_without_replica()
+        victim.freeze()
+        ran = cluster_health(healthy_cluster, "--format", "json")
+        assert ran.returncode == 1
+        assert_inside_deadline(ran)
+        ping = next(p for p in checks_of(ran)["redis:ping"] if p["componentId"] == victim.address)
+        assert ping["reason"] in ("read_timeout", "deadline")
+
+    def test_a_failed_over_master_is_a_warn(self, healthy_cluster: ClusterSetup) -> None:
+        """Kill the master that has a replica: once the replica took over, every slot is served
+        and the dead node is a warn (exit 0)."""
+        assert healthy_cluster.replica is not None
+        replica = healthy_cluster.replica
+        master_address = command(replica.port, "INFO", "replication")
+        victim = next(n for n in healthy_cluster.nodes if f"master_port:{n.port}" in master_address)
+        victim.kill()
+        wait_until(
+            lambda: (
+                "role:master" in command(replica.port, "INFO", "replication")
+                and "cluster_state:ok" in command(replica.port, "CLUSTER", "INFO")
+            ),
+            20,
+            "the replica to take over",
+        )
+        ran = cluster_health(healthy_cluster, "--format", "json")
+        assert ran.returncode == 0, ran.stdout
+        assert json.loads(ran.stdout)["status"] == "warn"
+        (state,) = checks_of(ran)["redis:cluster"]
+        assert state["reason"] == "degraded"
+
+
+@pytest.mark.timeout(90)
+class TestSentinel:
+    def test_healthy_verdict(self, sentinels: SentinelSetup) -> None:
+        """Healthy: exit 0; quorum, master, each sentinel and the replica's link in JSON."""
+        ran = sentinel_health(sentinels, "--format", "json")
+        assert ran.returncode == 0, ran.stdout + ran.stderr
+        checks = checks_of(ran)
+        assert checks["redis:quorum"][0]["status"] == "pass"
+        (master,) = checks["redis:master"]
+        assert master["componentId"] == sentinels.master_as_sentinels_see_it()
+        assert sorted(s["componentId"] for s in checks["redis:sentinel"]) == sorted(
+            s.address for s in sentinels.sentinels
+        )
+        assert checks["redis:replication"][0]["status"] == "pass"
+        assert json.loads(ran.stdout)["status"] == "pass"
+
+    def test_the_environment_selects_the_mode(self, sentinels: SentinelSetup) -> None:
+        """REDIS_MODE, REDIS_SENTINELS and REDIS_SENTINEL_MASTER from the environment."""
+        ran = run_cpa_ops(
+            "health",
+            "--format",
+            "nagios",
+            env=clean_env(
+                REDIS_MODE="sentinel",
+                REDIS_SENTINELS=sentinels.sentinel_addresses,
+                REDIS_SENTINEL_MASTER=MASTER_NAME,
+            ),
+        )
+        assert ran.returncode == 0, ran.stdout
+        assert ran.stdout.startswith("CPA-OPS OK - ")
+        assert "is master by its own ROLE" in ran.stdout
+
+    def test_killing_the_master_fails_during_the_failover_then_recovers(
+        self, sentinels: SentinelSetup
+    ) -> None:
+        """Kill the master: while the sentinels still name it, exit 1 (no_master) inside the
+        deadline; once they have failed over, exit 0 with the new master and the old one as a
+        replica that is down (warn). Runs last: the set-up stays failed over."""
+        old = sentinels.node_at(sentinels.master_as_sentinels_see_it())
+        old.kill()
+        ran = sentinel_health(sentinels, "--format", "json")
+        assert ran.returncode == 1, ran.stdout
+        assert_inside_deadline(ran)
+        (master,) = checks_of(ran)["redis:master"]
+        assert master["reason"] == "no_master"
+        assert master["componentId"] == old.address
+
+        wait_until(
+            lambda: sentinels.master_as_sentinels_see_it() not in ("", old.address),
+            30,
+            "the sentinels to fail over",
+        )
+        new_address = sentinels.master_as_sentinels_see_it()
+        wait_until(
+            lambda: (
+                "role:master" in command(sentinels.node_at(new_address).port, "INFO", "replication")
+            ),
+            10,
+            "the new master to be promoted",
+        )
+        ran = sentinel_health(sentinels, "--format", "json")
+        assert ran.returncode == 0, ran.stdout
+        assert_inside_deadline(ran)
+        checks = checks_of(ran)
+        (master,) = checks["redis:master"]
+        assert master["status"] == "pass"
+        assert master["componentId"] == new_address
+        down = [c for c in checks["redis:ping"] if c["componentId"] == old.address]
+        assert down and down[0]["status"] == "warn"
+
+
+class TestUsage:
+    def test_sentinel_mode_without_its_variables_is_two_lines(self) -> None:
+        """--mode sentinel alone: exit 2, one line per missing variable, no traceback."""
+        ran = run_cpa_ops("health", "--mode", "sentinel")
+        assert ran.returncode == 2
+        lines = ran.stderr.strip().splitlines()
+        assert len(lines) == 2, ran.stderr
+        assert "REDIS_SENTINELS is required when REDIS_MODE=sentinel" in lines[0]
+        assert "REDIS_SENTINEL_MASTER is required when REDIS_MODE=sentinel" in lines[1]
+        assert "Traceback" not in ran.stderr
+
+    def test_an_unknown_mode_is_a_usage_error(self) -> None:
+        """--mode ring: exit 2, one line naming the accepted modes."""
+        ran = run_cpa_ops("health", "--mode", "ring")
+        assert ran.returncode == 2
+        assert "'ring' is not one of" in ran.stderr
+        assert len(ran.stderr.strip().splitlines()) == 1
