@@ -20,36 +20,30 @@ class OutputFormat(StrEnum):
     json = "json"
 
 
-def seconds(value: str | float) -> float:
-    """Parse a duration in seconds: a finite number > 0 and at most one day."""
+def _positive_number(value: str | float, unit: str, examples: str, maximum: float) -> float:
+    """A finite number greater than 0 and at most ``maximum``, or BadParameter saying so."""
     text = str(value).strip()
     try:
         number = float(text)
     except ValueError:
         raise typer.BadParameter(
-            f"{_shown(text)} is not a number of seconds (expected e.g. 0.5, 1, 30)"
+            f"{_shown(text)} is not a number of {unit} (expected e.g. {examples})"
         ) from None
-    if not math.isfinite(number) or number <= 0 or number > MAX_SECONDS:
+    if not math.isfinite(number) or number <= 0 or number > maximum:
         raise typer.BadParameter(
-            f"{_shown(text)} is out of range (expected seconds greater than 0, at most 86400)"
+            f"{_shown(text)} is out of range (expected {unit} greater than 0, at most {maximum:g})"
         )
     return number
+
+
+def seconds(value: str | float) -> float:
+    """Parse a duration in seconds: a finite number > 0 and at most one day."""
+    return _positive_number(value, "seconds", "0.5, 1, 30", MAX_SECONDS)
 
 
 def milliseconds(value: str | float) -> float:
     """Parse a threshold in milliseconds: a finite number > 0 and at most one hour."""
-    text = str(value).strip()
-    try:
-        number = float(text)
-    except ValueError:
-        raise typer.BadParameter(
-            f"{_shown(text)} is not a number of milliseconds (expected e.g. 50, 100, 250)"
-        ) from None
-    if not math.isfinite(number) or number <= 0 or number > 3_600_000:
-        raise typer.BadParameter(
-            f"{_shown(text)} is out of range (expected milliseconds greater than 0)"
-        )
-    return number
+    return _positive_number(value, "milliseconds", "50, 100, 250", 3_600_000)
 
 
 def seconds_or_zero(value: str | float) -> float:

@@ -113,9 +113,10 @@ def report_nagios(report: Report) -> tuple[str, NagiosCode]:
             perf.append(f"'{label}_rtt'={check.observed_value:g}ms;{warn};;0;")
         elif check.key == "redis:memory":
             maximum = check.details.get("maxMemory") or ""
-            perf.append(f"'{label}_used'={check.observed_value:g}B;;;0;{maximum}")
+            perf.append(f"'{label}_used'={check.observed_value:.0f}B;;;0;{maximum}")
         elif check.key == "redis:clients":
-            perf.append(f"'{label}_connected'={check.observed_value:g};;;0;")
+            maximum = check.details.get("maxClients") or ""
+            perf.append(f"'{label}_connected'={check.observed_value:.0f};;;0;{maximum}")
         elif check.observed_unit == "ms":
             perf.append(f"'{label}'={check.observed_value:g}ms;;;0;")
     line = f"CPA-OPS {word} - {_nagios_safe(summary)}"

@@ -635,14 +635,14 @@ def _diagnosis(
     write_checked: bool = False,
     warn_ms: float,
 ) -> RedisDiagnosis:
+    # measured facts warn even when a write then failed: both belong in the verdict
     warnings: list[tuple[str, str]] = []
-    if status is Status.PASS:
-        if rtt_ms is not None and rtt_ms > warn_ms:
-            warnings.append(("slow", f"round-trip {rtt_ms:.1f} ms is above {warn_ms:g} ms"))
-        if facts is not None:
-            warnings.extend(_fact_warnings(facts))
-        if warnings:
-            status = Status.WARN
+    if rtt_ms is not None and rtt_ms > warn_ms:
+        warnings.append(("slow", f"round-trip {rtt_ms:.1f} ms is above {warn_ms:g} ms"))
+    if facts is not None:
+        warnings.extend(_fact_warnings(facts))
+    if warnings and status is Status.PASS:
+        status = Status.WARN
     diagnosis = RedisDiagnosis(
         status=status,
         url=masked,
@@ -697,110 +697,69 @@ def loading_text(facts: ServerFacts | None) -> str:
     return f"{facts.loading_loaded_perc:.1f}% loaded{eta}"
 
 
+_WARN_HINTS = {
+    "slow": "check network latency and the server's load (LATENCY DOCTOR)",
+    "memory": "free memory, raise maxmemory or pick an eviction policy",
+    "clients": "find the client leaking connections (CLIENT LIST) or raise maxclients",
+    "stale": "restore the master or the replication link (INFO replication)",
+}
+_WRITE_REASONS = frozenset({"readonly", "oom", "write_timeout"})
+
+
 def redis_checks(diagnosis: RedisDiagnosis, *, warn_ms: float) -> list[Check]:
     """The health checks a diagnosis stands for: ``redis:ping`` always, and when the server
     answered, ``redis:memory``, ``redis:clients``, ``redis:replication`` (and ``redis:write``)."""
     d = diagnosis
     facts = d.facts
-    warn_by_code = dict(d.warnings)
-    checks: list[Check] = []
-    write_reasons = ("readonly", "oom", "write_timeout")
-    ping_failed = d.status is Status.FAIL and d.reason not in write_reasons
-    if ping_failed:
-        assert d.reason is not None
-        reason = REASONS.get(d.reason, REASONS["error"])
-        output = f"{reason.explanation} ({d.url})"
-        if d.reason == "loading" and loading_text(facts):
-            output = f"{reason.explanation}: {loading_text(facts)} ({d.url})"
-        if d.detail:
-            output += f": {d.detail}"
-        checks.append(
-            Check(
-                "redis",
-                "ping",
-                Status.FAIL,
-                output,
-                reason=d.reason,
-                hint=reason.hint,
-                observed_value=_round(d.rtt_ms),
-                observed_unit="ms" if d.rtt_ms is not None else None,
-                details=_facts_details(facts),
-            )
-        )
-        return checks
+    warned = dict(d.warnings)
+    if d.status is Status.FAIL and d.reason not in _WRITE_REASONS:
+        extra = f": {loading_text(facts)}" if d.reason == "loading" and loading_text(facts) else ""
+        return [_failed_check("ping", d, extra, details=_facts_details(facts))]
     version = f"Redis {facts.version} {facts.role}" if facts and facts.version else "Redis"
-    slow = "slow" in warn_by_code
-    checks.append(
-        Check(
-            "redis",
+    checks = [
+        _watched_check(
             "ping",
-            Status.WARN if slow else Status.PASS,
-            warn_by_code["slow"] if slow else f"{version} answered PONG at {d.url}",
-            reason="slow" if slow else None,
-            hint="check network latency and the server's load (LATENCY DOCTOR)" if slow else None,
+            "slow",
+            warned,
+            f"{version} answered PONG at {d.url}",
             observed_value=_round(d.rtt_ms),
             observed_unit="ms",
             details={"connectMs": _round(d.connect_ms), "warnMs": warn_ms, **_facts_details(facts)},
         )
-    )
+    ]
     if facts is not None:
         if facts.used_memory is not None:
-            memory_warn = "memory" in warn_by_code
+            limit = f" of {_mib(facts.maxmemory)}" if facts.maxmemory else " (no maxmemory)"
             checks.append(
-                Check(
-                    "redis",
+                _watched_check(
                     "memory",
-                    Status.WARN if memory_warn else Status.PASS,
-                    warn_by_code.get("memory")
-                    or f"used {_mib(facts.used_memory)}"
-                    + (f" of {_mib(facts.maxmemory)}" if facts.maxmemory else " (no maxmemory)"),
-                    reason="memory" if memory_warn else None,
-                    hint="free memory, raise maxmemory or pick an eviction policy"
-                    if memory_warn
-                    else None,
+                    "memory",
+                    warned,
+                    f"used {_mib(facts.used_memory)}{limit}",
                     observed_value=facts.used_memory,
                     observed_unit="B",
+                    details={"maxMemory": facts.maxmemory},
                 )
             )
         if facts.connected_clients is not None:
-            clients_warn = "clients" in warn_by_code
             checks.append(
-                Check(
-                    "redis",
+                _watched_check(
                     "clients",
-                    Status.WARN if clients_warn else Status.PASS,
-                    warn_by_code.get("clients")
-                    or f"{facts.connected_clients} of {facts.maxclients} clients",
-                    reason="clients" if clients_warn else None,
-                    hint="find the client leaking connections (CLIENT LIST) or raise maxclients"
-                    if clients_warn
-                    else None,
+                    "clients",
+                    warned,
+                    f"{facts.connected_clients} of {facts.maxclients} clients",
                     observed_value=facts.connected_clients,
+                    details={"maxClients": facts.maxclients},
                 )
             )
         if facts.role is not None:
-            stale = "stale" in warn_by_code
             link = f", master link {facts.master_link_status}" if facts.master_link_status else ""
             checks.append(
-                Check(
-                    "redis",
-                    "replication",
-                    Status.WARN if stale else Status.PASS,
-                    warn_by_code.get("stale") or f"role {facts.role}{link}",
-                    reason="stale" if stale else None,
-                    hint="restore the master or the replication link (INFO replication)"
-                    if stale
-                    else None,
-                )
+                _watched_check("replication", "stale", warned, f"role {facts.role}{link}")
             )
     if d.write_checked:
         if d.status is Status.FAIL:
-            assert d.reason is not None
-            reason = REASONS.get(d.reason, REASONS["error"])
-            output = f"{reason.explanation} ({d.url})" + (f": {d.detail}" if d.detail else "")
-            checks.append(
-                Check("redis", "write", Status.FAIL, output, reason=d.reason, hint=reason.hint)
-            )
+            checks.append(_failed_check("write", d))
         else:
             checks.append(
                 Check(
@@ -813,6 +772,39 @@ def redis_checks(diagnosis: RedisDiagnosis, *, warn_ms: float) -> list[Check]:
                 )
             )
     return checks
+
+
+def _failed_check(
+    measurement: str, d: RedisDiagnosis, extra: str = "", details: dict[str, Any] | None = None
+) -> Check:
+    reason = REASONS.get(d.reason or "error", REASONS["error"])
+    output = f"{reason.explanation}{extra} ({d.url})" + (f": {d.detail}" if d.detail else "")
+    return Check(
+        "redis",
+        measurement,
+        Status.FAIL,
+        output,
+        reason=reason.code,
+        hint=reason.hint,
+        details=details or {},
+    )
+
+
+def _watched_check(
+    measurement: str, warn_code: str, warned: dict[str, str], ok_output: str, **measured: Any
+) -> Check:
+    """A check that passes with ``ok_output`` unless the diagnosis warned ``warn_code``."""
+    if warn_code in warned:
+        return Check(
+            "redis",
+            measurement,
+            Status.WARN,
+            warned[warn_code],
+            reason=warn_code,
+            hint=_WARN_HINTS[warn_code],
+            **measured,
+        )
+    return Check("redis", measurement, Status.PASS, ok_output, **measured)
 
 
 def _facts_details(facts: ServerFacts | None) -> dict[str, Any]:
