@@ -27,11 +27,13 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from cpa_ops.core.health import Check, Status, worst
 from cpa_ops.core.redis import (
+    NEAR_LIMIT,
     PROBE_CLIENT_NAME,
     REASONS,
     WRITE_KEY_TTL_MS,
     ProbeFailure,
     Reason,
+    ServerFacts,
     _check_dns,
     classify_failure,
     close_connection,
@@ -414,7 +416,7 @@ async def probe_cluster(
 
     loop = asyncio.get_running_loop()
     deadline = loop.time() + budget
-    commands = (("CLUSTER", "INFO"), ("CLUSTER", "NODES"))
+    commands = (("CLUSTER", "INFO"), ("CLUSTER", "NODES"), ("INFO",))
 
     def own_slots_key(replies: Mapping[str, Any]) -> str | None:
         if not write:
@@ -570,6 +572,7 @@ def _cluster_verdict(
         # an unreachable master that owns slots fails; any other node down is redundancy lost
         down_status = Status.FAIL if state.address in serving else Status.WARN
         checks.append(_node_ping_check(state, entry, down_status, warn_ms, entries))
+    checks.extend(_limit_checks(sorted(states, key=lambda s: s.address)))
     if write:
         for state in sorted(states, key=lambda s: s.address):
             if state.reachable and state.address in serving:
@@ -610,6 +613,9 @@ def _node_ping_check(
             if master is not None:
                 details["replicaOf"] = master.address
         details["flags"] = ",".join(sorted(entry.flags - {"myself"}))
+    facts = facts_of(state)
+    if facts is not None and facts.version:
+        details["version"] = facts.version
     if "CLUSTER INFO" in state.replies:
         own = parse_info_fields(_text(state.replies["CLUSTER INFO"])).get("cluster_state")
         if own:
@@ -646,6 +652,67 @@ def _node_ping_check(
         component_id=state.address,
         details=details,
     )
+
+
+def facts_of(state: NodeState) -> ServerFacts | None:
+    """What the node's INFO said, when it was asked and answered."""
+    reply = state.replies.get("INFO")
+    if not isinstance(reply, bytes | str):
+        return None
+    return ServerFacts.from_info(parse_info_fields(_text(reply)))
+
+
+def _limit_checks(states: Iterable[NodeState]) -> list[Check]:
+    """``redis:memory`` and ``redis:clients`` per node that answered INFO: a warn at 90% of
+    maxmemory or maxclients, as in standalone mode."""
+    checks = []
+    for state in states:
+        facts = facts_of(state)
+        if facts is None:
+            continue
+        share = facts.memory_share
+        if facts.used_memory is not None:
+            near = share is not None and share >= NEAR_LIMIT
+            limit = f" of maxmemory {_mib(facts.maxmemory)}" if facts.maxmemory else ""
+            checks.append(
+                Check(
+                    "redis",
+                    "memory",
+                    Status.WARN if near else Status.PASS,
+                    f"used {_mib(facts.used_memory)}{limit}"
+                    + (f" ({share:.0%}, policy {facts.maxmemory_policy})" if near else ""),
+                    reason="memory" if near else None,
+                    hint="free memory, raise maxmemory or pick an eviction policy"
+                    if near
+                    else None,
+                    observed_value=facts.used_memory,
+                    observed_unit="B",
+                    component_id=state.address,
+                    details={"maxMemory": facts.maxmemory} if facts.maxmemory else {},
+                )
+            )
+        share = facts.clients_share
+        if facts.connected_clients is not None:
+            near = share is not None and share >= NEAR_LIMIT
+            checks.append(
+                Check(
+                    "redis",
+                    "clients",
+                    Status.WARN if near else Status.PASS,
+                    f"{facts.connected_clients} of {facts.maxclients} clients",
+                    reason="clients" if near else None,
+                    hint="find the client leaking connections (CLIENT LIST) or raise maxclients"
+                    if near
+                    else None,
+                    observed_value=facts.connected_clients,
+                    component_id=state.address,
+                )
+            )
+    return checks
+
+
+def _mib(size: int | None) -> str:
+    return "?" if size is None else f"{size / 1048576:.1f} MiB"
 
 
 def _write_check(state: NodeState) -> Check:
@@ -758,7 +825,7 @@ async def probe_sentinel(
         if master_address is not None:
             write_key = (lambda _replies: _health_key()) if write else None
             node_tasks[master_address] = probes.start(
-                url_for_node(url, master_address), (("INFO", "replication"),), write_key
+                url_for_node(url, master_address), (("INFO",),), write_key
             )
             teller = next(s for s in answered_states if _named_master(s) == master_address)
             for replica in _replicas_of(teller):
@@ -770,7 +837,7 @@ async def probe_sentinel(
                 replica["address"] = address
                 replicas.append(replica)
                 if address not in node_tasks:
-                    node_tasks[address] = probes.start(replica_url, (("INFO", "replication"),))
+                    node_tasks[address] = probes.start(replica_url, (("INFO",),))
         sentinel_states = await _gather_by(sentinel_tasks.values(), deadline)
         node_states = {s.address: s for s in await _gather_by(node_tasks.values(), deadline)}
         # count every sentinel that answered by now, not only those before the majority
@@ -974,6 +1041,7 @@ def _sentinel_verdict(
             checks.append(
                 _replica_check(replica, node_states.get(replica["address"]), master_address)
             )
+    checks.extend(_limit_checks(node_states.values()))
     if write and master_state is not None and master_state.reachable:
         checks.append(_write_check(master_state))
     return _diagnosis("sentinel", checks, [*sentinel_states, *node_states.values()])
@@ -1003,7 +1071,7 @@ def _replica_check(
         problem = f"is unreachable ({state.reason}: {state.detail})" if state else "not probed"
     else:
         role_reply = state.replies.get("ROLE") or []
-        info = parse_info_fields(_text(state.replies.get("INFO REPLICATION", "")))
+        info = parse_info_fields(_text(state.replies.get("INFO", "")))
         link = info.get("master_link_status")
         details["masterLinkStatus"] = link
         if state.role != "slave" or len(role_reply) < 4:

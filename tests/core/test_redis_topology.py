@@ -259,6 +259,29 @@ class TestClusterProbe:
         assert down.component_id == healthy_cluster.replica.address
         assert down.reason == "refused"
 
+    def test_a_node_near_maxmemory_warns_on_its_own_check(
+        self, healthy_cluster: ClusterSetup
+    ) -> None:
+        """redis:memory per node: the node whose used memory is >= 90% of maxmemory warns."""
+        node = healthy_cluster.masters[0]
+        info = dict(
+            line.split(":", 1)
+            for line in command(node.port, "INFO", "memory").splitlines()
+            if ":" in line
+        )
+        used = int(info["used_memory"])
+        command(node.port, "CONFIG", "SET", "maxmemory", str(int(used * 1.02)))
+        try:
+            diagnosis = probe_the_cluster(healthy_cluster)
+        finally:
+            command(node.port, "CONFIG", "SET", "maxmemory", "0")
+        memory = {c.component_id: c for c in by_key(diagnosis, "redis:memory")}
+        assert len(memory) == 4
+        assert memory[node.address].status is Status.WARN
+        assert memory[node.address].reason == "memory"
+        assert all(c.status is Status.PASS for a, c in memory.items() if a != node.address)
+        assert diagnosis.status is Status.WARN
+
     def test_a_frozen_master_fails_inside_the_budget(self, healthy_cluster: ClusterSetup) -> None:
         """A SIGSTOPped master: the other nodes' answers and a fail within the budget, however
         long that node stays silent."""
@@ -426,3 +449,31 @@ class TestSentinelProbe:
         assert diagnosis.reason == "no_quorum"
         (master,) = by_key(diagnosis, "redis:master")
         assert master.status is Status.PASS
+
+    def test_the_pool_follows_a_failover(self, sentinels: SentinelSetup) -> None:
+        """The sentinel pool's liveness: false while the dead master is still named, true again
+        once the sentinels promoted the replica. Runs last: the set-up stays failed over."""
+        settings = load_settings(
+            redis_mode="sentinel",
+            redis_sentinels=sentinels.sentinel_addresses,
+            redis_sentinel_master=MASTER_NAME,
+        )
+
+        async def around_a_failover() -> tuple[bool, bool, bool]:
+            pool = await create_redis_pool(settings)
+            try:
+                before = await check_redis_health(pool, timeout=2)
+                old = sentinels.master_as_sentinels_see_it()
+                sentinels.node_at(old).kill()
+                during = await check_redis_health(pool, timeout=0.5)
+                end = time.monotonic() + 30
+                after = False
+                while not after and time.monotonic() < end:
+                    await asyncio.sleep(0.2)
+                    after = await check_redis_health(pool, timeout=0.5)
+                return before, during, after
+            finally:
+                await pool.disconnect()  # type: ignore[union-attr]
+
+        before, during, after = asyncio.run(around_a_failover())
+        assert (before, during, after) == (True, False, True)
