@@ -56,6 +56,32 @@ def health(
             show_default=False,
         ),
     ] = None,
+    mode: Annotated[
+        RedisMode | None,
+        typer.Option(
+            "--mode",
+            help="Redis topology (overrides REDIS_MODE; default standalone).",
+            show_default=False,
+        ),
+    ] = None,
+    sentinels: Annotated[
+        str | None,
+        typer.Option(
+            "--sentinels",
+            metavar="HOST:PORT,...",
+            help="Sentinel mode: the sentinels (overrides REDIS_SENTINELS).",
+            show_default=False,
+        ),
+    ] = None,
+    sentinel_master: Annotated[
+        str | None,
+        typer.Option(
+            "--sentinel-master",
+            metavar="NAME",
+            help="Sentinel mode: the service name (overrides REDIS_SENTINEL_MASTER).",
+            show_default=False,
+        ),
+    ] = None,
     timeout: Annotated[
         float,
         typer.Option(
@@ -102,32 +128,6 @@ def health(
             "--quiet", "-q", help="No output when healthy; only the failure line on stderr."
         ),
     ] = False,
-    mode: Annotated[
-        RedisMode | None,
-        typer.Option(
-            "--mode",
-            help="Redis topology (overrides REDIS_MODE; default standalone).",
-            show_default=False,
-        ),
-    ] = None,
-    sentinels: Annotated[
-        str | None,
-        typer.Option(
-            "--sentinels",
-            metavar="HOST:PORT,...",
-            help="Sentinel mode: the sentinels (overrides REDIS_SENTINELS).",
-            show_default=False,
-        ),
-    ] = None,
-    sentinel_master: Annotated[
-        str | None,
-        typer.Option(
-            "--sentinel-master",
-            metavar="NAME",
-            help="Sentinel mode: the service name (overrides REDIS_SENTINEL_MASTER).",
-            show_default=False,
-        ),
-    ] = None,
 ) -> None:
     """Check Redis (and Sentry and logging configuration); exit 0 healthy, 1 not, 2 bad input.
 
