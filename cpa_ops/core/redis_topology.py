@@ -155,6 +155,9 @@ class TopologyDiagnosis:
     reason: str | None
     checks: tuple[Check, ...]
     nodes: tuple[NodeState, ...] = ()
+    #: the data nodes of the topology, host:port (cluster: CLUSTER NODES; sentinel: the master
+    #: first, then the replicas the sentinels list)
+    members: tuple[str, ...] = ()
 
     @property
     def healthy(self) -> bool:
@@ -577,7 +580,9 @@ def _cluster_verdict(
         for state in sorted(states, key=lambda s: s.address):
             if state.reachable and state.address in serving:
                 checks.append(_write_check(state))
-    return _diagnosis("cluster", checks, states)
+    members = [e.address for e in topology if e.address and e.is_master]
+    members += [e.address for e in topology if e.address and not e.is_master]
+    return _diagnosis("cluster", checks, states, members)
 
 
 def _reachable(state: NodeState | None) -> bool:
@@ -751,7 +756,9 @@ def _round(value: float | None) -> float | None:
     return None if value is None else round(value, 3)
 
 
-def _diagnosis(mode: str, checks: list[Check], states: list[NodeState]) -> TopologyDiagnosis:
+def _diagnosis(
+    mode: str, checks: list[Check], states: list[NodeState], members: Iterable[str] = ()
+) -> TopologyDiagnosis:
     status = worst([c.status for c in checks])
     failing = next((c for c in checks if c.status is Status.FAIL), None)
     return TopologyDiagnosis(
@@ -760,6 +767,7 @@ def _diagnosis(mode: str, checks: list[Check], states: list[NodeState]) -> Topol
         reason=failing.reason if failing else None,
         checks=tuple(checks),
         nodes=tuple(states),
+        members=tuple(dict.fromkeys(members)),
     )
 
 
@@ -1044,7 +1052,9 @@ def _sentinel_verdict(
     checks.extend(_limit_checks(node_states.values()))
     if write and master_state is not None and master_state.reachable:
         checks.append(_write_check(master_state))
-    return _diagnosis("sentinel", checks, [*sentinel_states, *node_states.values()])
+    members = [master_address] if master_address else []
+    members += [replica["address"] for replica in replicas]
+    return _diagnosis("sentinel", checks, [*sentinel_states, *node_states.values()], members)
 
 
 def _master_fail(code: str, why: str, address: str | None, details: dict[str, Any]) -> Check:
@@ -1282,3 +1292,33 @@ def _cluster_state_ok(view: Any) -> bool:
     if isinstance(view, dict):
         return _text(view.get("cluster_state", "")) == "ok"
     return parse_info_fields(_text(view)).get("cluster_state") == "ok"
+
+
+# --------------------------------------------------------------------------------------------
+# What `cpa-ops ping` samples beyond one server
+
+
+@dataclass(frozen=True)
+class NodeTarget:
+    """A data node to sample: where it is, its URL (with credentials: never shown), its role."""
+
+    address: str
+    url: str
+    role: str | None
+
+
+async def ping_targets(
+    settings: Settings, *, budget: float, client_name: str = PROBE_CLIENT_NAME
+) -> tuple[list[NodeTarget], TopologyDiagnosis]:
+    """The nodes ``cpa-ops ping`` samples: every node of the cluster, or the master the
+    sentinels name; with the diagnosis they came from (it names the fault when there are none)."""
+    diagnosis = await probe_settings(settings, budget=budget, client_name=client_name)
+    assert isinstance(diagnosis, TopologyDiagnosis)  # only called outside standalone mode
+    base_url = settings.redis_seed_urls[0]
+    roles = {state.address: state.role for state in diagnosis.nodes}
+    members = diagnosis.members[:1] if diagnosis.mode == "sentinel" else diagnosis.members
+    targets = [
+        NodeTarget(address, url_for_node(base_url, address), roles.get(address))
+        for address in members
+    ]
+    return targets, diagnosis
