@@ -9,6 +9,12 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from cpa_ops.cli.options import milliseconds, seconds
+from cpa_ops.cli.topology import (
+    ModeOption,
+    SentinelMasterOption,
+    SentinelsOption,
+    topology_overrides,
+)
 
 if TYPE_CHECKING:
     from cpa_ops.cli.console import Terminal
@@ -27,12 +33,6 @@ Examples:
   Nagios / Icinga:
     cpa-ops health --format nagios --warn-ms 50
 """
-
-
-class RedisMode(StrEnum):
-    standalone = "standalone"
-    cluster = "cluster"
-    sentinel = "sentinel"
 
 
 class HealthFormat(StrEnum):
@@ -56,32 +56,9 @@ def health(
             show_default=False,
         ),
     ] = None,
-    mode: Annotated[
-        RedisMode | None,
-        typer.Option(
-            "--mode",
-            help="Redis topology (overrides REDIS_MODE; default standalone).",
-            show_default=False,
-        ),
-    ] = None,
-    sentinels: Annotated[
-        str | None,
-        typer.Option(
-            "--sentinels",
-            metavar="HOST:PORT,...",
-            help="Sentinel mode: the sentinels (overrides REDIS_SENTINELS).",
-            show_default=False,
-        ),
-    ] = None,
-    sentinel_master: Annotated[
-        str | None,
-        typer.Option(
-            "--sentinel-master",
-            metavar="NAME",
-            help="Sentinel mode: the service name (overrides REDIS_SENTINEL_MASTER).",
-            show_default=False,
-        ),
-    ] = None,
+    mode: ModeOption = None,
+    sentinels: SentinelsOption = None,
+    sentinel_master: SentinelMasterOption = None,
     timeout: Annotated[
         float,
         typer.Option(
@@ -145,9 +122,7 @@ def health(
         settings = load_settings(
             env_file,
             redis_url=redis_url,
-            redis_mode=mode.value if mode else None,
-            redis_sentinels=sentinels,
-            redis_sentinel_master=sentinel_master,
+            **topology_overrides(mode, sentinels, sentinel_master),
         )
     except ConfigError as exc:
         if output_format is HealthFormat.nagios:
