@@ -1315,7 +1315,15 @@ async def ping_targets(
     diagnosis = await probe_settings(settings, budget=budget, client_name=client_name)
     assert isinstance(diagnosis, TopologyDiagnosis)  # only called outside standalone mode
     base_url = settings.redis_seed_urls[0]
-    roles = {state.address: state.role for state in diagnosis.nodes}
+    roles: dict[str, str | None] = {}
+    for check in diagnosis.checks:
+        if check.key == "redis:ping" and check.component_id:
+            # a node that did not answer ROLE still has its role in the cluster's flags
+            flags = str(check.details.get("flags", "")).split(",")
+            role = check.details.get("role") or next(
+                (f for f in flags if f in ("master", "slave")), None
+            )
+            roles[check.component_id] = role
     members = diagnosis.members[:1] if diagnosis.mode == "sentinel" else diagnosis.members
     targets = [
         NodeTarget(address, url_for_node(base_url, address), roles.get(address))
