@@ -23,6 +23,7 @@ MASTER_NAME = "mymaster"
 CLUSTER_NODE_TIMEOUT_MS = 1000
 #: how long a master may be silent before a sentinel calls it down (down-after-milliseconds)
 SENTINEL_DOWN_AFTER_MS = 1000
+# every data node runs with repl-diskless-sync-delay 0: a replica syncs at once, not after 5 s
 
 
 def free_port(*, with_bus: bool = False) -> int:
@@ -169,6 +170,7 @@ class ClusterSetup:
                 "--cluster-node-timeout", str(CLUSTER_NODE_TIMEOUT_MS),
                 "--save", "",
                 "--appendonly", "no",
+                "--repl-diskless-sync-delay", "0",
                 "--protected-mode", "no",
                 "--logfile", "redis.log",
             ],
@@ -260,7 +262,8 @@ class SentinelSetup:
             port,
             directory,
             ["--port", str(port), "--bind", HOST, "--dir", str(directory), "--save", "",
-             "--appendonly", "no", "--protected-mode", "no", "--logfile", "redis.log", *extra],
+             "--appendonly", "no", "--protected-mode", "no", "--logfile", "redis.log",
+             "--repl-diskless-sync-delay", "0", *extra],
         )  # fmt: skip
 
     def start(self) -> SentinelSetup:
