@@ -230,13 +230,13 @@ def _emit(
     terminal: Terminal,
 ) -> int:
     """Write the verdict; the exit code it stands for."""
-    from cpa_ops.cli.render import report_json, report_nagios, report_text
+    from cpa_ops.cli.render import check_label, report_json, report_nagios, report_text
     from cpa_ops.core.health import Status
 
     code = _exit_code(report, output_format)
     if quiet:
         for check in report.failures:
-            terminal.err(f"cpa-ops health: {check.key} [{check.reason}] {check.output}")
+            terminal.err(f"cpa-ops health: {check_label(check)} [{check.reason}] {check.output}")
         return code
     if output_format is HealthFormat.json:
         terminal.out(report_json(report, f"cpa-ops health of {settings.redis_target_masked}"))
@@ -247,7 +247,9 @@ def _emit(
             terminal.out(line)
         if report.status is Status.FAIL:
             first = report.failures[0]
-            terminal.err(f"cpa-ops health: {first.key} failed [{first.reason}]: {first.hint}")
+            terminal.err(
+                f"cpa-ops health: {check_label(first)} failed [{first.reason}]: {first.hint}"
+            )
     return code
 
 

@@ -20,12 +20,12 @@ def report_text(report: Report, terminal: Terminal) -> list[str]:
     """One line per check (status, key, measurement, output), a hint under each problem, and a
     closing status line."""
     lines = []
-    width = max((len(_label(c)) for c in report.checks), default=0)
+    width = max((len(check_label(c)) for c in report.checks), default=0)
     for check in report.checks:
         status = terminal.paint(f"{check.status.value.upper():4}", _STATUS_STYLE[check.status])
         measured = _measured(check)
         reason = f"[{check.reason}] " if check.reason and check.status != "pass" else ""
-        label = _label(check)
+        label = check_label(check)
         lines.append(f"{status}  {label:<{width}}  {measured:>9}  {reason}{check.output}")
         if check.hint and check.status != "pass":
             lines.append(
@@ -39,8 +39,8 @@ def report_text(report: Report, terminal: Terminal) -> list[str]:
     return lines
 
 
-def _label(check: Check) -> str:
-    # several nodes share a key (cluster, sentinel): the node tells them apart
+def check_label(check: Check) -> str:
+    """``redis:ping``, or ``redis:ping 10.0.0.1:7000`` when several nodes share the key."""
     return f"{check.key} {check.component_id}" if check.component_id else check.key
 
 
@@ -93,7 +93,7 @@ def report_nagios(report: Report) -> tuple[str, NagiosCode]:
     problems = [c for c in report.checks if c.status != "pass"]
     if problems:
         summary = "; ".join(
-            f"{_label(c)} {c.reason + ': ' if c.reason else ''}{c.output}" for c in problems
+            f"{check_label(c)} {c.reason + ': ' if c.reason else ''}{c.output}" for c in problems
         )
     else:
         # a cluster's or a sentinel set-up's own verdict before any one node's PONG

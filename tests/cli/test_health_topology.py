@@ -149,7 +149,8 @@ class TestCluster:
                 assert ping["status"] == "pass", ping  # PONG, while the cluster refuses queries
 
     def test_text_names_cluster_down_on_stderr(self, healthy_cluster: ClusterSetup) -> None:
-        """The text verdict's stderr line names the cluster check and its reason."""
+        """The text verdict's stderr line names the cluster check and its reason; with --quiet
+        each failing check has its line, a node's naming the node."""
         victim = healthy_cluster.master_without_replica()
         survivor = next(n for n in healthy_cluster.nodes if n is not victim)
         victim.kill()
@@ -161,6 +162,10 @@ class TestCluster:
         ran = cluster_health(healthy_cluster)
         assert ran.returncode == 1
         assert "cpa-ops health: redis:cluster failed [cluster_down]" in ran.stderr
+        quiet = cluster_health(healthy_cluster, "--quiet")
+        assert quiet.returncode == 1
+        assert quiet.stdout == ""
+        assert f"cpa-ops health: redis:ping {victim.address} [refused]" in quiet.stderr
 
     def test_a_frozen_master_keeps_the_deadline(self, healthy_cluster: ClusterSetup) -> None:
         """A SIGSTOPped master (connects, never answers): exit 1 inside --timeout + 0.5 s."""
