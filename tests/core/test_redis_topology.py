@@ -355,7 +355,7 @@ class TestClusterClient:
         before, after, elapsed = asyncio.run(before_and_after())
         assert before is True
         assert after is False
-        assert elapsed < 1.5
+        assert elapsed < 1.0 + 1.0  # its own timeout, and slack for a busy machine
 
 
 @pytest.mark.timeout(90)
