@@ -218,6 +218,7 @@ def _watch(
 ) -> None:
     """Re-run the checks every ``every`` seconds until Ctrl-C (exit 0); never returns."""
     from cpa_ops.cli.console import fail_usage
+    from cpa_ops.cli.render import check_label
     from cpa_ops.core.health import rfc3339, utc_now
 
     if wait is not None:
@@ -234,7 +235,7 @@ def _watch(
         styles = {"pass": "green", "warn": "yellow", "fail": "bold red"}
         status = report.status.value
         title = Text.assemble(
-            f"cpa-ops health of {settings.redis_url_masked}: every {every:g} s, "
+            f"cpa-ops health of {settings.redis_target_masked}: every {every:g} s, "
             f"round {round_no} at {at}: ",
             (status, styles[status]),
         )  # a Text, not markup: an IPv6 URL's [::1] is not a style tag
@@ -250,7 +251,7 @@ def _watch(
             output = f"[{check.reason}] {check.output}" if check.reason else check.output
             grid.add_row(
                 Text(check.status.value.upper(), style=styles[check.status.value]),
-                check.key,
+                check_label(check),
                 measured,
                 Text(output + (f"\nhint: {check.hint}" if check.hint else "")),
             )

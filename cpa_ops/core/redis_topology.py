@@ -20,7 +20,7 @@ import asyncio
 import os
 import socket
 from collections import Counter
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import AsyncGenerator, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
@@ -47,6 +47,7 @@ if TYPE_CHECKING:
     from redis.asyncio import BlockingConnectionPool, RedisCluster
     from redis.asyncio.connection import AbstractConnection
 
+    from cpa_ops.core.latency import Sample
     from cpa_ops.core.redis import RedisDiagnosis
     from cpa_ops.core.settings import Settings
 
@@ -421,6 +422,7 @@ async def probe_cluster(
     # the nodes stop early enough that closing them still ends inside the caller's budget
     deadline = loop.time() + max(budget - _CLOSE_MARGIN, budget / 2)
     import redis.asyncio  # noqa: F401 - imported before timing: round-trips measure the network
+
     commands = (("CLUSTER", "INFO"), ("CLUSTER", "NODES"), ("INFO",))
 
     def own_slots_key(replies: Mapping[str, Any]) -> str | None:
@@ -798,6 +800,7 @@ async def probe_sentinel(
     # the nodes stop early enough that closing them still ends inside the caller's budget
     deadline = loop.time() + max(budget - _CLOSE_MARGIN, budget / 2)
     import redis.asyncio  # noqa: F401 - imported before timing: round-trips measure the network
+
     majority = len(sentinels) // 2 + 1
     commands = (
         ("SENTINEL", "GET-MASTER-ADDR-BY-NAME", service),
@@ -1332,3 +1335,33 @@ async def ping_targets(
         for address in members
     ]
     return targets, diagnosis
+
+
+async def sample_nodes(
+    targets: Sequence[NodeTarget],
+    *,
+    count: int = 0,
+    interval: float = 1.0,
+    timeout: float = 1.0,
+) -> AsyncGenerator[tuple[str, Sample], None]:
+    """``cpa-ops ping`` across nodes: each round PINGs every node concurrently (one connection
+    per node, as :func:`~cpa_ops.core.latency.sample_latency` keeps for one server) and yields
+    ``(address, sample)`` per node; ``count`` rounds (0: until the caller stops), one every
+    ``interval`` seconds."""
+    from cpa_ops.core.latency import LatencySampler
+
+    loop = asyncio.get_running_loop()
+    samplers = [(t.address, LatencySampler(t.url, timeout=timeout)) for t in targets]
+    try:
+        seq = 0
+        next_start = loop.time()
+        while count == 0 or seq < count:
+            seq += 1
+            samples = await asyncio.gather(*(sampler.sample(seq) for _, sampler in samplers))
+            for (address, _), sample in zip(samplers, samples, strict=True):
+                yield address, sample
+            if interval and (count == 0 or seq < count):
+                next_start = max(next_start + interval, loop.time())
+                await asyncio.sleep(next_start - loop.time())
+    finally:
+        await asyncio.gather(*(sampler.close() for _, sampler in samplers))

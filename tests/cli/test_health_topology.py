@@ -1,5 +1,6 @@
-"""``cpa-ops health --mode cluster|sentinel`` through the installed console script: verdicts,
-reasons, per-node JSON, and the hard deadline (--timeout + 0.5 s) after a master dies."""
+"""``cpa-ops health`` (and ``ping``) with ``--mode cluster|sentinel`` through the installed
+console script: verdicts, reasons, per-node JSON and latency summaries, and the hard deadline
+(--timeout + 0.5 s) after a master dies."""
 
 from __future__ import annotations
 
@@ -223,6 +224,58 @@ class TestCluster:
         assert state["reason"] == "degraded"
 
 
+def cluster_ping(setup: ClusterSetup, *args: str) -> Ran:
+    return run_cpa_ops(
+        "ping", "--mode", "cluster", "--count", "3", "--interval", "0.05",
+        "--timeout", str(VERDICT_TIMEOUT), *args,
+        env=clean_env(REDIS_URL=setup.seed_urls),
+    )  # fmt: skip
+
+
+@pytest.mark.timeout(90)
+class TestClusterPing:
+    def test_json_has_a_latency_summary_per_node(self, healthy_cluster: ClusterSetup) -> None:
+        """ping --mode cluster --format json: one summary per node, each with its componentId,
+        role and round-trip statistics; exit 0."""
+        ran = cluster_ping(healthy_cluster, "--format", "json")
+        assert ran.returncode == 0, ran.stdout + ran.stderr
+        document = json.loads(ran.stdout)
+        nodes = {n["componentId"]: n for n in document["nodes"]}
+        assert sorted(nodes) == sorted(n.address for n in healthy_cluster.nodes)
+        assert sorted(n["role"] for n in nodes.values()) == [
+            "master",
+            "master",
+            "master",
+            "replica",
+        ]
+        for node in nodes.values():
+            assert (node["sent"], node["ok"], node["failed"]) == (3, 3, 0)
+            assert node["roundTripMs"]["count"] == 3
+        assert document["interrupted"] is False
+
+    def test_text_has_a_statistics_block_per_node(self, healthy_cluster: ClusterSetup) -> None:
+        """Text: a line per sample naming the node, then ping(8)-like statistics per node."""
+        ran = cluster_ping(healthy_cluster)
+        assert ran.returncode == 0, ran.stderr
+        for node in healthy_cluster.nodes:
+            assert f"--- {node.address} (" in ran.stdout
+            assert ran.stdout.count(f"{node.address} ") >= 3
+        assert ran.stdout.count("3 sent, 3 ok, 0 failed") == 4
+
+    def test_a_dead_master_fails_its_own_summary_only(self, healthy_cluster: ClusterSetup) -> None:
+        """A killed master: its samples fail (refused), the others pass; exit 1 and one stderr
+        line naming that node."""
+        victim = healthy_cluster.master_without_replica()
+        victim.kill()
+        ran = cluster_ping(healthy_cluster, "--format", "json")
+        assert ran.returncode == 1
+        nodes = {n["componentId"]: n for n in json.loads(ran.stdout)["nodes"]}
+        assert nodes[victim.address]["errors"] == {"refused": 3}
+        assert nodes[victim.address]["role"] == "master"
+        assert all(n["failed"] == 0 for a, n in nodes.items() if a != victim.address)
+        assert f"cpa-ops ping: {victim.address}: 3 of 3 samples failed [refused]" in ran.stderr
+
+
 @pytest.mark.timeout(90)
 class TestSentinel:
     def test_healthy_verdict(self, sentinels: SentinelSetup) -> None:
@@ -245,6 +298,8 @@ class TestSentinel:
             "health",
             "--format",
             "nagios",
+            "--timeout",
+            str(VERDICT_TIMEOUT),
             env=clean_env(
                 REDIS_MODE="sentinel",
                 REDIS_SENTINELS=sentinels.sentinel_addresses,
@@ -254,6 +309,29 @@ class TestSentinel:
         assert ran.returncode == 0, ran.stdout
         assert ran.stdout.startswith("CPA-OPS OK - ")
         assert "is master by its own ROLE" in ran.stdout
+
+    def test_ping_samples_the_master_the_sentinels_name(self, sentinels: SentinelSetup) -> None:
+        """ping --mode sentinel: the samples go to the master the sentinels name."""
+        ran = run_cpa_ops(
+            "ping", "--mode", "sentinel", "--sentinels", sentinels.sentinel_addresses,
+            "--sentinel-master", MASTER_NAME, "-c", "2", "-i", "0", "--format", "json",
+            "--timeout", str(VERDICT_TIMEOUT),
+        )  # fmt: skip
+        assert ran.returncode == 0, ran.stderr
+        document = json.loads(ran.stdout)
+        assert document["url"] == f"redis://{sentinels.master_as_sentinels_see_it()}/0"
+        assert document["ok"] == 2
+
+    def test_ping_without_a_master_is_one_line(self, sentinels: SentinelSetup) -> None:
+        """ping --mode sentinel for a service no sentinel knows: exit 1, one stderr line."""
+        ran = run_cpa_ops(
+            "ping", "--mode", "sentinel", "--sentinels", sentinels.sentinel_addresses,
+            "--sentinel-master", "nosuchmaster", "-c", "1", "--timeout", str(VERDICT_TIMEOUT),
+        )  # fmt: skip
+        assert ran.returncode == 1
+        lines = ran.stderr.strip().splitlines()
+        assert len(lines) == 1, ran.stderr
+        assert lines[0].startswith("cpa-ops ping: no sentinel node to ping: [no_master]")
 
     def test_killing_the_master_fails_during_the_failover_then_recovers(
         self, sentinels: SentinelSetup
