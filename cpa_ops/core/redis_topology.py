@@ -428,11 +428,8 @@ async def probe_cluster(
     def own_slots_key(replies: Mapping[str, Any]) -> str | None:
         if not write:
             return None
-        me = next(
-            (e for e in parse_cluster_nodes(_text(replies.get("CLUSTER NODES", ""))) if
-             "myself" in e.flags),
-            None,
-        )  # fmt: skip
+        entries = parse_cluster_nodes(_text(replies.get("CLUSTER NODES", "")))
+        me = next((e for e in entries if "myself" in e.flags), None)
         return key_in_slots(me.slots) if me and me.is_master and me.slots else None
 
     probes = _NodeProbes(deadline, client_name)
@@ -869,6 +866,10 @@ async def probe_sentinel(
     )
 
 
+# what the sentinels flag a master with once they see it down or replace it
+_DOWN_FLAGS = frozenset({"s_down", "o_down", "failover_in_progress"})
+
+
 def _named_master(state: NodeState) -> str | None:
     reply = state.replies.get("SENTINEL GET-MASTER-ADDR-BY-NAME")
     if not state.reachable or not isinstance(reply, list) or len(reply) != 2:
@@ -902,15 +903,13 @@ def _sentinel_verdict(
     ok_replies = [r for r in quorum_replies if isinstance(r, bytes | str)]
     refusals = [r for r in quorum_replies if isinstance(r, Exception)]
     if len(answering) >= majority and len(ok_replies) * 2 > len(answering):
-        checks.append(
-            Check(
-                "redis",
-                "quorum",
-                Status.PASS,
-                f"SENTINEL CKQUORUM: {_text(ok_replies[0])} ({len(answering)} of "
-                f"{len(configured)} sentinels answering)",
-                observed_value=len(answering),
-            )
+        quorum_check = Check(
+            "redis",
+            "quorum",
+            Status.PASS,
+            f"SENTINEL CKQUORUM: {_text(ok_replies[0])} ({len(answering)} of "
+            f"{len(configured)} sentinels answering)",
+            observed_value=len(answering),
         )
     else:
         # fewer than a majority answering us cannot vouch for a failover, whatever they say
@@ -920,16 +919,14 @@ def _sentinel_verdict(
             if len(answering) < majority
             else f"SENTINEL CKQUORUM: {refusals[0] if refusals else 'no OK reply'}"
         )
-        checks.append(
-            Check(
-                "redis",
-                "quorum",
-                Status.FAIL,
-                f"{TOPOLOGY_REASONS['no_quorum'].explanation}: {why}",
-                reason="no_quorum",
-                hint=TOPOLOGY_REASONS["no_quorum"].hint,
-                observed_value=len(answering),
-            )
+        quorum_check = Check(
+            "redis",
+            "quorum",
+            Status.FAIL,
+            f"{TOPOLOGY_REASONS['no_quorum'].explanation}: {why}",
+            reason="no_quorum",
+            hint=TOPOLOGY_REASONS["no_quorum"].hint,
+            observed_value=len(answering),
         )
 
     # the master: named by the sentinels, reachable, and a master by its own ROLE
@@ -966,8 +963,8 @@ def _sentinel_verdict(
             if master_state is not None
             else "no answer within the budget"
         )
-        failover = " (the sentinels see it down: failover under way?)" if flags & {
-            "s_down", "o_down", "failover_in_progress"} else ""  # fmt: skip
+        seen_down = flags & _DOWN_FLAGS
+        failover = " (the sentinels see it down: failover under way?)" if seen_down else ""
         why = f"the sentinels name {master_address}, which is unreachable{failover}: {fault}"
         checks.append(_master_fail("no_master", why, master_address, details))
     elif master_state.role != "master":
@@ -980,13 +977,14 @@ def _sentinel_verdict(
         checks.append(_master_fail("not_master", why, master_address, details))
     else:
         role_reply = master_state.replies.get("ROLE") or []
-        connected = len(role_reply[2]) if len(role_reply) >= 3 and isinstance(
-            role_reply[2], list) else 0  # fmt: skip
+        linked = role_reply[2] if len(role_reply) >= 3 else []
+        connected = len(linked) if isinstance(linked, list) else 0
         details["connectedReplicas"] = connected
-        troubled = flags & {"s_down", "o_down", "failover_in_progress"}
+        troubled = flags & _DOWN_FLAGS
         text = (
-            f"{master_address} is master by its own ROLE (named by "
-            f"{details['namedBy']} of {len(configured)} sentinels; {connected} replicas connected)"
+            f"{master_address} is master by its own ROLE (named by {details['namedBy']} of "
+            f"{len(configured)} sentinels; {connected} replica{'' if connected == 1 else 's'} "
+            "connected)"
         )
         checks.append(
             Check(
@@ -1004,6 +1002,9 @@ def _sentinel_verdict(
                 details=details,
             )
         )
+
+    # after the master's: an unknown service name fails both, and no_master says it better
+    checks.append(quorum_check)
 
     # each sentinel: reachable, and which master it names
     answered = {s.address: s for s in sentinel_states}

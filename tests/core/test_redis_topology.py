@@ -380,6 +380,7 @@ class TestSentinelProbe:
         """A service name the sentinels do not monitor: fail, reason no_master."""
         diagnosis = probe_the_sentinels(sentinels, service="nosuchmaster")
         assert diagnosis.status is Status.FAIL
+        assert diagnosis.reason == "no_master"
         (master,) = by_key(diagnosis, "redis:master")
         assert master.reason == "no_master"
 
