@@ -326,6 +326,11 @@ class SentinelSetup:
 @contextlib.contextmanager
 def running(setup: ClusterSetup | SentinelSetup) -> Iterator[None]:
     """Start ``setup``; stop every process it started by PID, even when start-up failed."""
+    if shutil.which("redis-cli") is None:
+        raise RuntimeError(
+            "the cluster and sentinel tests need redis-cli on PATH (it comes with redis-server; "
+            "Debian/Ubuntu: 'sudo apt-get install redis-tools')"
+        )
     try:
         setup.start()
         yield
