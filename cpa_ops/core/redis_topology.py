@@ -21,7 +21,7 @@ import os
 import socket
 from collections import Counter
 from collections.abc import AsyncGenerator, Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
@@ -455,14 +455,41 @@ async def probe_cluster(
                 if state.reachable and isinstance(nodes_reply, bytes | str):
                     view, topology = state, parse_cluster_nodes(_text(nodes_reply))
                     break
+        # a seed named by host name is the same node as its address in CLUSTER NODES
+        known = set(tasks)
+        view_self = _myself(view) if view is not None else None
+        if view_self is not None:
+            known.add(view_self.address)
         for entry in topology:
-            if entry.address and entry.address not in tasks and "noaddr" not in entry.flags:
+            if entry.address and entry.address not in known and "noaddr" not in entry.flags:
                 node_url = url_for_node(seed_urls[0], entry.address)
                 tasks[entry.address] = probes.start(node_url, commands, own_slots_key)
         states = await _gather_by(tasks.values(), deadline)
     finally:
         await probes.cancel_rest()
-    return _cluster_verdict(states, view, topology, write=write, warn_ms=warn_ms)
+    return _cluster_verdict(
+        _as_cluster_names_them(states), view, topology, write=write, warn_ms=warn_ms
+    )
+
+
+def _myself(state: NodeState) -> ClusterNodeEntry | None:
+    """The node's own line of its CLUSTER NODES reply."""
+    entries = parse_cluster_nodes(_text(state.replies.get("CLUSTER NODES", "")))
+    return next((e for e in entries if "myself" in e.flags and e.address), None)
+
+
+def _as_cluster_names_them(states: list[NodeState]) -> list[NodeState]:
+    """Each node under the address the cluster knows it by, once (a seed given by host name
+    is reported as the node's own address)."""
+    by_address: dict[str, NodeState] = {}
+    for state in states:
+        me = _myself(state)
+        if me is not None and me.address != state.address:
+            state = replace(state, address=me.address)
+        seen = by_address.get(state.address)
+        if seen is None or (state.reachable and not seen.reachable):
+            by_address[state.address] = state
+    return list(by_address.values())
 
 
 def _address_of(url: str) -> str:
@@ -528,7 +555,7 @@ def _cluster_verdict(
         "slotsFail": _int(info.get("cluster_slots_fail")),
         "knownNodes": _int(info.get("cluster_known_nodes")),
         "size": _int(info.get("cluster_size")),
-        "viewedFrom": view.address,
+        "viewedFrom": (_myself(view) or view).address,
         "nodesReachable": sum(1 for s in states if s.reachable),
         "nodesProbed": len(states),
     }

@@ -242,6 +242,14 @@ class TestClusterProbe:
             "refused",
         )
 
+    def test_a_seed_named_by_host_name_is_one_node(self, healthy_cluster: ClusterSetup) -> None:
+        """A seed given as localhost: reported once, under the address the cluster knows."""
+        seed = f"redis://localhost:{healthy_cluster.masters[0].port}/0"
+        diagnosis = run_with_budget(probe_cluster([seed], budget=VERDICT_BUDGET))
+        assert diagnosis.status is Status.PASS, diagnosis.checks
+        addresses = sorted(c.component_id or "" for c in by_key(diagnosis, "redis:ping"))
+        assert addresses == sorted(n.address for n in healthy_cluster.nodes)
+
     def test_no_seed_answering_is_a_fail_with_the_seeds_reason(self) -> None:
         """Every seed refused: fail, reason refused."""
         diagnosis = run_with_budget(probe_cluster(["redis://127.0.0.1:1/0"], budget=VERDICT_BUDGET))
