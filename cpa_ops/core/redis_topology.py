@@ -921,16 +921,50 @@ def _sentinel_verdict(
     write: bool,
     warn_ms: float,
 ) -> TopologyDiagnosis:
-    majority = len(configured) // 2 + 1
     answering = [s for s in sentinel_states if s.reachable]
-    checks: list[Check] = []
+    master_state = node_states.get(master_address) if master_address else None
+    checks = [
+        _master_check(configured, answering, master_address, named, master_state),
+        # after the master's: an unknown service name fails both, and no_master says it better
+        _quorum_check(configured, answering),
+        *_sentinel_checks(configured, sentinel_states, master_address, warn_ms),
+    ]
+    for address, state in node_states.items():
+        down_status = Status.FAIL if address == master_address else Status.WARN
+        checks.append(_node_ping_check(state, None, down_status, warn_ms))
+    if master_address is not None:
+        if not replicas:
+            checks.append(
+                Check(
+                    "redis",
+                    "replication",
+                    Status.WARN,
+                    TOPOLOGY_REASONS["no_replica"].explanation,
+                    reason="no_replica",
+                    hint=TOPOLOGY_REASONS["no_replica"].hint,
+                )
+            )
+        for replica in replicas:
+            checks.append(
+                _replica_check(replica, node_states.get(replica["address"]), master_address)
+            )
+    checks.extend(_limit_checks(node_states.values()))
+    if write and master_state is not None and master_state.reachable:
+        checks.append(_write_check(master_state))
+    members = [master_address] if master_address else []
+    members += [replica["address"] for replica in replicas]
+    return _diagnosis("sentinel", checks, [*sentinel_states, *node_states.values()], members)
 
-    # quorum: what the sentinels themselves say (CKQUORUM), by a majority of those answering
+
+def _quorum_check(configured: Sequence[str], answering: list[NodeState]) -> Check:
+    """``redis:quorum``: what the sentinels themselves say (CKQUORUM), by a majority of those
+    answering, when a majority of the configured ones answer at all."""
+    majority = len(configured) // 2 + 1
     quorum_replies = [s.replies.get("SENTINEL CKQUORUM") for s in answering]
     ok_replies = [r for r in quorum_replies if isinstance(r, bytes | str)]
     refusals = [r for r in quorum_replies if isinstance(r, Exception)]
     if len(answering) >= majority and len(ok_replies) * 2 > len(answering):
-        quorum_check = Check(
+        return Check(
             "redis",
             "quorum",
             Status.PASS,
@@ -938,26 +972,31 @@ def _sentinel_verdict(
             f"{len(configured)} sentinels answering)",
             observed_value=len(answering),
         )
-    else:
-        # fewer than a majority answering us cannot vouch for a failover, whatever they say
-        why = (
-            f"only {len(answering)} of {len(configured)} sentinels answered (a majority is "
-            f"{majority})"
-            if len(answering) < majority
-            else f"SENTINEL CKQUORUM: {refusals[0] if refusals else 'no OK reply'}"
-        )
-        quorum_check = Check(
-            "redis",
-            "quorum",
-            Status.FAIL,
-            f"{TOPOLOGY_REASONS['no_quorum'].explanation}: {why}",
-            reason="no_quorum",
-            hint=TOPOLOGY_REASONS["no_quorum"].hint,
-            observed_value=len(answering),
-        )
+    # fewer than a majority answering us cannot vouch for a failover, whatever they say
+    why = (
+        f"only {len(answering)} of {len(configured)} sentinels answered (a majority is {majority})"
+        if len(answering) < majority
+        else f"SENTINEL CKQUORUM: {refusals[0] if refusals else 'no OK reply'}"
+    )
+    return Check(
+        "redis",
+        "quorum",
+        Status.FAIL,
+        f"{TOPOLOGY_REASONS['no_quorum'].explanation}: {why}",
+        reason="no_quorum",
+        hint=TOPOLOGY_REASONS["no_quorum"].hint,
+        observed_value=len(answering),
+    )
 
-    # the master: named by the sentinels, reachable, and a master by its own ROLE
-    master_state = node_states.get(master_address) if master_address else None
+
+def _master_check(
+    configured: Sequence[str],
+    answering: list[NodeState],
+    master_address: str | None,
+    named: Counter[str],
+    master_state: NodeState | None,
+) -> Check:
+    """``redis:master``: named by the sentinels, reachable, and a master by its own ROLE."""
     sentinel_view = _pairs(
         next(
             (
@@ -983,8 +1022,8 @@ def _sentinel_verdict(
             why = f"none of the {len(answering)} sentinels answering knows that service name"
         else:
             why = "no sentinel answered"
-        checks.append(_master_fail("no_master", why, None, details))
-    elif master_state is None or not master_state.reachable:
+        return _master_fail("no_master", why, None, details)
+    if master_state is None or not master_state.reachable:
         fault = (
             f"{master_state.reason}: {master_state.detail}"
             if master_state is not None
@@ -993,47 +1032,46 @@ def _sentinel_verdict(
         seen_down = flags & _DOWN_FLAGS
         failover = " (the sentinels see it down: failover under way?)" if seen_down else ""
         why = f"the sentinels name {master_address}, which is unreachable{failover}: {fault}"
-        checks.append(_master_fail("no_master", why, master_address, details))
-    elif master_state.role != "master":
-        role_reply = master_state.replies.get("ROLE") or []
+        return _master_fail("no_master", why, master_address, details)
+    role_reply = master_state.replies.get("ROLE") or []
+    if master_state.role != "master":
         of = f" of {_text(role_reply[1])}:{_text(role_reply[2])}" if len(role_reply) >= 3 else ""
         why = (
             f"the sentinels name {master_address} as master, but it answers ROLE as "
             f"{master_state.role}{of}"
         )
-        checks.append(_master_fail("not_master", why, master_address, details))
-    else:
-        role_reply = master_state.replies.get("ROLE") or []
-        linked = role_reply[2] if len(role_reply) >= 3 else []
-        connected = len(linked) if isinstance(linked, list) else 0
-        details["connectedReplicas"] = connected
-        troubled = flags & _DOWN_FLAGS
-        text = (
-            f"{master_address} is master by its own ROLE (named by {details['namedBy']} of "
-            f"{len(configured)} sentinels; {connected} replica{'' if connected == 1 else 's'} "
-            "connected)"
-        )
-        checks.append(
-            Check(
-                "redis",
-                "master",
-                Status.WARN if troubled else Status.PASS,
-                f"{text}, but the sentinels flag it {','.join(sorted(troubled))}"
-                if troubled
-                else text,
-                reason="failover" if troubled else None,
-                hint=TOPOLOGY_REASONS["failover"].hint if troubled else None,
-                observed_value=_round(master_state.rtt_ms),
-                observed_unit="ms",
-                component_id=master_address,
-                details=details,
-            )
-        )
+        return _master_fail("not_master", why, master_address, details)
+    linked = role_reply[2] if len(role_reply) >= 3 else []
+    connected = len(linked) if isinstance(linked, list) else 0
+    details["connectedReplicas"] = connected
+    troubled = flags & _DOWN_FLAGS
+    text = (
+        f"{master_address} is master by its own ROLE (named by {details['namedBy']} of "
+        f"{len(configured)} sentinels; {connected} replica{'' if connected == 1 else 's'} "
+        "connected)"
+    )
+    return Check(
+        "redis",
+        "master",
+        Status.WARN if troubled else Status.PASS,
+        f"{text}, but the sentinels flag it {','.join(sorted(troubled))}" if troubled else text,
+        reason="failover" if troubled else None,
+        hint=TOPOLOGY_REASONS["failover"].hint if troubled else None,
+        observed_value=_round(master_state.rtt_ms),
+        observed_unit="ms",
+        component_id=master_address,
+        details=details,
+    )
 
-    # after the master's: an unknown service name fails both, and no_master says it better
-    checks.append(quorum_check)
 
-    # each sentinel: reachable, and which master it names
+def _sentinel_checks(
+    configured: Sequence[str],
+    sentinel_states: list[NodeState],
+    master_address: str | None,
+    warn_ms: float,
+) -> list[Check]:
+    """``redis:sentinel`` per configured sentinel: reachable, and which master it names."""
+    checks = []
     answered = {s.address: s for s in sentinel_states}
     for address in dict.fromkeys(configured):
         state = answered.get(address) or NodeState(address, False, "deadline", "no answer")
@@ -1059,35 +1097,7 @@ def _sentinel_verdict(
                 details={"names": names} if names else {},
             )
         )
-
-    # the data nodes: reachable, role, round-trip
-    for address, state in node_states.items():
-        down_status = Status.FAIL if address == master_address else Status.WARN
-        checks.append(_node_ping_check(state, None, down_status, warn_ms))
-
-    # replicas' links, from the replicas themselves (the sentinels' copy lags)
-    if master_address is not None:
-        if not replicas:
-            checks.append(
-                Check(
-                    "redis",
-                    "replication",
-                    Status.WARN,
-                    TOPOLOGY_REASONS["no_replica"].explanation,
-                    reason="no_replica",
-                    hint=TOPOLOGY_REASONS["no_replica"].hint,
-                )
-            )
-        for replica in replicas:
-            checks.append(
-                _replica_check(replica, node_states.get(replica["address"]), master_address)
-            )
-    checks.extend(_limit_checks(node_states.values()))
-    if write and master_state is not None and master_state.reachable:
-        checks.append(_write_check(master_state))
-    members = [master_address] if master_address else []
-    members += [replica["address"] for replica in replicas]
-    return _diagnosis("sentinel", checks, [*sentinel_states, *node_states.values()], members)
+    return checks
 
 
 def _master_fail(code: str, why: str, address: str | None, details: dict[str, Any]) -> Check:
