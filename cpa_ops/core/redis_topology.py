@@ -506,33 +506,54 @@ def _cluster_verdict(
     write: bool,
     warn_ms: float,
 ) -> TopologyDiagnosis:
-    by_address = {s.address: s for s in states}
     if view is None:
-        # no seed answered: its own fault is the verdict
-        first = states[0] if states else NodeState("?", False, "deadline", "no seed answered")
-        if first.reachable:
-            seed_reason = "not_cluster"
-            said = _text(first.replies.get("CLUSTER NODES", "no reply"))
-            output = f"{reason_of(seed_reason).explanation} ({first.address}): {said}"
-        else:
-            seed_reason = first.reason or "error"
-            output = (
-                f"no seed node answered: {reason_of(seed_reason).explanation} "
-                f"({first.address}): {first.detail}"
-            )
-        check = Check(
-            "redis",
-            "cluster",
-            Status.FAIL,
-            output,
-            reason=seed_reason,
-            hint=reason_of(seed_reason).hint,
-        )
-        node_checks = [_node_ping_check(s, None, Status.FAIL, warn_ms) for s in states]
-        return _diagnosis("cluster", [check, *node_checks], states)
-
-    info = parse_info_fields(_text(view.replies.get("CLUSTER INFO", "")))
+        return _no_view_verdict(states, warn_ms)
     entries = {e.address: e for e in topology if e.address}
+    serving = {e.address for e in topology if e.is_master and e.slots}
+    by_address = sorted(states, key=lambda s: s.address)
+    checks = [_cluster_check(states, view, topology)]
+    for state in by_address:
+        # an unreachable master that owns slots fails; any other node down is redundancy lost
+        down_status = Status.FAIL if state.address in serving else Status.WARN
+        checks.append(
+            _node_ping_check(state, entries.get(state.address), down_status, warn_ms, entries)
+        )
+    checks.extend(_limit_checks(by_address))
+    if write:
+        checks.extend(_write_check(s) for s in by_address if s.reachable and s.address in serving)
+    members = [e.address for e in topology if e.address and e.is_master]
+    members += [e.address for e in topology if e.address and not e.is_master]
+    return _diagnosis("cluster", checks, states, members)
+
+
+def _no_view_verdict(states: list[NodeState], warn_ms: float) -> TopologyDiagnosis:
+    """No seed told us the topology: the first seed's own fault is the verdict."""
+    first = states[0] if states else NodeState("?", False, "deadline", "no seed answered")
+    if first.reachable:
+        reason = "not_cluster"
+        said = _text(first.replies.get("CLUSTER NODES", "no reply"))
+        output = f"{reason_of(reason).explanation} ({first.address}): {said}"
+    else:
+        reason = first.reason or "error"
+        output = (
+            f"no seed node answered: {reason_of(reason).explanation} "
+            f"({first.address}): {first.detail}"
+        )
+    check = Check(
+        "redis", "cluster", Status.FAIL, output, reason=reason, hint=reason_of(reason).hint
+    )
+    node_checks = [_node_ping_check(s, None, Status.FAIL, warn_ms) for s in states]
+    return _diagnosis("cluster", [check, *node_checks], states)
+
+
+def _cluster_check(
+    states: list[NodeState], view: NodeState, topology: list[ClusterNodeEntry]
+) -> Check:
+    """``redis:cluster``: cluster_state and slots from the view node's CLUSTER INFO, every
+    reachable node's own cluster_state, and which slots our probe found a master for."""
+    by_address = {s.address: s for s in states}
+    info = parse_info_fields(_text(view.replies.get("CLUSTER INFO", "")))
+    entries = {e.address for e in topology if e.address}
     masters = [e for e in topology if e.is_master and e.slots]
     assigned = sum(e.slot_count for e in masters)
     unserved = [e for e in masters if not _reachable(by_address.get(e.address))]
@@ -546,6 +567,7 @@ def _cluster_verdict(
     )
     # a dead seed outside the topology warns on its own check, it is no node of the cluster
     down = [s for s in states if not s.reachable and s.address in entries]
+    answering = sum(1 for s in states if s.reachable)
     pfail = int(info.get("cluster_slots_pfail", "0") or 0)
     details = {
         "clusterState": info.get("cluster_state"),
@@ -556,20 +578,18 @@ def _cluster_verdict(
         "knownNodes": _int(info.get("cluster_known_nodes")),
         "size": _int(info.get("cluster_size")),
         "viewedFrom": (_myself(view) or view).address,
-        "nodesReachable": sum(1 for s in states if s.reachable),
+        "nodesReachable": answering,
         "nodesProbed": len(states),
     }
     summary = (
         f"cluster_state:{info.get('cluster_state', '?')}, slots assigned "
         f"{info.get('cluster_slots_assigned', '?')}, ok {info.get('cluster_slots_ok', '?')}, "
         f"pfail {info.get('cluster_slots_pfail', '?')}, fail {info.get('cluster_slots_fail', '?')}"
-        f"; {len(masters)} masters, {sum(1 for s in states if s.reachable)} of {len(states)} "
-        "nodes reachable"
+        f"; {len(masters)} masters, {answering} of {len(states)} nodes reachable"
     )
     reason: str | None
     if failing_views:
         status, reason = Status.FAIL, "cluster_down"
-        answering = sum(1 for s in states if s.reachable)
         output = (
             f"cluster_state:fail on {', '.join(failing_views)} although {answering} of "
             f"{len(states)} nodes answer PING; {summary}"
@@ -582,11 +602,15 @@ def _cluster_verdict(
         output += f"; {summary}"
     elif down or pfail:
         status, reason = Status.WARN, "degraded"
-        names = ", ".join(s.address for s in down) or "none unreachable from here"
-        output = f"every slot is served, but nodes are down ({names}); {summary}"
+        trouble = (
+            f"nodes are down ({', '.join(s.address for s in down)})"
+            if down
+            else f"{pfail} slots are in pfail (a node is suspected down)"
+        )
+        output = f"every slot is served, but {trouble}; {summary}"
     else:
         status, reason, output = Status.PASS, None, summary
-    cluster_check = Check(
+    return Check(
         "redis",
         "cluster",
         status,
@@ -596,21 +620,6 @@ def _cluster_verdict(
         observed_value=_int(info.get("cluster_slots_ok")),
         details={k: v for k, v in details.items() if v is not None},
     )
-    checks = [cluster_check]
-    serving = {e.address for e in masters}
-    for state in sorted(states, key=lambda s: s.address):
-        entry = entries.get(state.address)
-        # an unreachable master that owns slots fails; any other node down is redundancy lost
-        down_status = Status.FAIL if state.address in serving else Status.WARN
-        checks.append(_node_ping_check(state, entry, down_status, warn_ms, entries))
-    checks.extend(_limit_checks(sorted(states, key=lambda s: s.address)))
-    if write:
-        for state in sorted(states, key=lambda s: s.address):
-            if state.reachable and state.address in serving:
-                checks.append(_write_check(state))
-    members = [e.address for e in topology if e.address and e.is_master]
-    members += [e.address for e in topology if e.address and not e.is_master]
-    return _diagnosis("cluster", checks, states, members)
 
 
 def _reachable(state: NodeState | None) -> bool:
