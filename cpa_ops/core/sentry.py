@@ -14,7 +14,9 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable, Mapping
+import warnings
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
@@ -108,7 +110,9 @@ def init_sentry(settings: Settings, **overrides: Any) -> bool:
     """
     if settings.sentry_dsn is None:
         return False
-    sentry_sdk.init(**sentry_options(settings, **overrides))
+    options = sentry_options(settings, **overrides)
+    with _pii_option_accepted():
+        sentry_sdk.init(**options)
     return True
 
 
@@ -129,6 +133,16 @@ def _check_dsn(dsn: str) -> None:
         raise ConfigError(
             [f"SENTRY_DSN is malformed ({fault}); expected {ACCEPTED['sentry_dsn']}"]
         ) from None
+
+
+@contextmanager
+def _pii_option_accepted() -> Iterator[None]:
+    # sentry-sdk 2.75 deprecates send_default_pii for data_collection; False maps to the same
+    with warnings.catch_warnings():
+        warnings.filterwarnings(
+            "ignore", "The send_default_pii option is deprecated", DeprecationWarning
+        )
+        yield
 
 
 def _then(first: Hook | None, scrubber: Hook) -> Hook:
@@ -156,7 +170,9 @@ def scrub_event(event: Event, hint: dict[str, Any]) -> Event | None:
     extra, tags, contexts, user, request, breadcrumbs, spans) goes through
     :func:`~cpa_ops.core.redact.redact`; ``sys.argv`` also loses the values of sensitive
     flags, URLs and query strings are decoded first so encoded PII is seen, ``user.ip_address``
-    is removed and Sentry is told not to infer an IP. If anything fails the event is dropped.
+    is removed and Sentry is told not to infer an IP, and the dynamic sampling context (which
+    would put the DSN key in the envelope header) is left out. If anything fails the event is
+    dropped.
     """
     try:
         return _scrubbed_event(event)
@@ -189,6 +205,12 @@ def _scrubbed_event(event: Event) -> Event | None:
         user.pop("ip_address", None)
         if not user:
             del scrubbed["user"]
+    contexts = scrubbed.get("contexts")
+    trace = contexts.get("trace") if isinstance(contexts, dict) else None
+    if isinstance(trace, dict):
+        # the dynamic sampling context becomes the envelope's `trace` header, DSN key included;
+        # Relay ignores a missing one (it only loses trace-wide dynamic sampling)
+        trace.pop("dynamic_sampling_context", None)
     sdk = scrubbed.get("sdk")
     if isinstance(sdk, dict):
         # without this, ingest may fill user.ip_address from the connection
@@ -441,7 +463,8 @@ def send_test_event(
         max_breadcrumbs=0,
         shutdown_timeout=0,
     )
-    client = sentry_sdk.Client(**options)
+    with _pii_option_accepted():
+        client = sentry_sdk.Client(**options)
     started = time.monotonic()
     try:
         event_id = _capture_test_event(client, message, level, exception, tags or {})
@@ -495,18 +518,13 @@ def _raise_test_exception(message: str) -> None:
 
 
 def _strip_identity(event: Event, hint: dict[str, Any]) -> Event:
-    """The test event without host name, user, argv, trace header (DSN key) or home path."""
+    """The test event without host name, user, argv, or the home directory (OS user name)."""
     event = dict(event)
     event.pop("server_name", None)
     event.pop("user", None)
     extra = event.get("extra")
     if isinstance(extra, dict):
         event["extra"] = {k: v for k, v in extra.items() if k != "sys.argv"}
-    contexts = event.get("contexts")
-    if isinstance(contexts, dict) and isinstance(contexts.get("trace"), dict):
-        # the dynamic sampling context becomes the envelope's `trace` header, DSN key included
-        trace = {k: v for k, v in contexts["trace"].items() if k != "dynamic_sampling_context"}
-        event["contexts"] = {**contexts, "trace": trace}
     home = str(Path.home())
     replaced = _replace_text(event, home, "~") if len(home) > 1 else event
     return replaced if isinstance(replaced, dict) else event
