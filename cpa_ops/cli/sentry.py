@@ -131,7 +131,8 @@ def _run(
         fail_config(exc.problems, terminal)
 
     if dry_run:
-        _render_envelope(result, output, terminal)
+        if result.envelope is not None:
+            _render_envelope(result, output, terminal)
     elif output is OutputFormat.json:
         terminal.out(json.dumps(_report_data(result, timeout), ensure_ascii=False))
     else:
@@ -192,7 +193,7 @@ def _reason(result: TestEventResult, timeout: float) -> str:
     texts = {
         Verdict.DELIVERED: f"HTTP {status}: {host} accepted the event",
         Verdict.DRY_RUN: "dry run: nothing sent",
-        Verdict.CONNECTION_REFUSED: f"connection refused: nothing listens at {host}",
+        Verdict.CONNECTION_REFUSED: f"nothing listens at {host}",
         Verdict.UNREACHABLE: f"cannot reach {host} (no route, or the name does not resolve)",
         Verdict.TLS_ERROR: f"TLS with {host} failed (certificate or protocol)",
         Verdict.TIMEOUT: f"no answer from {host} within --timeout {timeout:g} s",

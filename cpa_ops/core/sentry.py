@@ -2,9 +2,9 @@
 
 * :func:`init_sentry` configures the SDK from :class:`~cpa_ops.core.settings.Settings`: nothing
   when SENTRY_DSN is unset; ``send_default_pii`` off, no local variables, no request bodies,
-  and every event, transaction and breadcrumb passed through :func:`scrub_event` /
-  :func:`scrub_breadcrumb` (the shared :mod:`cpa_ops.core.redact`), which drop what they
-  cannot scrub.
+  and every event, transaction, breadcrumb, log and metric passed through
+  :func:`scrub_event` / :func:`scrub_record` (the shared :mod:`cpa_ops.core.redact`), which
+  drop what they cannot scrub.
 * :func:`send_test_event` sends one scrubbed test event through the SDK's own HTTP transport
   (:class:`DeliveryRecordingTransport`) and returns how the ingest endpoint answered, within a
   deadline; with ``dry_run`` it returns the envelope instead of sending it.
@@ -43,8 +43,8 @@ __all__ = [
     "TestEventResult",
     "Verdict",
     "init_sentry",
-    "scrub_breadcrumb",
     "scrub_event",
+    "scrub_record",
     "send_test_event",
     "sentry_options",
 ]
@@ -59,7 +59,13 @@ TEST_TAG = ("cpa_ops.sentry_test", "true")
 
 # Options nobody may override: they are what keeps client PII out of Sentry.
 _FIXED_OPTIONS: Mapping[str, Any] = {"send_default_pii": False}
-_HOOKS = ("before_send", "before_send_transaction", "before_breadcrumb")
+_HOOKS = (
+    "before_send",
+    "before_send_transaction",
+    "before_breadcrumb",
+    "before_send_log",
+    "before_send_metric",
+)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -69,8 +75,9 @@ _HOOKS = ("before_send", "before_send_transaction", "before_breadcrumb")
 def sentry_options(settings: Settings, **overrides: Any) -> dict[str, Any]:
     """The ``sentry_sdk.init`` options for ``settings``; ``overrides`` win, except PII ones.
 
-    A ``before_send``/``before_send_transaction``/``before_breadcrumb`` override runs first and
-    the scrubbing hook after it, so no override can send an unscrubbed event. Raises ValueError
+    A ``before_send``/``before_send_transaction``/``before_breadcrumb``/``before_send_log``/
+    ``before_send_metric`` override runs first and the scrubbing hook after it, so no override
+    can send anything unscrubbed. Raises ValueError
     on ``send_default_pii=True`` and ConfigError when the SDK cannot parse SENTRY_DSN.
     """
     for name, value in _FIXED_OPTIONS.items():
@@ -82,7 +89,9 @@ def sentry_options(settings: Settings, **overrides: Any) -> dict[str, Any]:
     scrubbers: dict[str, Hook] = {
         "before_send": scrub_event,
         "before_send_transaction": scrub_event,
-        "before_breadcrumb": scrub_breadcrumb,
+        "before_breadcrumb": scrub_record,
+        "before_send_log": scrub_record,  # Sentry logs, when a service enables them
+        "before_send_metric": scrub_record,
     }
     options: dict[str, Any] = {
         "dsn": dsn,
@@ -180,10 +189,11 @@ def scrub_event(event: Event, hint: dict[str, Any]) -> Event | None:
         return None  # fail closed
 
 
-def scrub_breadcrumb(crumb: Event, hint: dict[str, Any]) -> Event | None:
-    """``before_breadcrumb``: the breadcrumb with all PII redacted, or None if that fails."""
+def scrub_record(record: Event, hint: dict[str, Any]) -> Event | None:
+    """``before_breadcrumb``/``before_send_log``/``before_send_metric``: the breadcrumb, log or
+    metric with all PII redacted, or None (dropped) if that fails."""
     try:
-        scrubbed = redact(crumb)
+        scrubbed = redact(record)
     except Exception:
         return None  # fail closed
     return scrubbed if isinstance(scrubbed, dict) else None
@@ -465,6 +475,9 @@ def send_test_event(
     )
     with _pii_option_accepted():
         client = sentry_sdk.Client(**options)
+    if isinstance(client.transport, DeliveryRecordingTransport):
+        # the worker thread gives up when the caller does, not 30 s later
+        client.transport.request_timeout = max(0.1, deadline - time.monotonic())
     started = time.monotonic()
     try:
         event_id = _capture_test_event(client, message, level, exception, tags or {})

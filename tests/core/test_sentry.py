@@ -24,8 +24,8 @@ from cpa_ops.core.sentry import (
     RELEASE,
     Verdict,
     init_sentry,
-    scrub_breadcrumb,
     scrub_event,
+    scrub_record,
     send_test_event,
     sentry_options,
 )
@@ -311,6 +311,22 @@ class TestScrubbingEndToEnd:
         assert len(transaction["spans"]) == 2
         assert_no_pii(envelope, "123-45-6789", "a.b@c.org", "12-3456789", "123-4567")
 
+    def test_sentry_logs_are_scrubbed_when_enabled(
+        self, ingest: SentryIngest, no_sentry: None
+    ) -> None:
+        """A service that turns on Sentry logs gets them through the same redaction."""
+        init_sentry(_settings(ingest), enable_logs=True)
+        before = len(ingest.received)
+        sentry_sdk.logger.warning("client {email} called", email="jane.roe@example.com")
+        sentry_sdk.logger.info("ssn 123-45-6789 on file")
+        sentry_sdk.flush(timeout=5)
+        envelopes = ingest.wait_for(before + 1)[before:]
+        logs = [log for e in envelopes for batch in e.payloads("log") for log in batch["items"]]
+        assert len(logs) == 2
+        for envelope in envelopes:
+            assert_no_pii(envelope, "jane.roe@example.com", "123-45-6789")
+        assert MARKER_PREFIX in logs[0]["body"] and MARKER_PREFIX in logs[1]["body"]
+
     def test_scrubbing_failure_drops_the_event(
         self, ingest: SentryIngest, no_sentry: None, monkeypatch: pytest.MonkeyPatch
     ) -> None:
@@ -381,7 +397,7 @@ class TestScrubHooks:
         crumb = {"message": "123-45-6789", "data": {"email": "a@b.com"}}
         scrubbed = scrub_event(event, {})
         assert scrubbed is not None and "user" not in scrubbed
-        assert scrub_breadcrumb(crumb, {}) == {
+        assert scrub_record(crumb, {}) == {
             "message": f"{MARKER_PREFIX}ssn]",
             "data": {"email": f"{MARKER_PREFIX}email]"},
         }
@@ -391,9 +407,9 @@ class TestScrubHooks:
     def test_breadcrumb_that_cannot_be_scrubbed_is_dropped(
         self, monkeypatch: pytest.MonkeyPatch
     ) -> None:
-        """scrub_breadcrumb returns None when redaction raises."""
+        """scrub_record returns None when redaction raises."""
         monkeypatch.setattr(core_sentry, "redact", lambda value: 1 / 0)
-        assert scrub_breadcrumb({"message": "x"}, {}) is None
+        assert scrub_record({"message": "x"}, {}) is None
         assert scrub_event({"message": "x"}, {}) is None
 
 
