@@ -52,7 +52,7 @@ def sentry_test(
     ] = None,
     level: Annotated[
         Level | None,
-        typer.Option("--level", help="Event level [default: info, error with --exception]."),
+        typer.Option("--level", help="Event level (default: info; error with --exception)."),
     ] = None,
     exception: Annotated[
         bool, typer.Option("--exception", help="Send a raised exception with a stack trace.")

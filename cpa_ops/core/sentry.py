@@ -77,12 +77,15 @@ def sentry_options(settings: Settings, **overrides: Any) -> dict[str, Any]:
 
     A ``before_send``/``before_send_transaction``/``before_breadcrumb``/``before_send_log``/
     ``before_send_metric`` override runs first and the scrubbing hook after it, so no override
-    can send anything unscrubbed. Raises ValueError
-    on ``send_default_pii=True`` and ConfigError when the SDK cannot parse SENTRY_DSN.
+    can send anything unscrubbed. Raises ValueError on ``send_default_pii=True`` or any
+    ``data_collection`` (which would override it), and ConfigError when the SDK cannot parse
+    SENTRY_DSN.
     """
     for name, value in _FIXED_OPTIONS.items():
         if name in overrides and overrides[name] != value:
             raise ValueError(f"{name}={overrides[name]!r} is not allowed: client PII stays home")
+    if "data_collection" in overrides:
+        raise ValueError("data_collection is not allowed: it would override send_default_pii")
     dsn = settings.sentry_dsn.get_secret_value() if settings.sentry_dsn is not None else None
     if dsn is not None:
         _check_dsn(dsn)

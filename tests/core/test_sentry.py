@@ -150,6 +150,9 @@ class TestInitSentry:
         assert options["traces_sample_rate"] == 0.25
         assert options["send_default_pii"] is False
         assert options["include_local_variables"] is False
+        collected = options["data_collection"]  # what the SDK derives from the PII switch
+        assert collected["user_info"] is False and collected["stack_frame_variables"] is False
+        assert collected["gen_ai"] == {"inputs": False, "outputs": False}
         envelope = _received_after(ingest, lambda: sentry_sdk.capture_message("hello"))
         event = envelope.event
         assert (event["environment"], event["release"]) == ("staging", RELEASE)
@@ -162,9 +165,11 @@ class TestInitSentry:
         assert sentry_options(_settings(ingest))["traces_sample_rate"] == 0.1
 
     def test_send_default_pii_cannot_be_turned_on(self, ingest: SentryIngest) -> None:
-        """An override asking for default PII is refused, not silently applied."""
+        """An override asking for default PII (or a data_collection) is refused, not applied."""
         with pytest.raises(ValueError, match="send_default_pii"):
             sentry_options(_settings(ingest), send_default_pii=True)
+        with pytest.raises(ValueError, match="data_collection"):
+            sentry_options(_settings(ingest), data_collection={"user_info": True})
 
     def test_dsn_the_sdk_rejects_is_a_config_error(self) -> None:
         """A DSN settings accept but the SDK cannot parse: ConfigError naming SENTRY_DSN."""
