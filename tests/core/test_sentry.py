@@ -160,6 +160,27 @@ class TestInitSentry:
         assert envelope.auth["sentry_key"] == PUBLIC_KEY
         assert envelope.content_encoding in ("br", "gzip")
 
+    @pytest.mark.parametrize(
+        ("experiments", "encoding"),
+        [
+            ({"transport_compression_algo": "br"}, "br"),
+            ({"transport_compression_algo": "gzip"}, "gzip"),
+            ({"transport_compression_level": 0}, None),
+        ],
+    )
+    def test_ingest_decodes_every_body_encoding(
+        self,
+        ingest: SentryIngest,
+        no_sentry: None,
+        experiments: dict[str, Any],
+        encoding: str | None,
+    ) -> None:
+        """br, gzip and plain bodies all arrive decoded, whatever the SDK is told to send."""
+        init_sentry(_settings(ingest), _experiments=experiments)
+        envelope = _received_after(ingest, lambda: sentry_sdk.capture_message(f"via {encoding}"))
+        assert envelope.content_encoding == encoding
+        assert envelope.event["message"] == f"via {encoding}"
+
     def test_traces_sample_rate_defaults_to_a_tenth(self, ingest: SentryIngest) -> None:
         """SENTRY_TRACES_SAMPLE_RATE unset: 0.1."""
         assert sentry_options(_settings(ingest))["traces_sample_rate"] == 0.1
