@@ -113,7 +113,7 @@ def _run(
     tags = _parse_tags(tag or [], fail_usage)
     settings = settings_or_exit(ctx)
 
-    from cpa_ops.core.sentry import send_test_event
+    from cpa_ops.core.sentry import Verdict, send_test_event
     from cpa_ops.core.settings import ConfigError
 
     extra: dict[str, Any] = {"message": message} if message is not None else {}
@@ -137,7 +137,7 @@ def _run(
         terminal.out(json.dumps(_report_data(result, timeout), ensure_ascii=False))
     else:
         _render_text(result, timeout, terminal)
-    if not result.delivery.delivered:
+    if not (result.delivery.delivered or result.delivery.verdict is Verdict.DRY_RUN):
         terminal.err(f"cpa-ops: sentry-test: {_reason(result, timeout)}")
         return ExitCode.UNHEALTHY
     return ExitCode.OK

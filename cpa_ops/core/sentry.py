@@ -305,7 +305,8 @@ class Delivery:
 
     @property
     def delivered(self) -> bool:
-        return self.verdict is Verdict.DELIVERED or self.verdict is Verdict.DRY_RUN
+        """The endpoint answered 2xx."""
+        return self.verdict is Verdict.DELIVERED
 
 
 def _verdict_for_status(status: int) -> Verdict:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 import socket
 import subprocess
@@ -198,6 +199,18 @@ class TestFailures:
         assert json.loads(ran.stdout)["verdict"] == "timeout"
         assert_one_line(ran.stderr)
         assert float(timeout) - 0.2 < ran.elapsed < float(timeout) + 0.5
+
+    @pytest.mark.timeout(20)
+    def test_watchdog_ends_a_command_stuck_before_sending(self, tmp_path: Path) -> None:
+        """Stuck outside the SDK (reading a .env FIFO): still exit 1 within --timeout + 0.5 s."""
+        fifo = tmp_path / "stuck.env"
+        os.mkfifo(fifo)
+        ran = run_cpa_ops(
+            "--env-file", str(fifo), "sentry-test", "--timeout", "1", env=clean_env(), timeout=15
+        )
+        assert ran.returncode == 1
+        assert ran.stderr == "cpa-ops: sentry-test: timeout: no verdict within --timeout\n"
+        assert ran.elapsed < 1.5
 
 
 class TestDryRun:
