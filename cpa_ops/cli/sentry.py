@@ -81,54 +81,27 @@ def sentry_test(
     """Send one test event to Sentry and report the event id, host, HTTP status and time."""
     from cpa_ops import STARTED_AT
     from cpa_ops.cli.console import Terminal
+    from cpa_ops.cli.exits import ExitCode
 
     terminal = Terminal()
+    tags = _parse_tags(tag or [], terminal)
     deadline = STARTED_AT + timeout
     finished = _start_watchdog(deadline + _WATCHDOG_GRACE, terminal)
     try:
-        code = _run(
-            ctx, terminal, deadline, timeout, message, level, exception, tag, dry_run, output
-        )
-    finally:
-        finished.set()
-    raise typer.Exit(code)
-
-
-def _run(
-    ctx: typer.Context,
-    terminal: Terminal,
-    deadline: float,
-    timeout: float,
-    message: str | None,
-    level: Level | None,
-    exception: bool,
-    tag: list[str] | None,
-    dry_run: bool,
-    output: OutputFormat,
-) -> int:
-    from cpa_ops.cli.console import fail_config, fail_usage
-    from cpa_ops.cli.exits import ExitCode
-    from cpa_ops.cli.options import settings_or_exit
-
-    tags = _parse_tags(tag or [], fail_usage)
-    settings = settings_or_exit(ctx)
-
-    from cpa_ops.core.sentry import Verdict, send_test_event
-    from cpa_ops.core.settings import ConfigError
-
-    extra: dict[str, Any] = {"message": message} if message is not None else {}
-    try:
-        result = send_test_event(
-            settings,
+        result = _send(
+            ctx,
+            terminal,
             deadline=deadline,
-            level=level.value if level is not None else None,
+            message=message,
+            level=level,
             exception=exception,
             tags=tags,
             dry_run=dry_run,
-            **extra,
         )
-    except ConfigError as exc:
-        fail_config(exc.problems, terminal)
+    finally:
+        finished.set()
+
+    from cpa_ops.core.sentry import Verdict
 
     if dry_run:
         if result.envelope is not None:
@@ -139,8 +112,41 @@ def _run(
         _render_text(result, timeout, terminal)
     if not (result.delivery.delivered or result.delivery.verdict is Verdict.DRY_RUN):
         terminal.err(f"cpa-ops: sentry-test: {_reason(result, timeout)}")
-        return ExitCode.UNHEALTHY
-    return ExitCode.OK
+        raise typer.Exit(ExitCode.UNHEALTHY)
+    raise typer.Exit(ExitCode.OK)
+
+
+def _send(
+    ctx: typer.Context,
+    terminal: Terminal,
+    *,
+    deadline: float,
+    message: str | None,
+    level: Level | None,
+    exception: bool,
+    tags: dict[str, str],
+    dry_run: bool,
+) -> TestEventResult:
+    """Load the settings and send (or, dry, build) the test event; exit 2 on a bad DSN."""
+    from cpa_ops.cli.console import fail_config
+    from cpa_ops.cli.options import settings_or_exit
+    from cpa_ops.core.sentry import send_test_event
+    from cpa_ops.core.settings import ConfigError
+
+    settings = settings_or_exit(ctx)
+    extra: dict[str, Any] = {"message": message} if message is not None else {}
+    try:
+        return send_test_event(
+            settings,
+            deadline=deadline,
+            level=level.value if level is not None else None,
+            exception=exception,
+            tags=tags,
+            dry_run=dry_run,
+            **extra,
+        )
+    except ConfigError as exc:
+        fail_config(exc.problems, terminal)
 
 
 def _start_watchdog(at: float, terminal: Terminal) -> threading.Event:
@@ -164,16 +170,23 @@ def _start_watchdog(at: float, terminal: Terminal) -> threading.Event:
     return finished
 
 
-def _parse_tags(given: list[str], fail_usage: Any) -> dict[str, str]:
+def _parse_tags(given: list[str], terminal: Terminal) -> dict[str, str]:
+    """``--tag KEY=VALUE`` options as a dict; exit 2 naming the first bad one."""
+    from cpa_ops.cli.console import fail_usage
+
     tags: dict[str, str] = {}
     for text in given:
         key, equals, value = text.partition("=")
         key = key.strip()
         shown = repr(text if len(text) <= 40 else text[:37] + "...")
         if not equals or not _TAG_KEY.fullmatch(key):
-            fail_usage(f"--tag {shown} is not KEY=VALUE (KEY: 1-32 of A-Z a-z 0-9 _ . : -)")
+            fail_usage(
+                f"--tag {shown} is not KEY=VALUE (KEY: 1-32 of A-Z a-z 0-9 _ . : -)", terminal
+            )
         if not value or len(value) > _TAG_VALUE_MAX or "\n" in value or "\r" in value:
-            fail_usage(f"--tag {shown} needs a one-line VALUE of 1-{_TAG_VALUE_MAX} characters")
+            fail_usage(
+                f"--tag {shown} needs a one-line VALUE of 1-{_TAG_VALUE_MAX} characters", terminal
+            )
         tags[key] = value
     return tags
 
