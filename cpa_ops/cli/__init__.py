@@ -14,7 +14,7 @@ from typing import Annotated
 import typer
 
 from cpa_ops import __version__
-from cpa_ops.cli import health, sentry
+from cpa_ops.cli import health, logs, sentry
 from cpa_ops.cli.exits import ExitCode
 
 app = typer.Typer(
@@ -61,6 +61,7 @@ def root(
 
 
 health.register(app)
+logs.register(app)
 sentry.register(app)
 
 

@@ -48,7 +48,13 @@ import orjson
 import structlog
 from structlog._base import BoundLoggerBase
 
-from cpa_ops.core.redact import marker, redact, redact_text, sensitive_key_kind
+from cpa_ops.core.redact import (
+    REDACTED_TEXT_CACHE,
+    marker,
+    redact,
+    redact_text,
+    sensitive_key_kind,
+)
 from cpa_ops.core.terminal import colour_wanted
 
 if TYPE_CHECKING:
@@ -291,17 +297,23 @@ class _JsonLines:
     def line(
         self, level: str, logger_name: str, message: Any, *field_maps: Mapping[str, Any]
     ) -> str:
-        text = redact_text  # every string is redacted before serialisation (cached when short)
+        # every string is redacted before serialisation; short ones are looked up in the cache
+        cached = REDACTED_TEXT_CACHE.get
+        text = redact_text
         record: dict[str, Any] = {
             "timestamp": self._clock.now(),
             "level": level,
-            "logger": text(logger_name),
-            "message": text(message) if type(message) is str else _message_text(message),
+            "logger": cached(logger_name) or text(logger_name),
+            "message": (cached(message) or text(message))
+            if type(message) is str
+            else _message_text(message),
         }
         for name, var in _CORRELATION:
             value = var.get()
             if value is not None:
-                record[name] = text(value) if type(value) is str else redact(value)
+                record[name] = (
+                    (cached(value) or text(value)) if type(value) is str else redact(value)
+                )
         record.update(self._static)
         error = None
         plans = _FIELD_PLANS
@@ -313,7 +325,7 @@ class _JsonLines:
                 if plan is None:  # the common case: an ordinary key
                     kind = type(value)
                     if kind is str:
-                        record[key] = text(value)
+                        record[key] = cached(value) or text(value)
                     elif (
                         kind is float
                         or kind is bool

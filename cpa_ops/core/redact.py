@@ -48,11 +48,12 @@ that falls back to ``repr`` must pass that text through :func:`redact_text`). It
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any, Final
 
 __all__ = [
     "MARKER_PREFIX",
+    "REDACTED_TEXT_CACHE",
     "marker",
     "redact",
     "redact_text",
@@ -147,10 +148,8 @@ def sensitive_key_kind(key: object) -> str | None:
             key = str(key)
         else:
             return None
-    try:
+    if key in _KEY_CACHE:
         return _KEY_CACHE[key]
-    except KeyError:
-        pass
     kind = _key_kind_uncached(key)
     if len(_KEY_CACHE) >= _KEY_CACHE_MAX:
         _KEY_CACHE.clear()
@@ -206,7 +205,7 @@ _SECRET_LABEL_KINDS: Final[dict[str, str]] = {
     "api-key": "api_key",
 }
 
-# Passes, each run only when its cheap gate passes (see redact_text); leftmost match wins.
+# Passes, each run only when its cheap gate passes (see _redact_text); leftmost match wins.
 # 1. around an "@": the password (or a DSN key) in scheme://userinfo@, and email addresses
 _AT_PATTERN = re.compile(
     r"(?P<url>(?P<url_scheme>\b[A-Za-z][A-Za-z0-9+.-]{0,20})://"
@@ -220,15 +219,20 @@ _SECRET_PATTERN = re.compile(
     r"(?P<secret_gap>(?:\\?\")?\s*[=:]\s*(?:\\?\")?)(?P<secret_value>[^\s\"',;&}\\]{1,512}))"
     r"|(?P<bearer>(?P<bearer_label>(?i:\bbearer\s+))(?P<bearer_value>[A-Za-z0-9._~+/=-]{8,}))"
 )
-# The gate of pass 2 (in _redact_gated): pass, pwd, secret, token, key, bearer.
-# 3. numbers: a label then 9 digits, SSN, EIN, card, phone
+# Pass 2 runs only on text holding "=", ":" or "bearer", and pass, pwd, secret, token or key.
+# 3. numbers. Searching these patterns over a whole string is slow in sre (they start with
+# lookbehinds), so they are tried only where they can start: at a label word found with
+# str.find, and inside runs of digits and separators found by a pattern sre scans quickly.
+_LABEL_PATTERN = re.compile(
+    r"(?P<labelled>(?P<label>(?:(?<=\\[nrtbf])|\b)(?i:ssn|social\s+security"
+    r"(?:\s+(?:number|no\.?))?|i?tin|f?ein|tax\s?id|taxpayer\s+id))"
+    r"(?P<label_gap>(?:\s*(?:number|no\.?|\#))?\s*(?:is\s+|[:=#-]\s*)?[\"']?)"
+    r"(?P<label_digits>\d{9}|\d{3}-\d{2}-\d{4}|\d{2}-\d{7})" + _NUM_END + ")"
+)
+_LABEL_WORDS: Final = ("ssn", "social", "tin", "ein", "tax")
 _NUMBER_PATTERN = re.compile(
     "|".join(
         (
-            r"(?P<labelled>(?P<label>(?:(?<=\\[nrtbf])|\b)(?i:ssn|social\s+security(?:\s+(?:number|no\.?))?"
-            r"|i?tin|f?ein|tax\s?id|taxpayer\s+id))"
-            r"(?P<label_gap>(?:\s*(?:number|no\.?|\#))?\s*(?:is\s+|[:=#-]\s*)?[\"']?)"
-            r"(?P<label_digits>\d{9}|\d{3}-\d{2}-\d{4}|\d{2}-\d{7})" + _NUM_END + ")",
             _NUM_START + r"(?P<ssn>\d{3}-\d{2}-\d{4}|\d{3} \d{2} \d{4})" + _NUM_END,
             _NUM_START + r"(?P<ein>\d{2}-\d{7})" + _NUM_END,
             _NUM_START
@@ -241,12 +245,17 @@ _NUMBER_PATTERN = re.compile(
         )
     )
 )
+# Where a number pattern can match: a run of 9+ digits and separators.
+_NUMBER_RUN = re.compile(r"[\d(+][\d()+. -]{8,}")
 # Every number pattern holds 9 digits once "().- " are removed: a gate cheaper than any regex.
 _NUMBER_GATE_TABLE: Final = bytes.maketrans(b"0123456789", b"0000000000")
 _NUMBER_GATE_DELETE: Final = b"().- "
 _NUMBER_GATE_NEEDLE: Final = b"000000000"
+_DIGITS: Final = b"0123456789"
 # Short strings recur (event names, ids, levels): remember what they redact to.
 _TEXT_CACHE: dict[str, str] = {}
+# For hot paths (logging): a hit here is exactly what redact_text returns; on a miss, call it.
+REDACTED_TEXT_CACHE: Final[Mapping[str, str]] = _TEXT_CACHE
 _TEXT_CACHE_MAX: Final = 8192
 _TEXT_CACHE_LONGEST: Final = 256
 
@@ -283,14 +292,6 @@ def _looks_like_dsn_key(user: str) -> bool:
     return len(user) >= 16 and all(c in "0123456789abcdefABCDEF" for c in user)
 
 
-def _replace_labelled(match: re.Match[str]) -> str:
-    label = " ".join(match["label"].lower().split())
-    kind = _LABEL_KINDS.get(label) or _LABEL_KINDS.get(label.split()[0], "ssn")
-    if label.startswith("social"):
-        kind = "ssn"
-    return match["label"] + match["label_gap"] + marker(kind)
-
-
 def _replace_secret(match: re.Match[str]) -> str:
     if match["secret_value"].startswith(MARKER_PREFIX):
         return match[0]
@@ -309,7 +310,6 @@ def _replace_card(match: re.Match[str]) -> str:
 
 _REPLACERS: Final[dict[str, Callable[[re.Match[str]], str]]] = {
     "url": _replace_url,
-    "labelled": _replace_labelled,
     "secret": _replace_secret,
     "bearer": lambda m: m["bearer_label"] + marker("token"),
     "email": lambda m: marker("email"),
@@ -329,10 +329,9 @@ def redact_text(text: str) -> str:
     """``text`` with every sensitive pattern (see the module doc) replaced by its marker."""
     try:
         if len(text) <= _TEXT_CACHE_LONGEST:
-            try:
-                return _TEXT_CACHE[text]
-            except KeyError:
-                pass
+            redacted = _TEXT_CACHE.get(text)
+            if redacted is not None:
+                return redacted
             redacted = _redact_text(text)
             if len(_TEXT_CACHE) >= _TEXT_CACHE_MAX:
                 _TEXT_CACHE.clear()
@@ -344,28 +343,73 @@ def redact_text(text: str) -> str:
 
 
 def _redact_text(text: str) -> str:
-    return _redact_gated(text, text.encode("utf-8", "ignore"))
-
-
-def _redact_gated(text: str, encoded: bytes) -> str:
-    """Run each pass whose gate ``encoded`` (``text`` as bytes) passes."""
-    if b"@" in encoded:
+    # Each pass runs only when a cheap gate proves it could match; str tests, not bytes ones,
+    # because `b"x" in some_bytes` pays for the buffer protocol on every call.
+    if "@" in text:
         text = _AT_PATTERN.sub(_replace, text)
-    lowered = encoded.lower()
-    if (  # spelt out: any() over a generator costs more than all six tests
-        b"pass" in lowered
-        or b"pwd" in lowered
-        or b"secret" in lowered
-        or b"token" in lowered
-        or b"key" in lowered
-        or b"bearer" in lowered
-    ):
-        text = _SECRET_PATTERN.sub(_replace, text)
-    if len(encoded) >= 9 and _NUMBER_GATE_NEEDLE in encoded.translate(
-        _NUMBER_GATE_TABLE, _NUMBER_GATE_DELETE
-    ):
-        text = _NUMBER_PATTERN.sub(_replace, text)
+    if "=" in text or ":" in text or "earer" in text or "EARER" in text:
+        lowered = text.lower()
+        if (
+            "pass" in lowered
+            or "pwd" in lowered
+            or "secret" in lowered
+            or "token" in lowered
+            or "key" in lowered
+            or "bearer" in lowered
+        ):
+            text = _SECRET_PATTERN.sub(_replace, text)
+    if len(text) >= 9:
+        encoded = text.encode("utf-8", "ignore")
+        if len(encoded) - len(encoded.translate(None, _DIGITS)) >= 9 and (
+            _NUMBER_GATE_NEEDLE in encoded.translate(_NUMBER_GATE_TABLE, _NUMBER_GATE_DELETE)
+        ):
+            text = _redact_numbers(text)
     return str(text)
+
+
+def _redact_numbers(text: str) -> str:
+    spans: list[tuple[int, int, str]] = []
+    lowered = text.lower()
+    for word in _LABEL_WORDS:
+        found = lowered.find(word)
+        while found >= 0:
+            for start in (found - 1, found):  # itin, fein start one letter earlier
+                match = _LABEL_PATTERN.match(text, max(start, 0))
+                if match is not None:
+                    spans.append((match.start("label_digits"), match.end(), match.group("label")))
+                    break
+            found = lowered.find(word, found + 1)
+    for run in _NUMBER_RUN.finditer(text):
+        position, run_end = run.span()
+        window_end = min(len(text), run_end + 2)  # what the lookaheads need to see
+        while position < run_end:
+            match = _NUMBER_PATTERN.search(text, position, window_end)
+            if match is None or match.start() >= run_end:
+                break
+            replacement = _replace(match)
+            if replacement != match[0]:
+                spans.append((match.start(), match.end(), replacement))
+            position = match.end()
+    if not spans:
+        return text
+    spans.sort()
+    pieces = []
+    last = 0
+    for start, end, replacement in spans:
+        if start < last:  # overlaps one already replaced (a labelled SSN is also an SSN)
+            continue
+        pieces.append(text[last:start])
+        pieces.append(replacement if replacement[:1] == "[" else _label_marker(replacement))
+        last = end
+    pieces.append(text[last:])
+    return "".join(pieces)
+
+
+def _label_marker(label: str) -> str:
+    words = " ".join(label.lower().split())
+    if words.startswith("social"):
+        return marker("ssn")
+    return marker(_LABEL_KINDS.get(words) or _LABEL_KINDS.get(words.split()[0], "ssn"))
 
 
 # ---------------------------------------------------------------------------------------------
