@@ -208,7 +208,7 @@ def _reason(result: TestEventResult, timeout: float) -> str:
         Verdict.DRY_RUN: "dry run: nothing sent",
         Verdict.CONNECTION_REFUSED: f"nothing listens at {host}",
         Verdict.UNREACHABLE: f"cannot reach {host} (no route, or the name does not resolve)",
-        Verdict.TLS_ERROR: f"TLS with {host} failed (certificate or protocol)",
+        Verdict.TLS_ERROR: f"TLS with {host} failed (a private CA? point SSL_CERT_FILE at it)",
         Verdict.TIMEOUT: f"no answer from {host} within --timeout {timeout:g} s",
         Verdict.CONNECTION_CLOSED: f"{host} closed the connection without an answer",
         Verdict.AUTH_REJECTED: f"HTTP {status}: {host} rejected the DSN's key or project",

@@ -8,13 +8,16 @@ from __future__ import annotations
 
 import importlib.util
 import logging
+import ssl
 import sys
 import time
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
 import sentry_sdk
+import trustme
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -467,6 +470,24 @@ class TestSendTestEvent:
         assert result.delivery.status == status
         assert result.delivery.retry_after == (37.0 if mode is Mode.RATE_LIMITED else None)
         assert result.elapsed < (0.6 if mode is Mode.SILENT else 0.4)
+
+    def test_untrusted_certificate_is_a_tls_error(
+        self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """HTTPS with a certificate the SDK does not trust: tls-error; trusted, it delivers."""
+        authority = trustme.CA()
+        server_context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        authority.issue_cert("127.0.0.1").configure_cert(server_context)
+        with SentryIngest(Mode.OK, tls=server_context) as server:
+            result = send_test_event(_settings(server), deadline=time.monotonic() + 2)
+            assert result.delivery.verdict is Verdict.TLS_ERROR
+            assert server.received == []
+            ca_file = tmp_path / "ca.pem"
+            authority.cert_pem.write_to_path(str(ca_file))
+            monkeypatch.setenv("SSL_CERT_FILE", str(ca_file))  # how the SDK is told of a CA
+            trusted = send_test_event(_settings(server), deadline=time.monotonic() + 2)
+            assert trusted.delivery.verdict is Verdict.DELIVERED
+            assert len(server.wait_for(1)) == 1
 
     def test_refused_connection(self) -> None:
         """Nothing listening: connection-refused, at once."""

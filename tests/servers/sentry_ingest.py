@@ -3,6 +3,7 @@
 ``POST /api/<project>/envelope/`` with ``X-Sentry-Auth`` and a gzip, br or plain body is decoded,
 recorded (see :class:`ReceivedEnvelope`) and answered as the current :class:`Mode` says: a status
 (200, 401, 403, 413, 429 with Retry-After, 500, 503), a closed connection, or no answer at all.
+Given an ``ssl.SSLContext`` it serves HTTPS.
 
     with SentryIngest(Mode.OK) as ingest:
         env = clean_env(SENTRY_DSN=ingest.dsn)
@@ -15,6 +16,7 @@ from __future__ import annotations
 import gzip
 import json
 import socket
+import ssl
 import threading
 import time
 from dataclasses import dataclass, field
@@ -114,13 +116,17 @@ def _parse_auth(header: str) -> dict[str, str]:
 class SentryIngest:
     """The ingest server; a context manager that starts and stops it."""
 
-    def __init__(self, mode: Mode = Mode.OK) -> None:
+    def __init__(self, mode: Mode = Mode.OK, tls: ssl.SSLContext | None = None) -> None:
         self.mode = mode
         self.received: list[ReceivedEnvelope] = []
         self._arrived = threading.Condition()
         self._stopping = threading.Event()
         self._server = ThreadingHTTPServer((HOST, 0), self._handler_class())
         self._server.daemon_threads = True
+        self._scheme = "http"
+        if tls is not None:  # HTTPS: handshakes happen on accept
+            self._server.socket = tls.wrap_socket(self._server.socket, server_side=True)
+            self._scheme = "https"
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
 
     @property
@@ -130,7 +136,7 @@ class SentryIngest:
     @property
     def dsn(self) -> str:
         """A DSN pointing at this server."""
-        return f"http://{PUBLIC_KEY}@{HOST}:{self.port}/{PROJECT_ID}"
+        return f"{self._scheme}://{PUBLIC_KEY}@{HOST}:{self.port}/{PROJECT_ID}"
 
     def __enter__(self) -> SentryIngest:
         self._thread.start()
