@@ -68,26 +68,22 @@ def by_key(diagnosis: TopologyDiagnosis, key: str) -> list[Check]:
 
 
 def probe_the_cluster(
-    setup: ClusterSetup, budget: float = VERDICT_BUDGET, **kwargs: object
+    setup: ClusterSetup, budget: float = VERDICT_BUDGET, write: bool = False
 ) -> TopologyDiagnosis:
-    return run_with_budget(probe_cluster(setup.seed_urls.split(","), budget=budget, **kwargs))  # type: ignore[arg-type]
+    seeds = setup.seed_urls.split(",")
+    return run_with_budget(probe_cluster(seeds, budget=budget, write=write))
 
 
 def probe_the_sentinels(
     setup: SentinelSetup,
     budget: float = VERDICT_BUDGET,
     service: str = MASTER_NAME,
-    **kwargs: object,
+    write: bool = False,
 ) -> TopologyDiagnosis:
-    return run_with_budget(
-        probe_sentinel(
-            setup.sentinel_addresses.split(","),
-            service,
-            "redis://127.0.0.1:6379/0",
-            budget=budget,
-            **kwargs,  # type: ignore[arg-type]
-        )
-    )
+    sentinels = setup.sentinel_addresses.split(",")
+    # REDIS_URL's host is never used in sentinel mode: only its password, db and TLS options
+    url = "redis://unused/0"
+    return run_with_budget(probe_sentinel(sentinels, service, url, budget=budget, write=write))
 
 
 class TestValues:
