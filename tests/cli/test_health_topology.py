@@ -23,6 +23,7 @@ from tests.servers.redis_topology import (
 
 #: --timeout where the hard deadline is under test
 TIMEOUT = 1.0
+SECRET = "s3cr3t-PW-xyz"
 #: the hard deadline: the process exits within --timeout + this
 DEADLINE_SLACK = 0.5
 #: --timeout where the verdict is under test: room for a machine busy with other test runs
@@ -132,6 +133,27 @@ class TestCluster:
         assert ran.stdout.startswith("CPA-OPS OK - cluster_state:ok")
         for node in healthy_cluster.nodes:
             assert f"'redis_ping_{node.address.replace(':', '_')}_rtt'=" in ran.stdout
+
+    def test_wrong_credentials_are_auth_and_never_shown(
+        self, healthy_cluster: ClusterSetup
+    ) -> None:
+        """Seeds with credentials the nodes refuse (no such ACL user): fail, reason auth, the
+        password masked everywhere (JSON, text, stderr)."""
+        seeds = ",".join(
+            f"redis://intruder:{SECRET}@{node.address}/0" for node in healthy_cluster.masters
+        )
+        runs = {}
+        for output in ("json", "text"):
+            runs[output] = run_cpa_ops(
+                "health", "--mode", "cluster", "--redis-url", seeds, "--format", output,
+                "--timeout", str(VERDICT_TIMEOUT),
+            )  # fmt: skip
+        for ran in runs.values():
+            assert ran.returncode == 1
+            assert SECRET not in ran.stdout + ran.stderr
+        (state,) = checks_of(runs["json"])["redis:cluster"]
+        assert state["reason"] == "auth"
+        assert "redis://intruder:***@" in json.loads(runs["json"].stdout)["description"]
 
     def test_a_killed_master_fails_then_cluster_down_while_survivors_answer_pong(
         self, healthy_cluster: ClusterSetup
@@ -322,6 +344,25 @@ class TestSentinel:
         lines = ran.stderr.strip().splitlines()
         assert len(lines) == 1, ran.stderr
         assert lines[0].startswith("cpa-ops ping: no sentinel node to ping: [no_master]")
+
+    def test_the_data_nodes_get_redis_urls_password_and_it_is_never_shown(
+        self, sentinels: SentinelSetup
+    ) -> None:
+        """REDIS_URL's credentials go to the master (which refuses them: auth), not to the
+        sentinels (they answer); the password appears nowhere."""
+        ran = run_cpa_ops(
+            "health", "--mode", "sentinel", "--sentinels", sentinels.sentinel_addresses,
+            "--sentinel-master", MASTER_NAME, "--format", "json",
+            "--timeout", str(VERDICT_TIMEOUT),
+            env=clean_env(REDIS_URL=f"redis://intruder:{SECRET}@unused/0"),
+        )  # fmt: skip
+        assert ran.returncode == 1
+        assert SECRET not in ran.stdout + ran.stderr
+        checks = checks_of(ran)
+        assert all(s["status"] == "pass" for s in checks["redis:sentinel"])
+        (master,) = checks["redis:master"]
+        assert master["reason"] == "no_master"
+        assert "auth" in master["output"]
 
     def test_killing_the_master_fails_during_the_failover_then_recovers(
         self, sentinels: SentinelSetup
