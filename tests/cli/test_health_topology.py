@@ -5,12 +5,14 @@ console script: verdicts, reasons, per-node JSON and latency summaries, and the 
 from __future__ import annotations
 
 import json
+import signal
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import pytest
 
+from tests.cli.conftest import Background
 from tests.conftest import Ran, clean_env, run_cpa_ops
 from tests.servers.redis_topology import (
     MASTER_NAME,
@@ -273,6 +275,23 @@ class TestClusterPing:
             assert f"--- {node.address} (" in ran.stdout
             assert ran.stdout.count(f"{node.address} ") >= 3
         assert ran.stdout.count("3 sent, 3 ok, 0 failed") == 4
+
+    def test_sigterm_prints_every_nodes_summary_and_exits_143(
+        self, healthy_cluster: ClusterSetup, background: Callable[..., Background]
+    ) -> None:
+        """An endless cluster ping ended by SIGTERM: the statistics so far for every node,
+        exit 143, no traceback."""
+        run = background(
+            "ping", "--mode", "cluster", "-i", "0.05", "--timeout", str(VERDICT_TIMEOUT),
+            env=clean_env(REDIS_URL=healthy_cluster.seed_urls),
+        )  # fmt: skip
+        run.wait_for(lambda line: "seq=2 " in line, timeout=20)
+        code, rest, stderr = run.stop(signal.SIGTERM)
+        assert code == 143
+        assert "Traceback" not in stderr
+        for node in healthy_cluster.nodes:
+            assert f"--- {node.address} (" in rest
+        assert rest.count(" ok, 0 failed") == len(healthy_cluster.nodes)
 
     def test_a_dead_master_fails_its_own_summary_only(self, healthy_cluster: ClusterSetup) -> None:
         """A killed master: its samples fail (refused), the others pass; exit 1 and one stderr
