@@ -215,6 +215,24 @@ class TestCluster:
         assert pings.pop(victim.address)["reason"] == "read_timeout"
         assert all(p["status"] == "pass" for p in pings.values())
 
+    def test_watch_rounds_keep_one_entry_per_node(
+        self, healthy_cluster: ClusterSetup, background: Callable[..., Background]
+    ) -> None:
+        """health --watch --format json: every round is one object with an entry per node;
+        Ctrl-C ends it with exit 0."""
+        run = background(
+            "health", "--mode", "cluster", "--watch", "0.2", "--format", "json",
+            "--timeout", str(VERDICT_TIMEOUT), env=clean_env(REDIS_URL=healthy_cluster.seed_urls),
+        )  # fmt: skip
+        for _ in range(2):
+            document = json.loads(run.next_line(timeout=20))
+            pings = document["checks"]["redis:ping"]
+            assert sorted(p["componentId"] for p in pings) == sorted(
+                n.address for n in healthy_cluster.nodes
+            )
+        code, _, stderr = run.stop(signal.SIGINT)
+        assert code == 0, stderr
+
     def test_a_failed_over_master_is_a_warn(self, healthy_cluster: ClusterSetup) -> None:
         """Kill the master that has a replica: once the replica took over, every slot is served
         and the dead node is a warn (exit 0)."""
