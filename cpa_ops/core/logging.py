@@ -202,16 +202,17 @@ class _Clock:
     """RFC 3339 UTC timestamps; the seconds part is formatted once per second."""
 
     def __init__(self) -> None:
-        self._second = -1
-        self._prefix = ""
+        # one attribute, replaced whole, so threads never pair one second with another's text
+        self._second_and_prefix = (-1, "")
 
     def now(self) -> str:
         now = time.time()
         second = int(now)
-        if second != self._second:
-            self._prefix = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(second))
-            self._second = second
-        return f"{self._prefix}.{int((now - second) * 1_000_000):06d}Z"
+        cached_second, prefix = self._second_and_prefix
+        if second != cached_second:
+            prefix = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(second))
+            self._second_and_prefix = (second, prefix)
+        return f"{prefix}.{int((now - second) * 1_000_000):06d}Z"
 
 
 def _exc_info_of(value: Any) -> tuple[type[BaseException], BaseException, Any] | None:
