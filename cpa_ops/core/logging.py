@@ -330,6 +330,9 @@ class _JsonLines:
     def __init__(self, static: Mapping[str, str]) -> None:
         self._static = dict(static)
         self._clock = _Clock()
+        # the last correlation ids seen and their rendering (static fields appended): ids
+        # change once per task, lines come many per task
+        self._last_ids: tuple[tuple[Any, Any, Any], dict[str, Any]] = ((None,) * 3, self._static)
 
     def line(
         self, level: str, logger_name: str, message: Any, *field_maps: Mapping[str, Any]
@@ -345,13 +348,12 @@ class _JsonLines:
             if type(message) is str
             else _message_text(message),
         }
-        for name, var in _CORRELATION:
-            value = var.get()
-            if value is not None:
-                record[name] = (
-                    (cached(value) or text(value)) if type(value) is str else redact(value)
-                )
-        record.update(self._static)
+        ids = (task_id_ctx.get(), client_id_ctx.get(), agent_ctx.get())
+        last_ids, rendered = self._last_ids
+        if ids != last_ids:
+            rendered = self._render_ids(ids)
+            self._last_ids = (ids, rendered)
+        record.update(rendered)
         error = None
         plans = _FIELD_PLANS
         for fields in field_maps:
@@ -396,6 +398,14 @@ class _JsonLines:
         if len(body) > _MAX_LINE_BYTES:
             body = orjson.dumps(_plain(record), default=_orjson_default, option=_ORJSON_OPTIONS)
         return body.decode()
+
+    def _render_ids(self, ids: tuple[Any, Any, Any]) -> dict[str, Any]:
+        rendered: dict[str, Any] = {}
+        for (name, _), value in zip(_CORRELATION, ids, strict=True):
+            if value is not None:
+                rendered[name] = redact_text(value) if type(value) is str else redact(value)
+        rendered.update(self._static)
+        return rendered
 
     def fallback(self, level: str, logger_name: str, problem: BaseException) -> str:
         """The line written when rendering itself failed: still one valid JSON object."""
