@@ -55,7 +55,7 @@ from typing import IO, TYPE_CHECKING, Any, Final, Literal, ParamSpec, TypeVar, c
 
 import orjson
 import structlog
-from structlog._base import BoundLoggerBase
+from structlog import BoundLoggerBase
 
 from cpa_ops.core.redact import (
     REDACTED_TEXT_CACHE,
@@ -71,11 +71,14 @@ if TYPE_CHECKING:
 
 __all__ = [
     "MAX_STRING_CHARS",
+    "CpaBoundLogger",
     "LogFormat",
     "agent_ctx",
     "bind_correlation",
     "client_id_ctx",
     "configure_logging",
+    "correlation_ids",
+    "get_logger",
     "task_id_ctx",
 ]
 
