@@ -88,6 +88,11 @@ task_id_ctx: ContextVar[str | None] = ContextVar("task_id", default=None)
 client_id_ctx: ContextVar[str | None] = ContextVar("client_id", default=None)
 agent_ctx: ContextVar[str | None] = ContextVar("agent", default=None)
 _CORRELATION: Final = (("task_id", task_id_ctx), ("client_id", client_id_ctx), ("agent", agent_ctx))
+_Tokens = tuple[tuple[ContextVar[str | None], Token[str | None]], ...]
+# The bindings entered and not yet exited in this context: (id of the binder, its tokens).
+_open_bindings: ContextVar[tuple[tuple[int, _Tokens], ...]] = ContextVar(
+    "cpa_ops_open_bindings", default=()
+)
 
 # Longer strings are cut (after redaction), so one call cannot flood the log platform.
 MAX_STRING_CHARS: Final = 16_384
@@ -141,7 +146,6 @@ class bind_correlation:
         self, task_id: str | None = None, client_id: str | None = None, agent: str | None = None
     ) -> None:
         self._values = {"task_id": task_id, "client_id": client_id, "agent": agent}
-        self._tokens: list[list[tuple[ContextVar[str | None], Token[str | None]]]] = []
 
     def __enter__(self) -> bind_correlation:
         tokens = []
@@ -149,7 +153,8 @@ class bind_correlation:
             value = self._values[name]
             if value is not None:
                 tokens.append((var, var.set(value)))
-        self._tokens.append(tokens)
+        # tokens live in the context that made them, so one instance shared by many tasks works
+        _open_bindings.set((*_open_bindings.get(), (id(self), tuple(tokens))))
         return self
 
     def __exit__(
@@ -158,8 +163,14 @@ class bind_correlation:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        for var, token in reversed(self._tokens.pop()):
-            var.reset(token)
+        stack = _open_bindings.get()
+        for index in range(len(stack) - 1, -1, -1):
+            owner, tokens = stack[index]
+            if owner == id(self):
+                _open_bindings.set(stack[:index] + stack[index + 1 :])
+                for var, token in reversed(tokens):
+                    var.reset(token)
+                return
 
     async def __aenter__(self) -> bind_correlation:
         return self.__enter__()

@@ -270,6 +270,24 @@ class TestCorrelation:
         assert by_child["b"]["client_id"] == "client-b"
         assert by_child[None]["task_id"] == "task-parent" and "client_id" not in by_child[None]
 
+    def test_one_binder_shared_by_concurrent_tasks(self, captured: Captured) -> None:
+        """A single bind_correlation object entered by overlapping tasks unwinds each cleanly."""
+        shared = bind_correlation(agent="shared-agent")
+
+        async def worker(task_id: str, delay: float) -> str | None:
+            async with shared, bind_correlation(task_id=task_id):
+                await asyncio.sleep(delay)
+                get_logger("x").info("working")
+            return agent_ctx.get()
+
+        async def main() -> list[str | None]:
+            return list(await asyncio.gather(worker("t1", 0.02), worker("t2", 0.0)))
+
+        assert asyncio.run(main()) == [None, None]
+        records = captured.records()
+        assert sorted(r["task_id"] for r in records) == ["t1", "t2"]
+        assert {r["agent"] for r in records} == {"shared-agent"}
+
     def test_decorator_binds_in_async_and_sync_functions(self, captured: Captured) -> None:
         """As a decorator it really binds for async def (structlog's own decorator does not)."""
 
