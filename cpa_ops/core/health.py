@@ -34,9 +34,7 @@ def utc_now() -> datetime:
 
 def rfc3339(moment: datetime) -> str:
     """``2026-11-28T12:00:00.123Z``: RFC 3339, UTC, millisecond precision."""
-    return (
-        moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
-    )
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
 
 
 @dataclass(frozen=True)
