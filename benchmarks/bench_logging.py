@@ -26,7 +26,7 @@ from collections.abc import Callable
 import orjson
 
 LINES = int(sys.argv[1]) if len(sys.argv) > 1 else 50_000
-ROUNDS = 5
+ROUNDS = 7
 IDS = {"task_id": "task-7f3a9c1e", "client_id": "cl-00421", "agent": "bookkeeper"}
 STATIC = {"service": "bench", "environment": "production", "version": "0.1.0"}
 
