@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from enum import StrEnum
-from typing import Annotated
+from typing import IO, Annotated, cast
 
 import typer
 
@@ -67,15 +67,42 @@ def log_test(
     from cpa_ops.core.logging import configure_logging
 
     settings = settings_or_exit(ctx)
+    stdout = _WatchedStream(sys.stdout)
     configure_logging(
         settings,
-        stream=sys.stdout,
+        stream=cast("IO[str]", stdout),  # write, flush and isatty are all logging uses
         log_format=log_format.value if log_format else None,
         level=level.value if level else None,
     )
     for round_number in range(1, count + 1):
         _showcase(round_number)
-        sys.stdout.flush()  # the reader went away (| head): stop, main() says nothing more
+        if stdout.broken:  # the reader went away (| head): logging swallowed it, main() won't
+            raise BrokenPipeError
+
+
+class _WatchedStream:
+    """stdout as logging sees it, remembering a failed write (logging never raises it)."""
+
+    def __init__(self, stream: IO[str]) -> None:
+        self._stream = stream
+        self.broken = False
+
+    def write(self, text: str) -> int:
+        try:
+            return self._stream.write(text)
+        except (OSError, ValueError):
+            self.broken = True
+            raise
+
+    def flush(self) -> None:
+        try:
+            self._stream.flush()
+        except (OSError, ValueError):
+            self.broken = True
+            raise
+
+    def isatty(self) -> bool:
+        return self._stream.isatty()
 
 
 def _showcase(round_number: int) -> None:

@@ -2,9 +2,11 @@
 
 :func:`configure_logging` selects, from the settings, a readable console in development and one
 JSON object per line (rendered with orjson) in staging and production, written to a stream the
-caller chooses (the services use stdout). Records of stdlib ``logging`` (redis, urllib3,
-sentry_sdk, a service's own) go through the same renderer via structlog's ``ProcessorFormatter``,
-so a production stream is all JSON.
+caller chooses (the services use stdout), one write and one flush per line so a line is never
+held back in a buffer. Records of stdlib ``logging`` (redis, urllib3, sentry_sdk, a service's
+own) go through the same renderer via structlog's ``ProcessorFormatter`` on a root handler, so
+a production stream is all JSON. Loggers come from :func:`get_logger` or
+``structlog.get_logger``; both follow any later reconfiguration.
 
 A JSON line holds, in this order::
 
@@ -12,27 +14,34 @@ A JSON line holds, in this order::
     level        debug | info | warning | error | critical
     logger       the logger name
     message      the event (structlog's first argument; a stdlib record's message)
-    task_id, client_id, agent   the correlation ids bound when the line was logged (omitted
-                 when unbound)
+    task_id, client_id, agent   the correlation ids bound when the line was logged (each
+                 omitted when unbound)
     service, environment, version
-    ...          the event's own keys (bound context first, then the call's), in call order;
+    ...          the event's own keys: bound context first, then the call's, in call order;
                  a key clashing with one above is renamed with a trailing "_"
-    error        when an exception is logged: {"kind": type, "message": str, "stack": text}
-                 (the error.kind / error.message / error.stack that log platforms group on);
+    error        when an exception is logged: {"kind": type, "message": str, "stack": text},
+                 the error.kind / error.message / error.stack that log platforms group on;
                  a plain formatted traceback, never local variables
 
-Every line is redacted by :mod:`cpa_ops.core.redact`: values under sensitive keys become
-``[REDACTED:<kind>]`` and sensitive patterns in any string (the message, values, exception
-messages and stacks) are replaced. The correlation ids are opaque ids, not PII: ``client_id``
-is not redacted as a key, but a value that *looks* like PII (an email, an SSN) is still masked.
+The console shows the same event, coloured only when :func:`cpa_ops.core.terminal.colour_wanted`
+says so for the stream, with a plain traceback (no locals).
 
-A log call never raises: values orjson cannot serialise are rendered as their (redacted)
-``repr``, non-str keys as text, cycles and deep nesting as placeholders, strings longer than
-:data:`MAX_STRING_CHARS` truncated; if rendering still fails a minimal line says so.
+Redaction (:mod:`cpa_ops.core.redact`) applies to every line: values under sensitive keys become
+``[REDACTED:<kind>]`` and every string (message, values, nested values, exception messages and
+stacks, the repr of odd objects) has its sensitive patterns replaced before serialisation.
+Dataclasses, pydantic models and Mappings are rendered as dicts so their field names count as
+keys. The correlation ids are opaque ids, not PII: ``client_id`` is not redacted as a key, but
+a value bound there that *looks* like PII (an email, an SSN) is still masked.
+
+A log call never raises: values orjson cannot serialise are rendered as their redacted
+``repr``, non-str keys as text, ints past 64 bits as text, cycles and deep nesting as
+placeholders; a line over 64 KiB has each string cut to :data:`MAX_STRING_CHARS`; if rendering
+still fails, a minimal line says so; a closed or broken stream is ignored.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import inspect
 import logging
@@ -46,7 +55,7 @@ from typing import IO, TYPE_CHECKING, Any, Final, Literal, ParamSpec, TypeVar, c
 
 import orjson
 import structlog
-from structlog._base import BoundLoggerBase
+from structlog import BoundLoggerBase
 
 from cpa_ops.core.redact import (
     REDACTED_TEXT_CACHE,
@@ -62,11 +71,14 @@ if TYPE_CHECKING:
 
 __all__ = [
     "MAX_STRING_CHARS",
+    "CpaBoundLogger",
     "LogFormat",
     "agent_ctx",
     "bind_correlation",
     "client_id_ctx",
     "configure_logging",
+    "correlation_ids",
+    "get_logger",
     "task_id_ctx",
 ]
 
@@ -76,6 +88,11 @@ task_id_ctx: ContextVar[str | None] = ContextVar("task_id", default=None)
 client_id_ctx: ContextVar[str | None] = ContextVar("client_id", default=None)
 agent_ctx: ContextVar[str | None] = ContextVar("agent", default=None)
 _CORRELATION: Final = (("task_id", task_id_ctx), ("client_id", client_id_ctx), ("agent", agent_ctx))
+_Tokens = tuple[tuple[ContextVar[str | None], Token[str | None]], ...]
+# The bindings entered and not yet exited in this context: (id of the binder, its tokens).
+_open_bindings: ContextVar[tuple[tuple[int, _Tokens], ...]] = ContextVar(
+    "cpa_ops_open_bindings", default=()
+)
 
 # Longer strings are cut (after redaction), so one call cannot flood the log platform.
 MAX_STRING_CHARS: Final = 16_384
@@ -104,7 +121,10 @@ _HEAD_KEYS: Final = frozenset(
 )
 _SPECIAL_KEYS: Final = frozenset({"exc_info", "exception", "stack_info"})
 _ORJSON_OPTIONS: Final = (
-    orjson.OPT_NON_STR_KEYS | orjson.OPT_PASSTHROUGH_DATACLASS | orjson.OPT_PASSTHROUGH_SUBCLASS
+    orjson.OPT_NON_STR_KEYS
+    | orjson.OPT_PASSTHROUGH_DATACLASS
+    | orjson.OPT_PASSTHROUGH_SUBCLASS
+    | orjson.OPT_APPEND_NEWLINE
 )
 _P = ParamSpec("_P")
 _R = TypeVar("_R")
@@ -126,7 +146,6 @@ class bind_correlation:
         self, task_id: str | None = None, client_id: str | None = None, agent: str | None = None
     ) -> None:
         self._values = {"task_id": task_id, "client_id": client_id, "agent": agent}
-        self._tokens: list[list[tuple[ContextVar[str | None], Token[str | None]]]] = []
 
     def __enter__(self) -> bind_correlation:
         tokens = []
@@ -134,7 +153,8 @@ class bind_correlation:
             value = self._values[name]
             if value is not None:
                 tokens.append((var, var.set(value)))
-        self._tokens.append(tokens)
+        # tokens live in the context that made them, so one instance shared by many tasks works
+        _open_bindings.set((*_open_bindings.get(), (id(self), tuple(tokens))))
         return self
 
     def __exit__(
@@ -143,8 +163,14 @@ class bind_correlation:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        for var, token in reversed(self._tokens.pop()):
-            var.reset(token)
+        stack = _open_bindings.get()
+        for index in range(len(stack) - 1, -1, -1):
+            owner, tokens = stack[index]
+            if owner == id(self):
+                _open_bindings.set(stack[:index] + stack[index + 1 :])
+                for var, token in reversed(tokens):
+                    var.reset(token)
+                return
 
     async def __aenter__(self) -> bind_correlation:
         return self.__enter__()
@@ -190,16 +216,17 @@ class _Clock:
     """RFC 3339 UTC timestamps; the seconds part is formatted once per second."""
 
     def __init__(self) -> None:
-        self._second = -1
-        self._prefix = ""
+        # one attribute, replaced whole, so threads never pair one second with another's text
+        self._second_and_prefix = (-1, "")
 
     def now(self) -> str:
         now = time.time()
         second = int(now)
-        if second != self._second:
-            self._prefix = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(second))
-            self._second = second
-        return f"{self._prefix}.{int((now - second) * 1_000_000):06d}Z"
+        cached_second, prefix = self._second_and_prefix
+        if second != cached_second:
+            prefix = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(second))
+            self._second_and_prefix = (second, prefix)
+        return f"{prefix}.{int((now - second) * 1_000_000):06d}Z"
 
 
 def _exc_info_of(value: Any) -> tuple[type[BaseException], BaseException, Any] | None:
@@ -252,14 +279,38 @@ def _shorten(text: str) -> str:
 
 
 def _orjson_default(value: Any) -> Any:
-    """What orjson cannot serialise natively: sets as lists, bytes as text, the rest as repr."""
+    """What orjson cannot serialise natively: sets as lists, bytes as text, objects with fields
+    as (redacted) dicts, the rest as (redacted) repr."""
+    return _object_value(value, 0)
+
+
+def _object_value(value: Any, depth: int) -> Any:
     if isinstance(value, set | frozenset):
         return list(value)
     if isinstance(value, bytes | bytearray | memoryview):
         return _shorten(redact_text(bytes(value).decode("utf-8", "backslashreplace")))
     if isinstance(value, str):
         return _shorten(redact_text(str(value)))
+    fields = _fields_of(value)
+    if fields is not None:  # field names matter: account_number=... must be redacted by key
+        return _plain(redact(fields), depth + 1)
     return _safe_repr(value)
+
+
+def _fields_of(value: Any) -> dict[str, Any] | None:
+    """The fields of a dataclass, a pydantic model or a Mapping, else None."""
+    try:
+        if dataclasses.is_dataclass(value) and not isinstance(value, type):
+            return {f.name: getattr(value, f.name) for f in dataclasses.fields(value)}
+        if isinstance(value, Mapping):
+            return dict(value)
+        dump = getattr(type(value), "model_dump", None)
+        if callable(dump):
+            dumped = dump(value)
+            return dumped if isinstance(dumped, dict) else None
+    except Exception:
+        return None
+    return None
 
 
 def _plain(value: Any, depth: int = 0) -> Any:
@@ -276,7 +327,7 @@ def _plain(value: Any, depth: int = 0) -> Any:
         return {_key_text(k): _plain(v, depth + 1) for k, v in value.items()}
     if isinstance(value, list | tuple | set | frozenset):
         return [_plain(v, depth + 1) for v in value]
-    return _orjson_default(value)
+    return _object_value(value, depth)
 
 
 def _key_text(key: Any) -> str:
@@ -293,6 +344,9 @@ class _JsonLines:
     def __init__(self, static: Mapping[str, str]) -> None:
         self._static = dict(static)
         self._clock = _Clock()
+        # the last correlation ids seen and their rendering (static fields appended): ids
+        # change once per task, lines come many per task
+        self._last_ids: tuple[tuple[Any, Any, Any], dict[str, Any]] = ((None,) * 3, self._static)
 
     def line(
         self, level: str, logger_name: str, message: Any, *field_maps: Mapping[str, Any]
@@ -308,13 +362,12 @@ class _JsonLines:
             if type(message) is str
             else _message_text(message),
         }
-        for name, var in _CORRELATION:
-            value = var.get()
-            if value is not None:
-                record[name] = (
-                    (cached(value) or text(value)) if type(value) is str else redact(value)
-                )
-        record.update(self._static)
+        ids = (task_id_ctx.get(), client_id_ctx.get(), agent_ctx.get())
+        last_ids, rendered = self._last_ids
+        if ids != last_ids:
+            rendered = self._render_ids(ids)
+            self._last_ids = (ids, rendered)
+        record.update(rendered)
         error = None
         plans = _FIELD_PLANS
         for fields in field_maps:
@@ -358,7 +411,15 @@ class _JsonLines:
             body = orjson.dumps(_plain(record), default=_orjson_default, option=_ORJSON_OPTIONS)
         if len(body) > _MAX_LINE_BYTES:
             body = orjson.dumps(_plain(record), default=_orjson_default, option=_ORJSON_OPTIONS)
-        return body.decode() + "\n"
+        return body.decode()
+
+    def _render_ids(self, ids: tuple[Any, Any, Any]) -> dict[str, Any]:
+        rendered: dict[str, Any] = {}
+        for (name, _), value in zip(_CORRELATION, ids, strict=True):
+            if value is not None:
+                rendered[name] = redact_text(value) if type(value) is str else redact(value)
+        rendered.update(self._static)
+        return rendered
 
     def fallback(self, level: str, logger_name: str, problem: BaseException) -> str:
         """The line written when rendering itself failed: still one valid JSON object."""
@@ -507,22 +568,14 @@ def _interpolate(event: Any, args: tuple[Any, ...]) -> Any:
         return f"{_message_text(event)} {_safe_repr(args)}"
 
 
-class CpaBoundLogger(BoundLoggerBase):
-    """structlog's bound logger for cpa-ops: level-filtered, never raising, one renderer.
+def _level_method(level_no: int, level: str) -> Callable[..., None]:
+    """The log method for one level: the whole fast path in one frame."""
 
-    ``log.info("event", key=value)``, ``log.bind(...)``, ``log.exception(...)`` and the async
-    variants (``await log.ainfo(...)``) behave as with structlog's filtering bound logger.
-    """
-
-    _logger: _Sink
-
-    def _emit(
-        self, level_no: int, level: str, event: Any, args: tuple[Any, ...], kw: dict[str, Any]
-    ) -> None:
+    def log_at_level(self: CpaBoundLogger, event: Any = None, *args: Any, **kw: Any) -> None:
         state = _state
         if level_no < state.min_level:
             return None
-        try:  # the fast path, all in one frame
+        try:
             if args:
                 event = _interpolate(event, args)
             text = state.lines.line(level, self._logger.name, event, self._context, kw)
@@ -536,29 +589,36 @@ class CpaBoundLogger(BoundLoggerBase):
             pass
         return None
 
-    def debug(self, event: Any = None, *args: Any, **kw: Any) -> None:
-        return self._emit(logging.DEBUG, "debug", event, args, kw)
+    log_at_level.__name__ = level
+    return log_at_level
 
-    def info(self, event: Any = None, *args: Any, **kw: Any) -> None:
-        return self._emit(logging.INFO, "info", event, args, kw)
 
-    def warning(self, event: Any = None, *args: Any, **kw: Any) -> None:
-        return self._emit(logging.WARNING, "warning", event, args, kw)
+class CpaBoundLogger(BoundLoggerBase):
+    """structlog's bound logger for cpa-ops: level-filtered, never raising, one renderer.
 
-    def error(self, event: Any = None, *args: Any, **kw: Any) -> None:
-        return self._emit(logging.ERROR, "error", event, args, kw)
+    ``log.info("event", key=value)``, ``log.bind(...)``, ``log.exception(...)`` and the async
+    variants (``await log.ainfo(...)``) behave as with structlog's filtering bound logger.
+    """
 
-    def critical(self, event: Any = None, *args: Any, **kw: Any) -> None:
-        return self._emit(logging.CRITICAL, "critical", event, args, kw)
+    _logger: _Sink
+
+    debug = _level_method(logging.DEBUG, "debug")
+    info = _level_method(logging.INFO, "info")
+    warning = _level_method(logging.WARNING, "warning")
+    error = _level_method(logging.ERROR, "error")
+    critical = _level_method(logging.CRITICAL, "critical")
 
     def exception(self, event: Any = None, *args: Any, **kw: Any) -> None:
         kw.setdefault("exc_info", True)
-        return self._emit(logging.ERROR, "error", event, args, kw)
+        return self.error(event, *args, **kw)
 
     def log(self, level: int | str, event: Any = None, *args: Any, **kw: Any) -> None:
         level_no = level if isinstance(level, int) else _LEVELS.get(str(level).lower(), 20)
-        name = logging.getLevelName(level_no).lower()
-        return self._emit(level_no, name if name in _LEVELS else "info", event, args, kw)
+        # a custom level is written as the nearest named level below it
+        for floor, method in _BY_FLOOR:
+            if level_no >= floor:
+                return method(self, event, *args, **kw)
+        return None
 
     warn = warning
     fatal = critical
@@ -588,6 +648,15 @@ class CpaBoundLogger(BoundLoggerBase):
     def is_enabled_for(self, level: int) -> bool:
         """Whether a line at ``level`` would be written."""
         return level >= _state.min_level
+
+
+_BY_FLOOR: Final[tuple[tuple[int, Callable[..., None]], ...]] = (
+    (logging.CRITICAL, CpaBoundLogger.critical),
+    (logging.ERROR, CpaBoundLogger.error),
+    (logging.WARNING, CpaBoundLogger.warning),
+    (logging.INFO, CpaBoundLogger.info),
+    (logging.DEBUG, CpaBoundLogger.debug),
+)
 
 
 # ---------------------------------------------------------------------------------------------

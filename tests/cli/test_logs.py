@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import json
+import subprocess
 
 import pytest
 
-from tests.conftest import clean_env, run_cpa_ops
+from tests.conftest import BIN, clean_env, run_cpa_ops
 
 # What the showcase plants; none of it may reach stdout.
 PLANTED = [
@@ -97,6 +98,30 @@ class TestJsonFormat:
         """Without --level, LOG_LEVEL from the environment decides."""
         ran = run_cpa_ops("log-test", "--format", "json", env=clean_env(LOG_LEVEL="error"))
         assert len(_json_records(ran.stdout)) == 2
+
+
+class TestStopsWhenTheReaderLeaves:
+    @pytest.mark.timeout(20)
+    def test_closed_pipe_stops_a_long_run_quietly(self) -> None:
+        """Like `| head -1`: a huge --count stops soon after stdout closes, with no traceback."""
+        proc = subprocess.Popen(
+            [str(BIN), "log-test", "--format", "json", "--count", "1000000"],
+            env=clean_env(),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            stdin=subprocess.DEVNULL,
+        )
+        assert proc.stdout is not None and proc.stderr is not None
+        json.loads(proc.stdout.readline())
+        proc.stdout.close()
+        try:
+            proc.wait(timeout=10)
+        finally:
+            proc.kill()
+        stderr = proc.stderr.read().decode()
+        proc.stderr.close()
+        assert proc.returncode == 1  # main()'s contract for a vanished reader
+        assert "Traceback" not in stderr
 
 
 class TestConsoleColour:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import io
 import json
 import logging
@@ -118,6 +119,8 @@ class TestJsonLines:
         log.fatal("f")
         log.exception("x")
         log.log(logging.WARNING, "via log")
+        log.log(25, "custom level between info and warning")
+        log.log(5, "below debug: dropped")
         assert [r["level"] for r in captured.records()] == [
             "info",
             "warning",
@@ -125,6 +128,7 @@ class TestJsonLines:
             "critical",
             "error",
             "warning",
+            "info",
         ]
 
     def test_unbound_correlation_ids_are_omitted(self, captured: Captured) -> None:
@@ -266,6 +270,24 @@ class TestCorrelation:
         assert by_child["b"]["client_id"] == "client-b"
         assert by_child[None]["task_id"] == "task-parent" and "client_id" not in by_child[None]
 
+    def test_one_binder_shared_by_concurrent_tasks(self, captured: Captured) -> None:
+        """A single bind_correlation object entered by overlapping tasks unwinds each cleanly."""
+        shared = bind_correlation(agent="shared-agent")
+
+        async def worker(task_id: str, delay: float) -> str | None:
+            async with shared, bind_correlation(task_id=task_id):
+                await asyncio.sleep(delay)
+                get_logger("x").info("working")
+            return agent_ctx.get()
+
+        async def main() -> list[str | None]:
+            return list(await asyncio.gather(worker("t1", 0.02), worker("t2", 0.0)))
+
+        assert asyncio.run(main()) == [None, None]
+        records = captured.records()
+        assert sorted(r["task_id"] for r in records) == ["t1", "t2"]
+        assert {r["agent"] for r in records} == {"shared-agent"}
+
     def test_decorator_binds_in_async_and_sync_functions(self, captured: Captured) -> None:
         """As a decorator it really binds for async def (structlog's own decorator does not)."""
 
@@ -367,6 +389,39 @@ class TestNeverRaises:
         get_logger("x").info("odd", **fields)
         records = captured.records()
         assert len(records) == 1 and records[0]["message"] == "odd"
+
+    def test_objects_with_fields_are_redacted_by_key(self, captured: Captured) -> None:
+        """Dataclasses, pydantic models and other Mappings are rendered as redacted dicts."""
+        from types import MappingProxyType
+
+        from pydantic import BaseModel
+
+        @dataclasses.dataclass
+        class Client:
+            name: str
+            account_number: str
+            parent: Any = None
+
+        class Contact(BaseModel):
+            email: str
+            visits: int
+
+        looped = Client("loop", "000123456789")
+        looped.parent = looped
+        get_logger("x").info(
+            "objects",
+            client=Client("Jane", "000123456789"),
+            contact=Contact(email="jane@example.com", visits=3),
+            headers=MappingProxyType({"Authorization": "Bearer abcdefgh12345678"}),
+            looped=looped,
+        )
+        line = captured.text()
+        assert "000123456789" not in line and "jane@example.com" not in line
+        assert "abcdefgh12345678" not in line
+        record = json.loads(line)
+        assert record["client"]["account_number"] == "[REDACTED:account_number]"
+        assert record["contact"] == {"email": "[REDACTED:email]", "visits": 3}
+        assert record["headers"] == {"Authorization": "[REDACTED:authorization]"}
 
     def test_cycles_and_huge_strings(self, captured: Captured) -> None:
         """A cycle becomes a placeholder; a huge string is redacted first, then cut."""
