@@ -173,8 +173,7 @@ def _run_checks(
     quiet: bool,
 ) -> Report:
     from cpa_ops.core.health import Report, logging_config_check, sentry_config_check
-    from cpa_ops.core.redis import run_with_budget
-    from cpa_ops.core.redis_topology import probe_settings
+    from cpa_ops.core.redis import probe_settings, run_with_budget
 
     config_checks = (
         sentry_config_check(

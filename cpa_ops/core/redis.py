@@ -26,6 +26,7 @@ if TYPE_CHECKING:
     from redis.asyncio import BlockingConnectionPool, RedisCluster
     from redis.asyncio.connection import AbstractConnection
 
+    from cpa_ops.core.redis_topology import TopologyDiagnosis
     from cpa_ops.core.settings import Settings
 
 PROBE_CLIENT_NAME = "cpa-ops-health"
@@ -392,6 +393,43 @@ async def probe_redis(
         facts=facts,
         write_checked=write,
         warn_ms=warn_ms,
+    )
+
+
+async def probe_settings(
+    settings: Settings,
+    *,
+    budget: float,
+    write: bool = False,
+    warn_ms: float = 100.0,
+    client_name: str = PROBE_CLIENT_NAME,
+) -> RedisDiagnosis | TopologyDiagnosis:
+    """The probe REDIS_MODE asks for: standalone here, cluster and sentinel in redis_topology
+    (imported only then: the standalone probe is on every probe's start-up path)."""
+    url = settings.redis_url.get_secret_value()
+    if settings.redis_mode != "standalone":
+        from cpa_ops.core.redis_topology import probe_cluster, probe_sentinel
+    if settings.redis_mode == "cluster":
+        return await probe_cluster(
+            settings.redis_seed_urls,
+            budget=budget,
+            write=write,
+            warn_ms=warn_ms,
+            client_name=client_name,
+        )
+    if settings.redis_mode == "sentinel":
+        assert settings.redis_sentinel_master is not None  # validated with the mode
+        return await probe_sentinel(
+            settings.redis_sentinels,
+            settings.redis_sentinel_master,
+            url,
+            budget=budget,
+            write=write,
+            warn_ms=warn_ms,
+            client_name=client_name,
+        )
+    return await probe_redis(
+        url, budget=budget, write=write, warn_ms=warn_ms, client_name=client_name
     )
 
 

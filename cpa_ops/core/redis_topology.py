@@ -38,7 +38,6 @@ from cpa_ops.core.redis import (
     classify_failure,
     close_connection,
     open_probe_connection,
-    probe_redis,
     timed_command,
 )
 from cpa_ops.core.settings import parse_host_port
@@ -48,7 +47,6 @@ if TYPE_CHECKING:
     from redis.asyncio.connection import AbstractConnection
 
     from cpa_ops.core.latency import Sample
-    from cpa_ops.core.redis import RedisDiagnosis
     from cpa_ops.core.settings import Settings
 
 CLUSTER_SLOTS = 16384
@@ -1170,40 +1168,6 @@ def _replica_check(
 # Dispatch by REDIS_MODE
 
 
-async def probe_settings(
-    settings: Settings,
-    *,
-    budget: float,
-    write: bool = False,
-    warn_ms: float = 100.0,
-    client_name: str = PROBE_CLIENT_NAME,
-) -> RedisDiagnosis | TopologyDiagnosis:
-    """The probe REDIS_MODE asks for: standalone, cluster or sentinel."""
-    url = settings.redis_url.get_secret_value()
-    if settings.redis_mode == "cluster":
-        return await probe_cluster(
-            settings.redis_seed_urls,
-            budget=budget,
-            write=write,
-            warn_ms=warn_ms,
-            client_name=client_name,
-        )
-    if settings.redis_mode == "sentinel":
-        assert settings.redis_sentinel_master is not None  # validated with the mode
-        return await probe_sentinel(
-            settings.redis_sentinels,
-            settings.redis_sentinel_master,
-            url,
-            budget=budget,
-            write=write,
-            warn_ms=warn_ms,
-            client_name=client_name,
-        )
-    return await probe_redis(
-        url, budget=budget, write=write, warn_ms=warn_ms, client_name=client_name
-    )
-
-
 # --------------------------------------------------------------------------------------------
 # The services' client and liveness boolean beyond one server
 
@@ -1364,6 +1328,8 @@ async def ping_targets(
 ) -> tuple[list[NodeTarget], TopologyDiagnosis]:
     """The nodes ``cpa-ops ping`` samples: every node of the cluster, or the master the
     sentinels name; with the diagnosis they came from (it names the fault when there are none)."""
+    from cpa_ops.core.redis import probe_settings
+
     diagnosis = await probe_settings(settings, budget=budget, client_name=client_name)
     assert isinstance(diagnosis, TopologyDiagnosis)  # only called outside standalone mode
     base_url = settings.redis_seed_urls[0]
