@@ -23,8 +23,22 @@ class LogLevelChoice(StrEnum):
     CRITICAL = "CRITICAL"
 
 
+EPILOG = """\
+Examples:
+
+  See what a service's logs look like here (format and level from ENVIRONMENT, LOG_LEVEL):
+    cpa-ops log-test
+
+  Check that the log pipeline parses every line and redacts the planted PII:
+    cpa-ops log-test --format json | jq .
+
+  Load a log shipper with 10,000 showcases:
+    cpa-ops log-test --format json --count 10000 > /dev/null
+"""
+
+
 def register(app: typer.Typer) -> None:
-    app.command("log-test")(log_test)
+    app.command("log-test", epilog=EPILOG, rich_help_panel="Observability")(log_test)
 
 
 def log_test(

@@ -38,8 +38,22 @@ class Level(StrEnum):
     debug = "debug"
 
 
+EPILOG = """\
+Examples:
+
+  Does an event reach Sentry from here? (SENTRY_DSN from the environment or .env)
+    cpa-ops sentry-test
+
+  After a deploy: an exception with a stack trace, tagged, as JSON for the pipeline log:
+    cpa-ops sentry-test --exception --tag deploy=2026.11.28 --format json
+
+  What would be sent, after scrubbing, without sending it:
+    cpa-ops sentry-test --dry-run --message "client 123-45-6789 failed"
+"""
+
+
 def register(app: typer.Typer) -> None:
-    app.command("sentry-test")(sentry_test)
+    app.command("sentry-test", epilog=EPILOG, rich_help_panel="Observability")(sentry_test)
 
 
 def sentry_test(
@@ -78,7 +92,10 @@ def sentry_test(
         OutputFormat, typer.Option("--format", help="Output format.")
     ] = OutputFormat.text,
 ) -> None:
-    """Send one test event to Sentry and report the event id, host, HTTP status and time."""
+    """Send one test event to Sentry and report the event id, host, HTTP status and time.
+
+    SENTRY_DSN (environment or .env) says where; ENVIRONMENT is sent with the event.
+    """
     from cpa_ops import STARTED_AT
     from cpa_ops.cli.console import Terminal
     from cpa_ops.cli.exits import ExitCode
