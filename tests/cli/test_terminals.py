@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import re
 import signal
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
@@ -16,6 +16,7 @@ import typer
 from cpa_ops.cli import app
 from tests.cli.conftest import Background, OnTerminal, RedisProcess, free_port
 from tests.conftest import clean_env, run_cpa_ops
+from tests.servers.sentry_ingest import SentryIngest
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -27,9 +28,11 @@ COLOUR = re.compile(r"\x1b\[[0-9;]*m")  # SGR: colour and bold/dim
 class Run:
     """One way to run a command so it prints its usual output."""
 
-    args: tuple[str, ...]  # "{redis}" and "{refused}" are filled in with loopback URLs
+    args: tuple[str, ...]  # "{redis}", "{refused}" and "{dsn}" are filled in (loopback)
     coloured: bool  # whether this output carries colour on a colour terminal
     interrupt_after: str | None = None  # a live view: Ctrl-C once this text has been shown
+    env: tuple[tuple[str, str], ...] = ()  # settings, filled in like args
+    logs_a_traceback: bool = False  # log-test shows how a logged exception looks
 
 
 # One row per command at least (test_every_command_is_checked keeps this complete).
@@ -52,24 +55,39 @@ RUNS = {
     ),
     "config": Run(("config", "--redis-url", "{redis}"), coloured=True),
     "config check": Run(("config", "check", "--redis-url", "{redis}"), coloured=False),
+    "log-test": Run(("log-test",), coloured=True, logs_a_traceback=True),
+    "log-test json": Run(("log-test", "--format", "json"), coloured=False, logs_a_traceback=True),
+    "sentry-test": Run(("sentry-test",), coloured=True, env=(("SENTRY_DSN", "{dsn}"),)),
+    "sentry-test without a DSN": Run(("sentry-test",), coloured=False),
+    "sentry-test --dry-run": Run(("sentry-test", "--dry-run"), coloured=False),
     "health --help": Run(("health", "--help"), coloured=False),
     "--help": Run(("--help",), coloured=False),
 }
 
 
 @pytest.fixture(scope="module")
-def urls(healthy_redis: RedisProcess) -> dict[str, str]:
-    """The healthy redis-server's URL, and a loopback address where nothing listens."""
-    return {"redis": healthy_redis.url, "refused": f"redis://127.0.0.1:{free_port()}/0"}
+def urls(healthy_redis: RedisProcess) -> Iterator[dict[str, str]]:
+    """The healthy redis-server's URL, a loopback address where nothing listens, and the DSN of
+    a real Sentry ingest server on loopback."""
+    with SentryIngest() as ingest:
+        yield {
+            "redis": healthy_redis.url,
+            "refused": f"redis://127.0.0.1:{free_port()}/0",
+            "dsn": ingest.dsn,
+        }
 
 
 def argv(run: Run, urls: dict[str, str]) -> list[str]:
     return [arg.format(**urls) for arg in run.args]
 
 
+def settings(run: Run, urls: dict[str, str]) -> dict[str, str]:
+    return {name: value.format(**urls) for name, value in run.env}
+
+
 def run_in_pipe(run: Run, urls: dict[str, str], **env: str) -> str:
     """stdout + stderr of the installed cpa-ops writing into pipes."""
-    proc = Background(*argv(run, urls), env=clean_env(**env))
+    proc = Background(*argv(run, urls), env=clean_env(**settings(run, urls), **env))
     try:
         if run.interrupt_after:
             proc.wait_for(lambda line: run.interrupt_after in line, timeout=20)
@@ -79,13 +97,16 @@ def run_in_pipe(run: Run, urls: dict[str, str], **env: str) -> str:
     finally:
         proc.kill()
     assert "Traceback" not in stderr
-    return "\n".join(proc.seen) + stdout + stderr
+    out = "\n".join(proc.seen) + stdout + stderr
+    assert run.logs_a_traceback or "Traceback" not in out
+    return out
 
 
 def run_on_tty(run: Run, urls: dict[str, str], **env: str) -> str:
     """Everything the installed cpa-ops writes to a real pseudo-terminal (stdout and stderr)."""
     proc = OnTerminal(
-        *argv(run, urls), env=clean_env(**{"TERM": "xterm-256color", "COLUMNS": "100", **env})
+        *argv(run, urls),
+        env=clean_env(**{"TERM": "xterm-256color", "COLUMNS": "100", **settings(run, urls), **env}),
     )
     try:
         if run.interrupt_after:
@@ -95,7 +116,7 @@ def run_on_tty(run: Run, urls: dict[str, str], **env: str) -> str:
     finally:
         proc.kill()
     text = proc.output.decode("utf-8", "replace")
-    assert "Traceback" not in text
+    assert run.logs_a_traceback or "Traceback" not in text
     return text
 
 
