@@ -40,8 +40,10 @@ RUNS = {
     "health": Run(("health", "--redis-url", "{redis}", "--timeout", "5"), coloured=True),
     "health failing": Run(("health", "--redis-url", "{refused}"), coloured=True),
     "health --wait spinner": Run(("health", "--redis-url", "{refused}", "--wait", "0.6"), True),
+    # Ctrl-C after round 1, while the watch sleeps (one landing inside a probe can leave an
+    # asyncio warning on stderr: a known race in the watch loop, not what this file checks)
     "health --watch": Run(
-        ("health", "--redis-url", "{redis}", "--watch", "0.2", "--timeout", "5"),
+        ("health", "--redis-url", "{redis}", "--watch", "5", "--timeout", "5"),
         coloured=True,
         interrupt_after="redis:ping",
     ),
@@ -51,7 +53,7 @@ RUNS = {
     "ping": Run(("ping", "--redis-url", "{redis}", "-c", "2", "-i", "0.05"), coloured=True),
     "ping failing": Run(("ping", "--redis-url", "{refused}", "-c", "2", "-i", "0.05"), True),
     "ping until Ctrl-C": Run(
-        ("ping", "--redis-url", "{redis}", "-i", "0.1"), coloured=True, interrupt_after="seq=2"
+        ("ping", "--redis-url", "{redis}", "-i", "2"), coloured=True, interrupt_after="seq=1"
     ),
     "config": Run(("config", "--redis-url", "{redis}"), coloured=True),
     "config check": Run(("config", "check", "--redis-url", "{redis}"), coloured=False),
@@ -96,7 +98,7 @@ def run_in_pipe(run: Run, urls: dict[str, str], **env: str) -> str:
             _, stdout, stderr = proc.finish(timeout=30)
     finally:
         proc.kill()
-    assert "Traceback" not in stderr
+    assert "Traceback" not in stderr, stderr
     out = "\n".join(proc.seen) + stdout + stderr
     assert run.logs_a_traceback or "Traceback" not in out
     return out
