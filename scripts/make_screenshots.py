@@ -36,13 +36,14 @@ class Shot:
     args: tuple[str, ...]
     redis: str  # "healthy": the started server; "refused": a free port nobody listens on
     env: tuple[tuple[str, str], ...] = ()
+    width: int = WIDTH
 
 
 SHOTS = (
     Shot("health-healthy.svg", ("health",), "healthy"),
     Shot("health-failing.svg", ("health",), "refused"),
     Shot("ping.svg", ("ping", "-c", "5", "-i", "0.2"), "healthy"),
-    Shot("log-test.svg", ("log-test",), "healthy", (("ENVIRONMENT", "development"),)),
+    Shot("log-test.svg", ("log-test",), "healthy", (("ENVIRONMENT", "development"),), width=140),
 )
 
 
@@ -94,7 +95,7 @@ def terminal_output(shot: Shot, redis_url: str) -> str:
     """What the command writes to a colour terminal (stdout and stderr, in order)."""
     settings = {"REDIS_URL", "SENTRY_DSN", "ENVIRONMENT", "LOG_LEVEL", "NO_COLOR"}
     env = {k: v for k, v in os.environ.items() if k not in settings}
-    env.update(FORCE_COLOR="1", COLUMNS=str(WIDTH), TERM="xterm-256color", REDIS_URL=redis_url)
+    env.update(FORCE_COLOR="1", COLUMNS=str(shot.width), TERM="xterm-256color", REDIS_URL=redis_url)
     env.update(shot.env)
     ran = subprocess.run(
         [str(CPA_OPS), *shot.args],
@@ -114,7 +115,11 @@ def save_svg(shot: Shot, output: str) -> Path:
     from rich.text import Text
 
     console = Console(
-        record=True, width=WIDTH, file=io.StringIO(), force_terminal=True, color_system="truecolor"
+        record=True,
+        width=shot.width,
+        file=io.StringIO(),
+        force_terminal=True,
+        color_system="truecolor",
     )
     console.print(Text("$ ", style="dim") + Text(" ".join(("cpa-ops", *shot.args)), style="bold"))
     console.print(Text.from_ansi(output.rstrip("\n")))

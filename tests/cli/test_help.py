@@ -133,6 +133,12 @@ class TestExamples:
         assert "\n    cpa-ops health --timeout 1 --quiet\n" in examples
         assert "\n    cpa-ops health --wait 60 --write --format json\n" in examples
 
+    def test_root_examples_name_real_commands(self) -> None:
+        """Each example in `cpa-ops --help` runs a command the app has."""
+        examples = run_cpa_ops("--help").stdout.split("Examples:")[1]
+        used = re.findall(r"^\s+cpa-ops (?:--env-file \S+ )?([a-z][\w-]*)", examples, re.MULTILINE)
+        assert used and set(used) <= set(COMMANDS)
+
 
 class TestBareCommand:
     def test_no_arguments_prints_the_help_on_stdout(self) -> None:
