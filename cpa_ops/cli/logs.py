@@ -26,7 +26,7 @@ class LogLevelChoice(StrEnum):
 EPILOG = """\
 Examples:
 
-  See what a service's logs look like here (format and level from ENVIRONMENT, LOG_LEVEL):
+  What a service's logs look like here (format by ENVIRONMENT, level LOG_LEVEL):
     cpa-ops log-test
 
   Check that the log pipeline parses every line and redacts the planted PII:

@@ -41,10 +41,10 @@ class Level(StrEnum):
 EPILOG = """\
 Examples:
 
-  Does an event reach Sentry from here? (SENTRY_DSN from the environment or .env)
+  Does an event reach Sentry from here? (SENTRY_DSN: environment or .env)
     cpa-ops sentry-test
 
-  After a deploy: an exception with a stack trace, tagged, as JSON for the pipeline log:
+  After a deploy: a tagged exception with its stack trace, JSON for the CI log:
     cpa-ops sentry-test --exception --tag deploy=2026.11.28 --format json
 
   What would be sent, after scrubbing, without sending it:
