@@ -23,8 +23,8 @@ Examples:
 
   cpa-ops health                      is Redis usable? (exit 0 yes, 1 no)
   cpa-ops ping -c 10                  ten round-trips and their statistics
-  cpa-ops config check                are the settings valid? (exit 2 naming each fault)
-  cpa-ops log-test                    what the services' log lines look like here
+  cpa-ops config check                are the settings valid? (exit 2 if not)
+  cpa-ops log-test                    how the services' logs look here
   cpa-ops sentry-test                 does an event reach Sentry?
   cpa-ops --env-file prod.env health  settings from that file instead of ./.env
   cpa-ops health --help               a command's options and more examples

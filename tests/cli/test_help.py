@@ -14,7 +14,7 @@ from typer.core import TyperOption as Option
 
 from cpa_ops.cli import app
 from cpa_ops.core.settings import Settings
-from tests.conftest import run_cpa_ops
+from tests.conftest import clean_env, run_cpa_ops
 
 pytestmark = pytest.mark.timeout(30)
 
@@ -124,6 +124,13 @@ class TestExamples:
         assert ran.returncode == 0
         examples = ran.stdout[ran.stdout.index("Examples:") :]
         assert re.search(rf"^\s+cpa-ops {re.escape(name)}\b", examples, re.MULTILINE), examples
+
+    @pytest.mark.parametrize("path", list(EVERY_COMMAND))
+    def test_help_fits_80_columns(self, path: str) -> None:
+        """Every --help, examples included, fits an 80-column terminal."""
+        ran = run_cpa_ops(*path.split()[1:], "--help", env=clean_env(COLUMNS="80"))
+        wide = [line for line in ran.stdout.splitlines() if len(line) > 80]
+        assert ran.returncode == 0 and not wide, wide
 
     def test_health_shows_a_probe_and_a_ci_example(self) -> None:
         """`cpa-ops health --help` has a Kubernetes probe and a CI example, each command on its
