@@ -302,21 +302,24 @@ def redis_server(
     tls: TlsFiles | None = None,
     workdir: Path | None = None,
     ready_timeout: float = READY_TIMEOUT,
+    port: int | None = None,
 ) -> Iterator[RedisServer]:
-    """A redis-server on a free loopback port with ``extra_args`` (``--maxclients``, "1", ...).
+    """A redis-server on a free loopback port (or ``port``) with ``extra_args``
+    (``"--maxclients", "1"``, ...).
 
-    Ready means its log says so and a side connection gets PONG; stopped by PID on exit.
+    Ready means its log says so and a side connection gets a reply; stopped by PID on exit.
     """
     binary = redis_server_path()
     owned = workdir is None
     root = Path(tempfile.mkdtemp(prefix="cpa-ops-redis-")) if workdir is None else workdir
     try:
-        for attempt in range(3):  # a free port can be taken before redis-server binds it
+        attempts = 1 if port is not None else 3
+        for attempt in range(attempts):  # a free port can be taken before redis-server binds it
             base = root / f"redis-{attempt}"
             (base / "log").mkdir(parents=True)
             (base / "data").mkdir()
-            port = free_port()
-            args = [binary, *_server_args(port, base, tls, password), *extra_args]
+            listen_port = port or free_port()
+            args = [binary, *_server_args(listen_port, base, tls, password), *extra_args]
             process = subprocess.Popen(
                 args,
                 stdin=subprocess.DEVNULL,
@@ -324,19 +327,19 @@ def redis_server(
                 stderr=subprocess.STDOUT,
                 start_new_session=True,
             )
-            server = RedisServer(port, process, base, password=password, tls=tls)
+            server = RedisServer(listen_port, process, base, password=password, tls=tls)
             try:
                 if _wait_ready(server, ready_timeout):
                     yield server
                     return
             finally:
                 server.stop()
-            if "Address already in use" not in server.log_tail(50):
+            if port is not None or "Address already in use" not in server.log_tail(50):
                 raise RuntimeError(
                     f"redis-server {' '.join(extra_args)} did not become ready in "
                     f"{ready_timeout} s; its log ends:\n{server.log_tail()}"
                 )
-        raise RuntimeError("redis-server found no free port in 3 attempts")
+        raise RuntimeError(f"redis-server found no free port in {attempts} attempts")
     finally:
         if owned:
             shutil.rmtree(root, ignore_errors=True)
@@ -496,6 +499,23 @@ def _slot_holder(server: RedisServer) -> RawRedis | None:
         pass
     conn.close()
     return None
+
+
+@contextlib.contextmanager
+def crowded_redis(maxclients: int = 10, held: int = 8, **kwargs: Any) -> Iterator[RedisServer]:
+    """``held`` of ``maxclients`` slots taken by idle connections of ours."""
+    with redis_server("--maxclients", str(maxclients), **kwargs) as server:
+        holders = [server.client() for _ in range(held)]
+        try:
+            wait_until(
+                lambda: holders[0].info("clients").get("connected_clients") == str(held),
+                5,
+                f"exactly {held} clients are connected",
+            )
+            yield server
+        finally:
+            for holder in holders:
+                holder.close()
 
 
 @contextlib.contextmanager

@@ -60,6 +60,13 @@ def redis_max_clients(server_dir: Path) -> Iterator[RedisServer]:
 
 
 @pytest.fixture
+def redis_crowded(server_dir: Path) -> Iterator[RedisServer]:
+    """maxclients 10 with 8 slots held: one more client makes 90%."""
+    with faults.crowded_redis(maxclients=10, held=8, workdir=server_dir) as server:
+        yield server
+
+
+@pytest.fixture
 def redis_loading(server_dir: Path) -> Iterator[RedisServer]:
     with faults.loading_redis(workdir=server_dir) as server:
         yield server

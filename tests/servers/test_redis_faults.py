@@ -126,6 +126,12 @@ class TestServerFaults:
             assert isinstance(reply, ErrorReply)
             assert "max number of clients reached" in reply
 
+    def test_crowded_server_has_8_of_10_clients(self, redis_crowded: RedisServer) -> None:
+        """maxclients 10 with 8 idle connections of ours, plus this one: 9 connected."""
+        with redis_crowded.client() as conn:
+            info = conn.info("clients")
+            assert (info["connected_clients"], info["maxclients"]) == ("9", "10")
+
     def test_loading_server_answers_loading_for_seconds(self, redis_loading: RedisServer) -> None:
         """PING answers -LOADING; INFO shows progress and an ETA, still loading 2 s later."""
         with redis_loading.client() as conn:
