@@ -14,7 +14,7 @@ from typing import Annotated
 import typer
 
 from cpa_ops import __version__
-from cpa_ops.cli import health
+from cpa_ops.cli import config, health, ping
 from cpa_ops.cli.exits import ExitCode
 
 app = typer.Typer(
@@ -61,6 +61,8 @@ def root(
 
 
 health.register(app)
+ping.register(app)
+config.register(app)
 
 
 def main(argv: list[str] | None = None) -> None:

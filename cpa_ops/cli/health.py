@@ -96,6 +96,17 @@ def health(
             "--quiet", "-q", help="No output when healthy; only the failure line on stderr."
         ),
     ] = False,
+    watch: Annotated[
+        float | None,
+        typer.Option(
+            "--watch",
+            metavar="SECONDS",
+            parser=seconds,
+            help="Re-run the checks every SECONDS until Ctrl-C (exit 0); each round within "
+            "--timeout. A live table on a terminal, one JSON object per line with --format json.",
+            show_default=False,
+        ),
+    ] = None,
 ) -> None:
     """Check Redis (and Sentry and logging configuration); exit 0 healthy, 1 not, 2 bad input.
 
@@ -119,6 +130,8 @@ def health(
 
         fail_config(exc.problems, terminal)
 
+    if watch is not None:
+        _watch(settings, watch, timeout, wait, write, warn_ms, output_format, quiet, terminal)
     started = cpa_ops.STARTED_AT
     hard_end = started + (wait or 0.0) + timeout
 
@@ -177,6 +190,84 @@ def _run_checks(
         if spinner:
             spinner.stop()
     return Report((*diagnosis.checks, *config_checks))
+
+
+def _watch(
+    settings: Settings,
+    every: float,
+    timeout: float,
+    wait: float | None,
+    write: bool,
+    warn_ms: float,
+    output_format: HealthFormat,
+    quiet: bool,
+    terminal: Terminal,
+) -> None:
+    """Re-run the checks every ``every`` seconds until Ctrl-C (exit 0); never returns."""
+    from cpa_ops.cli.console import fail_usage
+    from cpa_ops.core.health import rfc3339, utc_now
+
+    if wait is not None:
+        fail_usage("--watch and --wait cannot be combined (--watch already re-checks)", terminal)
+    live = None
+    if output_format is HealthFormat.text and terminal.stdout_isatty and not quiet:
+        from rich.live import Live
+        from rich.table import Table
+        from rich.text import Text
+
+        live = Live(Text("checking..."), console=terminal.rich(), auto_refresh=False)
+
+    def table(report: Report, round_no: int, at: str) -> Table:
+        styles = {"pass": "green", "warn": "yellow", "fail": "bold red"}
+        status = report.status.value
+        title = Text.assemble(
+            f"cpa-ops health of {settings.redis_url_masked}: every {every:g} s, "
+            f"round {round_no} at {at}: ",
+            (status, styles[status]),
+        )  # a Text, not markup: an IPv6 URL's [::1] is not a style tag
+        grid = Table(title=title, title_justify="left")
+        for column in ("status", "check", "measured", "output"):
+            grid.add_column(column)
+        for check in report.checks:
+            measured = (
+                f"{check.observed_value:.1f} ms"
+                if check.observed_value is not None and check.observed_unit == "ms"
+                else ""
+            )
+            output = f"[{check.reason}] {check.output}" if check.reason else check.output
+            grid.add_row(
+                Text(check.status.value.upper(), style=styles[check.status.value]),
+                check.key,
+                measured,
+                Text(output + (f"\nhint: {check.hint}" if check.hint else "")),
+            )
+        return grid
+
+    round_no = 0
+    try:
+        if live is not None:
+            live.start()
+        while True:
+            round_no += 1
+            started = time.monotonic()
+            # each round has its own --timeout budget; the process-level deadline is per command
+            report = _run_checks(
+                settings, timeout, None, write, warn_ms, started + timeout, terminal, quiet
+            )
+            at = rfc3339(utc_now())
+            if live is not None:
+                live.update(table(report, round_no, at), refresh=True)
+            else:
+                if output_format is HealthFormat.text and not quiet:
+                    terminal.out(f"--- round {round_no} at {at} ---")
+                _emit(report, settings, output_format, quiet, terminal)
+            time.sleep(max(started + every - time.monotonic(), 0.0))
+    except KeyboardInterrupt:
+        pass
+    finally:
+        if live is not None:
+            live.stop()
+    raise typer.Exit(0)
 
 
 def _deadline_report(settings: Settings, budget: float) -> Report:

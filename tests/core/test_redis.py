@@ -1,0 +1,215 @@
+"""The Redis core against a real redis-server: the services' pool and liveness boolean, and the
+probe's value (facts, connection name, closing what it opened)."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import subprocess
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import redis
+
+from cpa_ops.core.health import Status
+from cpa_ops.core.redis import (
+    PROBE_CLIENT_NAME,
+    check_redis_health,
+    create_redis_pool,
+    probe_redis,
+)
+from cpa_ops.core.settings import load_settings
+
+pytestmark = pytest.mark.timeout(60)
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory, redis_server_bin: str) -> Iterator[int]:
+    """A healthy redis-server on a free loopback port, stopped by PID afterwards."""
+    port = _free_port()
+    workdir: Path = tmp_path_factory.mktemp("redis")
+    proc = subprocess.Popen(
+        [
+            redis_server_bin,
+            "--port",
+            str(port),
+            "--bind",
+            "127.0.0.1",
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+            "--dir",
+            str(workdir),
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.monotonic() + 10
+        while True:
+            try:
+                if redis.Redis(port=port, socket_timeout=0.5).ping():
+                    break
+            except redis.ConnectionError:
+                if time.monotonic() > deadline or proc.poll() is not None:
+                    raise
+                time.sleep(0.05)
+        yield port
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(5)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(5)
+
+
+def _clients(port: int, name: str | None = None) -> list[dict[str, str]]:
+    side = redis.Redis(port=port, socket_timeout=2, decode_responses=True)
+    try:
+        everyone = side.client_list()
+        side_id = str(side.client_id())
+    finally:
+        side.close()
+    return [c for c in everyone if c["id"] != side_id and (name is None or c["name"] == name)]
+
+
+class TestPool:
+    def test_1000_concurrent_checks_share_at_most_20_connections(self, server: int) -> None:
+        """1000 concurrent check_redis_health calls on one pool of 20: all True, and the
+        server never sees more than 20 connections from it."""
+        settings = load_settings(redis_url=f"redis://127.0.0.1:{server}/0")
+        assert settings.redis_max_connections == 20
+        peak = 0
+
+        async def main() -> list[bool]:
+            nonlocal peak
+            pool = await create_redis_pool(settings, client_name="pool-under-test")
+            stop = asyncio.Event()
+
+            async def watch() -> None:
+                nonlocal peak
+                while not stop.is_set():
+                    count = await asyncio.to_thread(
+                        lambda: len(_clients(server, "pool-under-test"))
+                    )
+                    peak = max(peak, count)
+                    await asyncio.sleep(0.002)
+
+            watcher = asyncio.create_task(watch())
+            try:
+                return await asyncio.gather(*(check_redis_health(pool) for _ in range(1000)))
+            finally:
+                stop.set()
+                await watcher
+                await pool.disconnect()
+
+        results = asyncio.run(main())
+        assert results == [True] * 1000
+        assert 1 <= peak <= 20, peak
+
+    def test_a_waiting_caller_gets_a_connection_once_one_is_freed(self, server: int) -> None:
+        """With the one connection of a pool of 1 held, a second caller waits, then succeeds."""
+        settings = load_settings(redis_url=f"redis://127.0.0.1:{server}/0", redis_max_connections=1)
+
+        async def main() -> bool:
+            pool = await create_redis_pool(settings, acquire_timeout=5)
+            held = await pool.get_connection()
+            waiting = asyncio.create_task(check_redis_health(pool, timeout=3))
+            await asyncio.sleep(0.3)
+            assert not waiting.done()  # it waits instead of failing at once
+            await pool.release(held)
+            try:
+                return await waiting
+            finally:
+                await pool.disconnect()
+
+        assert asyncio.run(main()) is True
+
+    def test_check_is_false_not_an_exception_when_redis_is_down(self) -> None:
+        """A refused port gives False within the timeout; nothing is raised."""
+        settings = load_settings(redis_url=f"redis://127.0.0.1:{_free_port()}/0")
+
+        async def main() -> tuple[bool, float]:
+            pool = await create_redis_pool(settings)
+            started = time.monotonic()
+            try:
+                return await check_redis_health(pool, timeout=1.0), time.monotonic() - started
+            finally:
+                await pool.disconnect()
+
+        healthy, elapsed = asyncio.run(main())
+        assert healthy is False
+        assert elapsed < 2.0
+
+
+class TestProbe:
+    def test_healthy_server_facts(self, server: int) -> None:
+        """A healthy server: pass, round-trip measured, INFO facts filled in."""
+        diagnosis = asyncio.run(probe_redis(f"redis://127.0.0.1:{server}/0", budget=2))
+        assert diagnosis.status is Status.PASS
+        assert diagnosis.reason is None
+        assert diagnosis.rtt_ms is not None and diagnosis.rtt_ms > 0
+        facts = diagnosis.facts
+        assert facts is not None
+        assert facts.version and facts.version.startswith(("6.", "7."))
+        assert facts.role == "master"
+        assert facts.connected_clients and facts.connected_clients >= 1
+        assert facts.maxclients and facts.maxclients > 0
+        assert [c.key for c in diagnosis.checks][:2] == ["redis:ping", "redis:memory"]
+
+    def test_connection_is_named_and_closed(self, server: int) -> None:
+        """The probe's connection is named cpa-ops-health while open and gone afterwards."""
+        seen: list[list[dict[str, str]]] = []
+
+        async def main() -> None:
+            probe = asyncio.create_task(
+                probe_redis(f"redis://127.0.0.1:{server}/0", budget=2, write=True)
+            )
+            # look while the probe runs: CLIENT LIST from a side connection in a thread
+            while not probe.done():
+                seen.append(await asyncio.to_thread(_clients, server, PROBE_CLIENT_NAME))
+                await asyncio.sleep(0)
+            assert (await probe).status is Status.PASS
+
+        for _ in range(20):
+            asyncio.run(main())
+            if any(seen):
+                break
+        assert any(seen), "the probe's connection never showed up named cpa-ops-health"
+        time.sleep(0.2)
+        assert _clients(server, PROBE_CLIENT_NAME) == []
+
+    def test_write_key_is_removed(self, server: int) -> None:
+        """--write leaves no cpa-ops:health:* key behind."""
+        diagnosis = asyncio.run(probe_redis(f"redis://127.0.0.1:{server}/0", budget=2, write=True))
+        assert diagnosis.status is Status.PASS
+        assert diagnosis.write_ms is not None
+        side = redis.Redis(port=server, socket_timeout=2)
+        assert side.keys("cpa-ops:health:*") == []
+
+    def test_refused_port_is_named(self) -> None:
+        """Nothing listening: fail, reason refused, well inside the budget."""
+        started = time.monotonic()
+        diagnosis = asyncio.run(probe_redis(f"redis://127.0.0.1:{_free_port()}/0", budget=1))
+        assert diagnosis.status is Status.FAIL
+        assert diagnosis.reason == "refused"
+        assert time.monotonic() - started < 1.0
+
+    def test_password_never_in_the_diagnosis(self, server: int) -> None:
+        """A password in the URL appears nowhere in the value the probe returns."""
+        secret = "s3cr3t-PW-xyz"
+        diagnosis = asyncio.run(
+            probe_redis(f"redis://:{secret}@127.0.0.1:{_free_port()}/0", budget=1)
+        )
+        assert secret not in repr(diagnosis)
+        assert ":***@" in diagnosis.url
