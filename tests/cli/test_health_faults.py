@@ -28,19 +28,26 @@ pytestmark = pytest.mark.timeout(60)
 TIMEOUT = 1.0
 #: the contract: exit within --timeout + 0.5 s of being started
 DEADLINE = TIMEOUT + 0.5
+#: for tests about something else than the deadline: on a busy 2-core machine the interpreter's
+#: start alone can eat most of 1 s, and the verdict is then (rightly) "deadline"
+ROOMY_TIMEOUT = 5.0
 WRONG_PASSWORD = "wr0ng-PW-987"
 RFC3339_UTC = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z$")
 NAGIOS_PERFDATA = re.compile(r"^'[^'=]+'=-?[\d.]+[a-zA-Z%]*(;[\d.]*){0,4}$")
 
 
-def _health(url: str, *args: str, env: dict[str, str] | None = None) -> Ran:
+def _health(
+    url: str, *args: str, env: dict[str, str] | None = None, timeout: float = TIMEOUT
+) -> Ran:
     return run_cpa_ops(
-        "health", "--redis-url", url, "--timeout", str(TIMEOUT), *args, env=env, timeout=10
+        "health", "--redis-url", url, "--timeout", str(timeout), *args, env=env, timeout=15
     )
 
 
-def _health_json(url: str, *args: str, env: dict[str, str] | None = None) -> tuple[Ran, Any]:
-    ran = _health(url, "--format", "json", *args, env=env)
+def _health_json(
+    url: str, *args: str, env: dict[str, str] | None = None, timeout: float = TIMEOUT
+) -> tuple[Ran, Any]:
+    ran = _health(url, "--format", "json", *args, env=env, timeout=timeout)
     try:
         return ran, json.loads(ran.stdout)
     except ValueError:
@@ -221,7 +228,7 @@ class TestWarnings:
 
     def test_stale_replica_warns_on_replication(self, redis_stale_replica: RedisServer) -> None:
         """A replica serving stale data with its master link down: redis:replication warns."""
-        ran, document = _health_json(redis_stale_replica.url())
+        ran, document = _health_json(redis_stale_replica.url(), timeout=ROOMY_TIMEOUT)
         replication = _check(document, "redis:replication")
         assert (document["status"], replication["status"], ran.returncode) == ("warn", "warn", 0), (
             _shown(ran)
@@ -229,7 +236,7 @@ class TestWarnings:
 
     def test_clients_near_maxclients_warn(self, redis_crowded: RedisServer) -> None:
         """9 of maxclients 10 connected (the probe included): redis:clients warns."""
-        ran, document = _health_json(redis_crowded.url())
+        ran, document = _health_json(redis_crowded.url(), timeout=ROOMY_TIMEOUT)
         clients = _check(document, "redis:clients")
         assert (document["status"], clients["status"], ran.returncode) == ("warn", "warn", 0), (
             _shown(ran)
@@ -237,7 +244,9 @@ class TestWarnings:
 
     def test_round_trip_over_warn_ms_warns(self, redis_healthy: RedisServer) -> None:
         """A --warn-ms no round-trip can beat: redis:ping warns with its measured ms."""
-        ran, document = _health_json(redis_healthy.url(), "--warn-ms", "0.0001")
+        ran, document = _health_json(
+            redis_healthy.url(), "--warn-ms", "0.0001", timeout=ROOMY_TIMEOUT
+        )
         ping = _check(document, "redis:ping")
         assert (document["status"], ping["status"], ran.returncode) == ("warn", "warn", 0), _shown(
             ran
@@ -246,7 +255,7 @@ class TestWarnings:
 
     def test_nagios_warning_exit_1(self, redis_oom: RedisServer) -> None:
         """--format nagios on a warn: a WARNING line, exit 1."""
-        ran = _health(redis_oom.url(), "--format", "nagios")
+        ran = _health(redis_oom.url(), "--format", "nagios", timeout=ROOMY_TIMEOUT)
         assert ran.returncode == 1, _shown(ran)
         assert ran.stdout.startswith("CPA-OPS WARNING - "), _shown(ran)
 
@@ -274,7 +283,7 @@ class TestHealthy:
 
     def test_write_sets_and_deletes_its_key(self, redis_healthy: RedisServer) -> None:
         """--write: redis:write passes and no cpa-ops:health:* key is left behind."""
-        ran, document = _health_json(redis_healthy.url(), "--write")
+        ran, document = _health_json(redis_healthy.url(), "--write", timeout=ROOMY_TIMEOUT)
         write = _check(document, "redis:write")
         assert (write["status"], ran.returncode) == ("pass", 0), _shown(ran)
         with redis_healthy.client() as conn:
@@ -283,7 +292,7 @@ class TestHealthy:
 
     def test_tls_with_the_right_ca(self, redis_tls: RedisServer, tls_files: TlsFiles) -> None:
         """rediss:// with ssl_ca_certs naming the CA that signed the server: pass."""
-        ran, document = _health_json(redis_tls.url(ca=tls_files.ca))
+        ran, document = _health_json(redis_tls.url(ca=tls_files.ca), timeout=ROOMY_TIMEOUT)
         assert (document["status"], ran.returncode) == ("pass", 0), _shown(ran)
 
     @pytest.mark.parametrize("output", ["text", "json", "nagios"])
@@ -293,23 +302,23 @@ class TestHealthy:
     ) -> None:
         """The right password, by --redis-url or REDIS_URL: pass, and never printed."""
         url = redis_with_password.url(password=REDIS_PASSWORD)
-        args = ["health", "--timeout", str(TIMEOUT), "--format", output]
+        args = ["health", "--timeout", str(ROOMY_TIMEOUT), "--format", output]
         if via == "option":
-            ran = run_cpa_ops(*args, "--redis-url", url, timeout=10)
+            ran = run_cpa_ops(*args, "--redis-url", url, timeout=15)
         else:
-            ran = run_cpa_ops(*args, env=clean_env(REDIS_URL=url), timeout=10)
+            ran = run_cpa_ops(*args, env=clean_env(REDIS_URL=url), timeout=15)
         assert ran.returncode == 0, _shown(ran)
         assert str(redis_with_password.port) in ran.stdout, "the URL is shown, masked"
         _no_secret(ran)
 
     def test_quiet_prints_nothing(self, redis_healthy: RedisServer) -> None:
         """--quiet and healthy: no output at all, exit 0."""
-        ran = _health(redis_healthy.url(), "--quiet")
+        ran = _health(redis_healthy.url(), "--quiet", timeout=ROOMY_TIMEOUT)
         assert (ran.returncode, ran.stdout, ran.stderr) == (0, "", ""), _shown(ran)
 
     def test_nagios_ok_line_with_perfdata(self, redis_healthy: RedisServer) -> None:
         """--format nagios: one OK line, then perfdata 'label'=value[UOM];warn;crit;min;max."""
-        ran = _health(redis_healthy.url(), "--format", "nagios")
+        ran = _health(redis_healthy.url(), "--format", "nagios", timeout=ROOMY_TIMEOUT)
         lines = ran.stdout.splitlines()
         assert (ran.returncode, len(lines)) == (0, 1), _shown(ran)
         status, bar, perfdata = lines[0].partition(" | ")
