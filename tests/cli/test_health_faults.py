@@ -12,6 +12,7 @@ import json
 import re
 import subprocess
 import time
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -31,6 +32,8 @@ DEADLINE = TIMEOUT + 0.5
 #: for tests about something else than the deadline: on a busy 2-core machine the interpreter's
 #: start alone can eat most of 1 s, and the verdict is then (rightly) "deadline"
 ROOMY_TIMEOUT = 5.0
+#: runs of one fault that may end in "deadline" before the fault's own reason must show
+DEADLINE_RUNS = 3
 WRONG_PASSWORD = "wr0ng-PW-987"
 RFC3339_UTC = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z$")
 NAGIOS_PERFDATA = re.compile(r"^'[^'=]+'=-?[\d.]+[a-zA-Z%]*(;[\d.]*){0,4}$")
@@ -141,13 +144,26 @@ FAULTS = {
 
 
 def _run_fault(request: pytest.FixtureRequest, name: str, *args: str) -> tuple[Fault, Ran]:
+    """Run cpa-ops health against fault ``name``; every run must meet the deadline.
+
+    A starved machine (other test suites on 2 cores) can spend most of the 1 s budget starting
+    the interpreter, and then "deadline" is the right verdict: such a run is repeated, with a
+    warning in the test summary, up to DEADLINE_RUNS runs in all. A fault that always ends in
+    "deadline" still fails.
+    """
     fault = FAULTS[name]
     target = request.getfixturevalue(fault.fixture)
     url = fault.url(target, request.getfixturevalue("tls_files"))
     env = None
     if fault.resolver is not None:
         env = clean_env(PYTHONPATH=str(request.getfixturevalue(fault.resolver)))
-    return fault, _health(url, *fault.args, *args, env=env)
+    for _ in range(DEADLINE_RUNS):
+        ran = _health(url, *fault.args, *args, env=env)
+        assert ran.elapsed <= DEADLINE, _shown(ran)
+        if not re.search(r"\bdeadline\b", ran.stdout + ran.stderr):
+            break
+        warnings.warn(f"{name}: 'deadline' after {ran.elapsed:.2f} s, ran again", stacklevel=2)
+    return fault, ran
 
 
 class TestFaultVerdicts:
@@ -349,10 +365,15 @@ class TestProbeConnection:
                 stderr=subprocess.DEVNULL,
             )
             try:
+                # between its TCP connect and CLIENT SETNAME the connection has no name yet
                 during = faults.wait_until(
-                    lambda: [c for c in _clients(side) if c.get("name") != "side"],
-                    5,
-                    "the probe's connection appears in CLIENT LIST",
+                    lambda: (
+                        [c for c in _clients(side) if c.get("name") != "side"]
+                        if any(c.get("name") == "cpa-ops-health" for c in _clients(side))
+                        else None
+                    ),
+                    8,
+                    "a connection named cpa-ops-health appears in CLIENT LIST",
                 )
                 assert [c.get("name") for c in during] == ["cpa-ops-health"], during
                 probe.wait(10)
