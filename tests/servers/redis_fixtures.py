@@ -25,7 +25,9 @@ def tls_files(tmp_path_factory: pytest.TempPathFactory) -> TlsFiles:
 
 
 @pytest.fixture
-def server_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+def server_dir(tmp_path_factory: pytest.TempPathFactory, redis_server_bin: str) -> Path:
+    """Where one server keeps its log and data; asking for it first stops the whole run,
+    saying how to install redis-server, when it is missing."""
     return tmp_path_factory.mktemp("redis")
 
 
