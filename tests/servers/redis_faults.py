@@ -22,11 +22,12 @@ import subprocess
 import tempfile
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
+T = TypeVar("T")
 LOOPBACK = "127.0.0.1"
 READY_TIMEOUT = 10.0
 STOP_GRACE = 3.0
@@ -362,7 +363,9 @@ def _wait_ready(server: RedisServer, timeout: float) -> bool:
     return False
 
 
-def wait_until(condition: Any, timeout: float, what: str, interval: float = 0.02) -> Any:
+def wait_until(
+    condition: Callable[[], T | None], timeout: float, what: str, interval: float = 0.02
+) -> T:
     """Poll ``condition()`` until it returns something truthy, or fail naming ``what``."""
     deadline = time.monotonic() + timeout
     while True:
