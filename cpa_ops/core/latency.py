@@ -191,6 +191,8 @@ class LatencySampler:
     async def sample(self, seq: int) -> Sample:
         """Connect if not connected, then PING; within ``timeout`` seconds; never raises for a
         Redis fault."""
+        import redis.asyncio  # noqa: F401 - before the clock: a sample times the network, not imports
+
         loop = asyncio.get_running_loop()
         deadline = loop.time() + self.timeout
         connect_ms = None
@@ -216,9 +218,12 @@ class LatencySampler:
                 await self._drop()
             return Sample(seq, None, connect_ms, failure.reason, failure.detail)
         except TimeoutError:
-            # the sample's own timeout, before redis-py's: the connection is out of step
+            # the sample's own timeout, before redis-py's: the connection is out of step.
+            # In the connect phase, a socket that got as far as streams was accepted (a frozen
+            # server's kernel still completes the TCP handshake): that is a read timeout too.
+            tcp_up = any(getattr(c, "_writer", None) is not None for c in self._opened)
             await self._drop()
-            reason = "timeout" if phase == "connect" else "read_timeout"
+            reason = "timeout" if phase == "connect" and not tcp_up else "read_timeout"
             detail = f"no reply within {self.timeout:g} s"
             return Sample(seq, None, connect_ms, reason, detail)
         return Sample(seq, rtt_ms, connect_ms)
