@@ -122,6 +122,12 @@ FAULTS = {
     "sigstop": Fault("redis_frozen", _server_url(), "read_timeout"),
     "no-password": Fault("redis_with_password", _server_url(), "auth"),
     "wrong-password": Fault("redis_with_password", _server_url(password=WRONG_PASSWORD), "auth"),
+    "noperm": Fault(
+        "redis_acl_limited",
+        _server_url(password=REDIS_PASSWORD, user=faults.LIMITED_USER),
+        "auth",
+    ),
+    "not-redis": Fault("http_listener", _port_url(), "protocol"),
     "tls-other-ca": Fault("redis_tls", _server_url(ca="other_ca"), "tls"),
     "tls-system-trust": Fault("redis_tls", _server_url(), "tls"),
     "plain-to-tls-port": Fault("redis_tls", _server_url(scheme="redis"), "protocol"),

@@ -213,13 +213,15 @@ class RedisServer:
         self,
         *,
         password: str | None = None,
+        user: str = "",
         scheme: str | None = None,
         db: int = 0,
         ca: Path | None = None,
     ) -> str:
-        """A URL to this server; ``password`` and ``scheme`` override the server's own."""
+        """A URL to this server with ``user``/``password`` only when given; the scheme follows
+        the server's TLS unless ``scheme`` says otherwise; ``ca`` becomes ssl_ca_certs."""
         scheme = scheme or ("rediss" if self.tls else "redis")
-        auth = f":{password}@" if password is not None else ""
+        auth = f"{user}:{password}@" if password is not None else ""
         url = f"{scheme}://{auth}{LOOPBACK}:{self.port}/{db}"
         return url + (f"?ssl_ca_certs={ca}" if ca is not None else "")
 
@@ -466,6 +468,37 @@ def silent_listener() -> Iterator[SilentListener]:
         listener.close()
 
 
+@contextlib.contextmanager
+def http_listener() -> Iterator[int]:
+    """Not Redis: answers whatever it is sent with an HTTP 400 and hangs up."""
+    listener = socket.socket()
+    listener.bind((LOOPBACK, 0))
+    listener.listen(16)
+    listener.settimeout(0.05)
+    stop = threading.Event()
+
+    def answer_forever() -> None:
+        while not stop.is_set():
+            try:
+                conn, _ = listener.accept()
+            except (TimeoutError, OSError):
+                continue
+            with conn:
+                conn.settimeout(1)
+                with contextlib.suppress(OSError):
+                    conn.recv(4096)
+                    conn.sendall(b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n")
+
+    thread = threading.Thread(target=answer_forever, name="http-listener", daemon=True)
+    thread.start()
+    try:
+        yield int(listener.getsockname()[1])
+    finally:
+        stop.set()
+        thread.join(5)
+        listener.close()
+
+
 # --------------------------------------------------------------------------------------------
 # Faults of a real redis-server
 
@@ -479,6 +512,19 @@ def frozen_redis(**kwargs: Any) -> Iterator[RedisServer]:
             yield server
         finally:
             server.thaw()
+
+
+#: an ACL user who may log in but run nothing
+LIMITED_USER = "cpa-ops-limited"
+
+
+@contextlib.contextmanager
+def acl_limited_redis(password: str, **kwargs: Any) -> Iterator[RedisServer]:
+    """A server with user ``cpa-ops-limited`` (``password``) allowed no command: -NOPERM."""
+    with redis_server(**kwargs) as server:
+        with server.client() as conn:
+            conn.check("ACL", "SETUSER", LIMITED_USER, "on", f">{password}", "-@all", "~*")
+        yield server
 
 
 @contextlib.contextmanager

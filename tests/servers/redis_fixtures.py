@@ -44,6 +44,13 @@ def redis_with_password(server_dir: Path) -> Iterator[RedisServer]:
 
 
 @pytest.fixture
+def redis_acl_limited(server_dir: Path) -> Iterator[RedisServer]:
+    """User cpa-ops-limited, password REDIS_PASSWORD, may run no command."""
+    with faults.acl_limited_redis(REDIS_PASSWORD, workdir=server_dir) as server:
+        yield server
+
+
+@pytest.fixture
 def redis_tls(server_dir: Path, tls_files: TlsFiles) -> Iterator[RedisServer]:
     with faults.redis_server(tls=tls_files, workdir=server_dir) as server:
         yield server
@@ -128,6 +135,13 @@ def syn_black_hole() -> Iterator[BlackHole]:
 def silent_listener() -> Iterator[SilentListener]:
     with faults.silent_listener() as listener:
         yield listener
+
+
+@pytest.fixture
+def http_listener() -> Iterator[int]:
+    """A port where an HTTP server, not Redis, answers."""
+    with faults.http_listener() as port:
+        yield port
 
 
 @pytest.fixture

@@ -101,6 +101,12 @@ class TestListenerFaults:
             conn.call("PING")
         assert silent_listener.accepted >= 1
 
+    def test_http_listener_answers_http_not_resp(self, http_listener: int) -> None:
+        """Not Redis: PING draws an HTTP status line, then the connection closes."""
+        with RawRedis.connect(http_listener, timeout=2) as conn:
+            conn.send("PING")
+            assert conn.sock.recv(64).startswith(b"HTTP/1.1 400")
+
 
 class TestServerFaults:
     def test_frozen_server_accepts_but_never_answers(self, redis_frozen: RedisServer) -> None:
@@ -118,6 +124,12 @@ class TestServerFaults:
             assert conn.call("AUTH", "not-the-password").startswith("WRONGPASS")
             assert conn.call("AUTH", REDIS_PASSWORD) == "OK"
             assert conn.call("PING") == "PONG"
+
+    def test_acl_limited_user_gets_noperm(self, redis_acl_limited: RedisServer) -> None:
+        """The limited user logs in, and PING answers -NOPERM."""
+        with RawRedis.connect(redis_acl_limited.port) as conn:
+            assert conn.call("AUTH", faults.LIMITED_USER, REDIS_PASSWORD) == "OK"
+            assert conn.call("PING").startswith("NOPERM")
 
     def test_max_clients_refuses_a_second_client(self, redis_max_clients: RedisServer) -> None:
         """maxclients 1, held by us: a new connection is told so and closed."""
