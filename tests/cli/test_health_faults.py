@@ -15,6 +15,7 @@ import time
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -333,6 +334,15 @@ class TestHealthy:
         assert str(redis_with_password.port) in ran.stdout, "the URL is shown, masked"
         _no_secret(ran)
 
+    def test_unix_socket(self, redis_unix_socket: Path) -> None:
+        """unix:// to a listening socket: pass; to a path with no socket: refused."""
+        ran, document = _health_json(f"unix://{redis_unix_socket}", timeout=ROOMY_TIMEOUT)
+        assert (document["status"], ran.returncode) == ("pass", 0), _shown(ran)
+        missing = redis_unix_socket.with_name("missing.sock")
+        ran, document = _health_json(f"unix://{missing}")
+        assert _check(document, "redis:ping").get("reason") == "refused", _shown(ran)
+        assert ran.returncode == 1 and ran.elapsed <= DEADLINE, _shown(ran)
+
     def test_quiet_prints_nothing(self, redis_healthy: RedisServer) -> None:
         """--quiet and healthy: no output at all, exit 0."""
         ran = _health(redis_healthy.url(), "--quiet", timeout=ROOMY_TIMEOUT)
@@ -413,7 +423,7 @@ class TestWait:
         assert (_check(document, "redis:ping").get("reason"), ran.returncode) == ("refused", 1)
         assert 1.0 <= ran.elapsed <= 1.0 + DEADLINE, _shown(ran)
 
-    def test_wait_succeeds_once_redis_comes_up(self, server_dir: Any) -> None:
+    def test_wait_succeeds_once_redis_comes_up(self, server_dir: Path) -> None:
         """--wait polls until a redis-server started a second later answers: exit 0."""
         port = faults.free_port()
         url = f"redis://127.0.0.1:{port}/0"

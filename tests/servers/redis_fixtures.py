@@ -38,6 +38,14 @@ def redis_healthy(server_dir: Path) -> Iterator[RedisServer]:
 
 
 @pytest.fixture
+def redis_unix_socket(server_dir: Path) -> Iterator[Path]:
+    """A healthy redis-server also listening on a unix socket; its path."""
+    path = server_dir / "redis.sock"
+    with faults.redis_server("--unixsocket", str(path), workdir=server_dir):
+        yield path
+
+
+@pytest.fixture
 def redis_with_password(server_dir: Path) -> Iterator[RedisServer]:
     with faults.redis_server(password=REDIS_PASSWORD, workdir=server_dir) as server:
         yield server
