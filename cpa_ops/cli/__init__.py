@@ -14,7 +14,7 @@ from typing import Annotated
 import typer
 
 from cpa_ops import __version__
-from cpa_ops.cli import config, health, ping
+from cpa_ops.cli import config, health, logs, ping, sentry
 from cpa_ops.cli.exits import ExitCode
 
 app = typer.Typer(
@@ -62,6 +62,8 @@ def root(
 
 health.register(app)
 ping.register(app)
+logs.register(app)
+sentry.register(app)
 config.register(app)
 
 

@@ -1,0 +1,163 @@
+"""Production JSON log lines per second, side by side in one run.
+
+  cpa-ops      configure_logging() for production: orjson lines, redaction on, three
+               correlation ids bound (task_id, client_id, agent), one flush per line
+  pjl          stdlib logging + python-json-logger's JsonFormatter emitting the same fields
+               (correlation ids added by a logging.Filter reading the same context variables),
+               StreamHandler (one flush per record); no redaction
+  pjl-orjson   the same with python-json-logger's OrjsonFormatter (shown for reference)
+  orjson       the practical limit (target anchor): a bare loop that builds the same dict a
+               logger must build for each line (a fresh RFC 3339 timestamp, level, logger,
+               message, the three ids, service/environment/version, the event's fields),
+               orjson.dumps + write, one flush per line as both pipelines do
+  orjson-const reference only: one prebuilt dict dumped again and again, no flush: that times
+               orjson and write() alone, not the making of a log line
+
+All write to the same kind of sink (a text file on /dev/null). Each pipeline runs ROUNDS
+times interleaved; the best round counts. Targets: cpa-ops >= 2.5x pjl, >= 0.3x orjson.
+
+Run: ./dev python benchmarks/bench_logging.py [LINES]
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+import time
+from collections.abc import Callable
+
+import orjson
+
+LINES = int(sys.argv[1]) if len(sys.argv) > 1 else 50_000
+ROUNDS = 7
+IDS = {"task_id": "task-7f3a9c1e", "client_id": "cl-00421", "agent": "bookkeeper"}
+STATIC = {"service": "bench", "environment": "production", "version": "0.1.0"}
+
+
+def event_fields(i: int) -> dict[str, object]:
+    return {"invoice_id": f"inv-{i:06d}", "amount": 1234.56, "lines": 12, "status": "posted"}
+
+
+def run_cpa_ops(sink: object, lines: int) -> None:
+    from cpa_ops.core.logging import bind_correlation, configure_logging, get_logger
+    from cpa_ops.core.settings import load_settings
+
+    configure_logging(
+        load_settings(environment="production"), stream=sink, service="bench", version="0.1.0"
+    )
+    log = get_logger("bench")
+    with bind_correlation(**IDS):
+        for i in range(lines):
+            log.info("invoice posted", **event_fields(i))
+
+
+def _pjl_logger(sink: object, formatter: logging.Formatter) -> logging.Logger:
+    from cpa_ops.core.logging import agent_ctx, client_id_ctx, task_id_ctx
+
+    class CorrelationFilter(logging.Filter):
+        def filter(self, record: logging.LogRecord) -> bool:
+            record.task_id = task_id_ctx.get()
+            record.client_id = client_id_ctx.get()
+            record.agent = agent_ctx.get()
+            return True
+
+    logger = logging.getLogger("bench.pjl")
+    logger.handlers.clear()
+    logger.propagate = False
+    logger.setLevel(logging.INFO)
+    handler = logging.StreamHandler(sink)  # type: ignore[arg-type]
+    handler.setFormatter(formatter)
+    handler.addFilter(CorrelationFilter())
+    logger.addHandler(handler)
+    return logger
+
+
+def _pjl_formatter(cls: type) -> logging.Formatter:
+    return cls(  # type: ignore[no-any-return]
+        "%(asctime)s %(levelname)s %(name)s %(message)s %(task_id)s %(client_id)s %(agent)s",
+        rename_fields={"asctime": "timestamp", "levelname": "level", "name": "logger"},
+        static_fields=STATIC,
+    )
+
+
+def run_pjl(sink: object, lines: int, formatter_cls: type) -> None:
+    from cpa_ops.core.logging import bind_correlation
+
+    logger = _pjl_logger(sink, _pjl_formatter(formatter_cls))
+    with bind_correlation(**IDS):
+        for i in range(lines):
+            logger.info("invoice posted", extra=event_fields(i))
+
+
+def run_orjson(sink: object, lines: int) -> None:
+    from datetime import UTC, datetime
+
+    write = sink.write  # type: ignore[attr-defined]
+    flush = sink.flush  # type: ignore[attr-defined]
+    for i in range(lines):
+        stamp = datetime.now(UTC).isoformat(timespec="microseconds").replace("+00:00", "Z")
+        record = {
+            "timestamp": stamp,
+            "level": "info",
+            "logger": "bench",
+            "message": "invoice posted",
+            **IDS,
+            **STATIC,
+            **event_fields(i),
+        }
+        write(orjson.dumps(record).decode() + "\n")
+        flush()
+
+
+def run_orjson_const(sink: object, lines: int) -> None:
+    record = {
+        "timestamp": "2026-11-28T12:00:00.123456Z",
+        "level": "info",
+        "logger": "bench",
+        "message": "invoice posted",
+        **IDS,
+        **STATIC,
+        **event_fields(0),
+    }
+    write = sink.write  # type: ignore[attr-defined]
+    for _ in range(lines):
+        write(orjson.dumps(record).decode() + "\n")
+
+
+def main() -> None:
+    from pythonjsonlogger.json import JsonFormatter
+    from pythonjsonlogger.orjson import OrjsonFormatter
+
+    pipelines: dict[str, Callable[[object, int], None]] = {
+        "cpa-ops": run_cpa_ops,
+        "pjl": lambda sink, n: run_pjl(sink, n, JsonFormatter),
+        "pjl-orjson": lambda sink, n: run_pjl(sink, n, OrjsonFormatter),
+        "orjson": run_orjson,
+        "orjson-const": run_orjson_const,
+    }
+    best: dict[str, float] = {}
+    with open(os.devnull, "w") as sink:
+        for run in pipelines.values():  # warm up: imports, caches
+            run(sink, 2_000)
+        for _ in range(ROUNDS):
+            for name, run in pipelines.items():
+                start = time.perf_counter()
+                run(sink, LINES)
+                elapsed = time.perf_counter() - start
+                best[name] = min(best.get(name, elapsed), elapsed)
+    rate = {name: LINES / seconds for name, seconds in best.items()}
+    print(f"logging benchmark: {LINES} lines x {ROUNDS} rounds, best round each")
+    for name, lines_per_second in rate.items():
+        per_line = 1e6 / lines_per_second
+        print(f"  {name:<13} {lines_per_second:>11,.0f} lines/s  {per_line:6.2f} us/line")
+    vs_pjl = rate["cpa-ops"] / rate["pjl"]
+    vs_orjson = rate["cpa-ops"] / rate["orjson"]
+    print(f"cpa-ops / pjl          = {vs_pjl:.2f}x (target >= 2.5x)")
+    print(f"cpa-ops / pjl-orjson   = {rate['cpa-ops'] / rate['pjl-orjson']:.2f}x (reference)")
+    print(f"cpa-ops / orjson       = {vs_orjson:.2f}x (target >= 0.3x)")
+    print(f"cpa-ops / orjson-const = {rate['cpa-ops'] / rate['orjson-const']:.2f}x (reference)")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,140 @@
+"""``cpa-ops log-test``: write a fixed showcase of log lines to stdout, as the services would."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import IO, Annotated, cast
+
+import typer
+
+MAX_COUNT = 1_000_000
+
+
+class LogFormatChoice(StrEnum):
+    console = "console"
+    json = "json"
+
+
+class LogLevelChoice(StrEnum):
+    DEBUG = "DEBUG"
+    INFO = "INFO"
+    WARNING = "WARNING"
+    ERROR = "ERROR"
+    CRITICAL = "CRITICAL"
+
+
+def register(app: typer.Typer) -> None:
+    app.command("log-test")(log_test)
+
+
+def log_test(
+    ctx: typer.Context,
+    log_format: Annotated[
+        LogFormatChoice | None,
+        typer.Option(
+            "--format",
+            case_sensitive=False,
+            help="console or json (default: from ENVIRONMENT: development is console, "
+            "staging and production are json).",
+            show_default=False,
+        ),
+    ] = None,
+    level: Annotated[
+        LogLevelChoice | None,
+        typer.Option(
+            "--level",
+            case_sensitive=False,
+            help="Lowest level written (default: LOG_LEVEL, else INFO).",
+            show_default=False,
+        ),
+    ] = None,
+    count: Annotated[
+        int,
+        typer.Option(
+            "--count",
+            min=1,
+            max=MAX_COUNT,
+            metavar="N",
+            help="Repeat the showcase N times, to check a log pipeline under load.",
+        ),
+    ] = 1,
+) -> None:
+    """Write a showcase of log lines to stdout: levels, correlation ids, an exception with its
+    traceback, planted PII (shown redacted) and a stdlib logging record."""
+    import sys
+
+    from cpa_ops.cli.options import settings_or_exit
+    from cpa_ops.core.logging import configure_logging
+
+    settings = settings_or_exit(ctx)
+    stdout = _WatchedStream(sys.stdout)
+    configure_logging(
+        settings,
+        stream=cast("IO[str]", stdout),  # write, flush and isatty are all logging uses
+        log_format=log_format.value if log_format else None,
+        level=level.value if level else None,
+    )
+    for round_number in range(1, count + 1):
+        _showcase(round_number)
+        if stdout.broken:  # the reader went away (| head): logging swallowed it, main() won't
+            raise BrokenPipeError
+
+
+class _WatchedStream:
+    """stdout as logging sees it, remembering a failed write (logging never raises it)."""
+
+    def __init__(self, stream: IO[str]) -> None:
+        self._stream = stream
+        self.broken = False
+
+    def write(self, text: str) -> int:
+        try:
+            return self._stream.write(text)
+        except (OSError, ValueError):
+            self.broken = True
+            raise
+
+    def flush(self) -> None:
+        try:
+            self._stream.flush()
+        except (OSError, ValueError):
+            self.broken = True
+            raise
+
+    def isatty(self) -> bool:
+        return self._stream.isatty()
+
+
+def _showcase(round_number: int) -> None:
+    import logging
+
+    from cpa_ops.core.logging import bind_correlation, get_logger
+
+    log = get_logger("cpa_ops.log_test", showcase_round=round_number)
+    log.debug("debug detail, hidden at INFO and above", cache_entries=12)
+    log.info("log-test started", purpose="show the log format")
+    with bind_correlation(task_id="task-0001-demo", client_id="client-demo-42", agent="intake"):
+        log.info("task step finished", step=1, duration_ms=12.5)
+        log.info("task step finished", step=2, duration_ms=30.25)
+        log.warning("upstream slow, retrying", attempt=2, delay_seconds=0.5)
+        log.error("document rejected", document_id="doc-2026-0042", reason="unreadable scan")
+        try:
+            _fail_on_purpose()
+        except ValueError:
+            log.exception("task step crashed", step=3)
+        log.info(
+            "client record received (planted PII, must show redacted)",
+            ssn="123-45-6789",
+            email="jane.doe@example.com",
+            accountNumber="000123456789",
+            note="call (555) 123-4567 or jane.doe@example.com; card 4111 1111 1111 1111",
+            redis_url="redis://:s3cret-pass@127.0.0.1:6379/0",
+        )
+        logging.getLogger("cpa_ops.log_test.stdlib").warning(
+            "a stdlib logging record, rendered like the rest (round %d)", round_number
+        )
+
+
+def _fail_on_purpose() -> None:
+    password = "local-secret-never-logged"  # a local variable: must not appear in the traceback
+    raise ValueError(f"demo failure (password length {len(password)})")
