@@ -18,6 +18,9 @@ BIN = Path(sys.executable).parent / "cpa-ops"
 # Variables that would leak the developer's own configuration into a test run.
 _SETTINGS_VARS = (
     "REDIS_URL",
+    "REDIS_MODE",
+    "REDIS_SENTINELS",
+    "REDIS_SENTINEL_MASTER",
     "REDIS_MAX_CONNECTIONS",
     "SENTRY_DSN",
     "SENTRY_TRACES_SAMPLE_RATE",

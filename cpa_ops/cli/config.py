@@ -143,7 +143,7 @@ def _effective(
 def _print_table(
     rows: list[tuple[str, Any, str]], env_file: str | None, terminal: Terminal
 ) -> None:
-    shown = [(name, "(unset)" if value is None else str(value), src) for name, value, src in rows]
+    shown = [(name, _shown(value), src) for name, value, src in rows]
     name_width = max(len("SETTING"), *(len(name) for name, _, _ in shown))
     value_width = max(len("VALUE"), *(len(value) for _, value, _ in shown))
     terminal.out(
@@ -152,3 +152,10 @@ def _print_table(
     for name, value, source in shown:
         terminal.out(f"{name:<{name_width}}  {value:<{value_width}}  {source}")
     terminal.out(terminal.paint(f".env file: {env_file or '(none)'}", "dim"))
+
+
+def _shown(value: Any) -> str:
+    if value is None or value == ():
+        return "(unset)"
+    # a list setting (REDIS_SENTINELS) as it is written in the environment
+    return ",".join(value) if isinstance(value, tuple) else str(value)

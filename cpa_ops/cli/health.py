@@ -9,6 +9,12 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from cpa_ops.cli.options import milliseconds, seconds
+from cpa_ops.cli.topology import (
+    ModeOption,
+    SentinelMasterOption,
+    SentinelsOption,
+    topology_overrides,
+)
 
 if TYPE_CHECKING:
     from cpa_ops.cli.console import Terminal
@@ -50,6 +56,9 @@ def health(
             show_default=False,
         ),
     ] = None,
+    mode: ModeOption = None,
+    sentinels: SentinelsOption = None,
+    sentinel_master: SentinelMasterOption = None,
     timeout: Annotated[
         float,
         typer.Option(
@@ -121,7 +130,11 @@ def health(
     terminal = Terminal()
     env_file = (ctx.find_root().obj or {}).get("env_file")
     try:
-        settings = load_settings(env_file, redis_url=redis_url)
+        settings = load_settings(
+            env_file,
+            redis_url=redis_url,
+            **topology_overrides(mode, sentinels, sentinel_master),
+        )
     except ConfigError as exc:
         if output_format is HealthFormat.nagios:
             terminal.out(f"CPA-OPS UNKNOWN - invalid configuration: {'; '.join(exc.problems)}")
@@ -160,9 +173,8 @@ def _run_checks(
     quiet: bool,
 ) -> Report:
     from cpa_ops.core.health import Report, logging_config_check, sentry_config_check
-    from cpa_ops.core.redis import probe_redis, run_with_budget
+    from cpa_ops.core.redis import probe_settings, run_with_budget
 
-    url = settings.redis_url.get_secret_value()
     config_checks = (
         sentry_config_check(
             settings.environment, settings.sentry_host, settings.sentry_traces_sample_rate
@@ -177,7 +189,7 @@ def _run_checks(
         while True:
             budget = min(timeout, hard_end - time.monotonic() - reserve)
             diagnosis = run_with_budget(
-                probe_redis(url, budget=max(budget, 0.01), write=write, warn_ms=warn_ms)
+                probe_settings(settings, budget=max(budget, 0.01), write=write, warn_ms=warn_ms)
             )
             left = hard_end - timeout - time.monotonic()  # time to start another full attempt
             if diagnosis.healthy or wait is None or left <= 0:
@@ -205,6 +217,7 @@ def _watch(
 ) -> None:
     """Re-run the checks every ``every`` seconds until Ctrl-C (exit 0); never returns."""
     from cpa_ops.cli.console import fail_usage
+    from cpa_ops.cli.render import check_label
     from cpa_ops.core.health import rfc3339, utc_now
 
     if wait is not None:
@@ -221,7 +234,7 @@ def _watch(
         styles = {"pass": "green", "warn": "yellow", "fail": "bold red"}
         status = report.status.value
         title = Text.assemble(
-            f"cpa-ops health of {settings.redis_url_masked}: every {every:g} s, "
+            f"cpa-ops health of {settings.redis_target_masked}: every {every:g} s, "
             f"round {round_no} at {at}: ",
             (status, styles[status]),
         )  # a Text, not markup: an IPv6 URL's [::1] is not a style tag
@@ -237,7 +250,7 @@ def _watch(
             output = f"[{check.reason}] {check.output}" if check.reason else check.output
             grid.add_row(
                 Text(check.status.value.upper(), style=styles[check.status.value]),
-                check.key,
+                check_label(check),
                 measured,
                 Text(output + (f"\nhint: {check.hint}" if check.hint else "")),
             )
@@ -281,7 +294,7 @@ def _deadline_report(settings: Settings, budget: float) -> Report:
                 "redis",
                 "ping",
                 Status.FAIL,
-                f"{reason.explanation} ({settings.redis_url_masked}): "
+                f"{reason.explanation} ({settings.redis_target_masked}): "
                 f"no verdict within {budget:.2f} s",
                 reason="deadline",
                 hint=reason.hint,
@@ -308,16 +321,16 @@ def _emit(
     terminal: Terminal,
 ) -> int:
     """Write the verdict; the exit code it stands for."""
-    from cpa_ops.cli.render import report_json, report_nagios, report_text
+    from cpa_ops.cli.render import check_label, report_json, report_nagios, report_text
     from cpa_ops.core.health import Status
 
     code = _exit_code(report, output_format)
     if quiet:
         for check in report.failures:
-            terminal.err(f"cpa-ops health: {check.key} [{check.reason}] {check.output}")
+            terminal.err(f"cpa-ops health: {check_label(check)} [{check.reason}] {check.output}")
         return code
     if output_format is HealthFormat.json:
-        terminal.out(report_json(report, f"cpa-ops health of {settings.redis_url_masked}"))
+        terminal.out(report_json(report, f"cpa-ops health of {settings.redis_target_masked}"))
     elif output_format is HealthFormat.nagios:
         terminal.out(report_nagios(report)[0])
     else:
@@ -325,7 +338,9 @@ def _emit(
             terminal.out(line)
         if report.status is Status.FAIL:
             first = report.failures[0]
-            terminal.err(f"cpa-ops health: {first.key} failed [{first.reason}]: {first.hint}")
+            terminal.err(
+                f"cpa-ops health: {check_label(first)} failed [{first.reason}]: {first.hint}"
+            )
     return code
 
 

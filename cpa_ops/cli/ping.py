@@ -8,6 +8,12 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from cpa_ops.cli.options import OutputFormat, seconds, seconds_or_zero
+from cpa_ops.cli.topology import (
+    ModeOption,
+    SentinelMasterOption,
+    SentinelsOption,
+    topology_overrides,
+)
 
 if TYPE_CHECKING:
     from cpa_ops.cli.console import Terminal
@@ -90,6 +96,9 @@ def ping(
         OutputFormat,
         typer.Option("--format", help="text: a line per sample and a summary; json: the summary."),
     ] = OutputFormat.text,
+    mode: ModeOption = None,
+    sentinels: SentinelsOption = None,
+    sentinel_master: SentinelMasterOption = None,
 ) -> None:
     """Send PINGs to Redis and report round-trips; exit 0 all answered, 1 any failed.
 
@@ -101,8 +110,14 @@ def ping(
     from cpa_ops.core.latency import LatencyRecorder
 
     terminal = Terminal()
-    settings = settings_or_exit(ctx, redis_url=redis_url)
+    overrides = topology_overrides(mode, sentinels, sentinel_master)
+    settings = settings_or_exit(ctx, redis_url=redis_url, **overrides)
     url = settings.redis_url.get_secret_value()
+    if settings.redis_mode != "standalone":
+        from cpa_ops.cli.topology import ping_topology
+
+        # a cluster is sampled node by node there; sentinel mode pings the master they name
+        url = ping_topology(settings, count, interval, timeout, output_format, terminal)
     recorder = LatencyRecorder(url)
     if output_format is OutputFormat.json:
         view: _View = _View(terminal)

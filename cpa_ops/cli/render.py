@@ -20,12 +20,13 @@ def report_text(report: Report, terminal: Terminal) -> list[str]:
     """One line per check (status, key, measurement, output), a hint under each problem, and a
     closing status line."""
     lines = []
-    width = max((len(c.key) for c in report.checks), default=0)
+    width = max((len(check_label(c)) for c in report.checks), default=0)
     for check in report.checks:
         status = terminal.paint(f"{check.status.value.upper():4}", _STATUS_STYLE[check.status])
         measured = _measured(check)
         reason = f"[{check.reason}] " if check.reason and check.status != "pass" else ""
-        lines.append(f"{status}  {check.key:<{width}}  {measured:>9}  {reason}{check.output}")
+        label = check_label(check)
+        lines.append(f"{status}  {label:<{width}}  {measured:>9}  {reason}{check.output}")
         if check.hint and check.status != "pass":
             lines.append(
                 f"{'':4}  {'':<{width}}  {'':>9}  " + terminal.paint(f"hint: {check.hint}", "dim")
@@ -36,6 +37,11 @@ def report_text(report: Report, terminal: Terminal) -> list[str]:
         summary += f" ({len(problems)} of {len(report.checks)} checks not passing)"
     lines.append("status: " + terminal.paint(summary, _STATUS_STYLE[report.status]))
     return lines
+
+
+def check_label(check: Check) -> str:
+    """``redis:ping``, or ``redis:ping 10.0.0.1:7000`` when several nodes share the key."""
+    return f"{check.key} {check.component_id}" if check.component_id else check.key
 
 
 def _measured(check: Check) -> str:
@@ -52,6 +58,7 @@ def report_json(report: Report, description: str) -> str:
     for check in report.checks:
         entry: dict[str, Any] = {
             "componentType": "datastore" if check.component == "redis" else "component",
+            **({"componentId": check.component_id} if check.component_id else {}),
             "status": check.status.value,
             "time": rfc3339(check.time),
         }
@@ -86,16 +93,21 @@ def report_nagios(report: Report) -> tuple[str, NagiosCode]:
     problems = [c for c in report.checks if c.status != "pass"]
     if problems:
         summary = "; ".join(
-            f"{c.key} {c.reason + ': ' if c.reason else ''}{c.output}" for c in problems
+            f"{check_label(c)} {c.reason + ': ' if c.reason else ''}{c.output}" for c in problems
         )
     else:
-        ping = next((c for c in report.checks if c.key == "redis:ping"), None)
+        # a cluster's or a sentinel set-up's own verdict before any one node's PONG
+        keys = ("redis:cluster", "redis:master", "redis:ping")
+        ping = next((c for k in keys for c in report.checks if c.key == k), None)
         summary = ping.output if ping else "all checks pass"
     perf = []
     for check in report.checks:
         if check.observed_value is None:
             continue
         label = check.key.replace(":", "_")
+        if check.component_id:
+            # a perfdata label must be unique: one series per node
+            label += "_" + check.component_id.replace(":", "_").replace("'", "")
         if check.key == "redis:ping":
             warn = check.details.get("warnMs", "")
             perf.append(f"'{label}_rtt'={check.observed_value:g}ms;{warn};;0;")

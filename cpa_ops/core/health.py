@@ -52,6 +52,8 @@ class Check:
     observed_unit: str | None = None
     time: datetime = field(default_factory=utc_now)
     details: dict[str, Any] = field(default_factory=dict)
+    #: which instance of the component, when there are several (a cluster node's host:port)
+    component_id: str | None = None
 
     @property
     def key(self) -> str:

@@ -23,9 +23,10 @@ from cpa_ops.core.health import Check, Status
 from cpa_ops.core.settings import mask_url
 
 if TYPE_CHECKING:
-    from redis.asyncio import BlockingConnectionPool
+    from redis.asyncio import BlockingConnectionPool, RedisCluster
     from redis.asyncio.connection import AbstractConnection
 
+    from cpa_ops.core.redis_topology import TopologyDiagnosis
     from cpa_ops.core.settings import Settings
 
 PROBE_CLIENT_NAME = "cpa-ops-health"
@@ -244,13 +245,32 @@ async def create_redis_pool(
     socket_timeout: float = 5.0,
     connect_timeout: float = 2.0,
     client_name: str | None = None,
-) -> BlockingConnectionPool:
+) -> BlockingConnectionPool | RedisCluster:
     """A pool of at most ``settings.redis_max_connections`` connections to REDIS_URL.
 
     A caller that finds every connection in use waits up to ``acquire_timeout`` seconds for one
     to be released (then ConnectionError), instead of failing at once. Only connection errors and
     timeouts are retried, twice, with a short capped backoff.
+
+    REDIS_MODE=sentinel: the same pool, to the master the sentinels name. REDIS_MODE=cluster: a
+    ``RedisCluster`` client with the same limit per node, timeouts and bounded wait.
     """
+    if settings.redis_mode != "standalone":
+        from cpa_ops.core import redis_topology
+
+        create = (
+            redis_topology.create_cluster_client
+            if settings.redis_mode == "cluster"
+            else redis_topology.create_sentinel_pool
+        )
+        client: BlockingConnectionPool | RedisCluster = await create(
+            settings,
+            acquire_timeout=acquire_timeout,
+            socket_timeout=socket_timeout,
+            connect_timeout=connect_timeout,
+            client_name=client_name,
+        )
+        return client
     from redis.asyncio import BlockingConnectionPool
     from redis.asyncio.retry import Retry
     from redis.backoff import ExponentialBackoff
@@ -269,12 +289,20 @@ async def create_redis_pool(
     )
 
 
-async def check_redis_health(pool: BlockingConnectionPool, timeout: float = 1.0) -> bool:
-    """True when a PING through ``pool`` is answered PONG within ``timeout`` seconds.
+async def check_redis_health(
+    pool: BlockingConnectionPool | RedisCluster, timeout: float = 1.0
+) -> bool:
+    """True when a PING through ``pool`` is answered PONG within ``timeout`` seconds; for a
+    cluster client, when every master says cluster_state:ok.
 
     Never raises (cancellation aside): any error or the timeout is False.
     """
-    from redis.asyncio import Redis
+    from redis.asyncio import Redis, RedisCluster
+
+    if isinstance(pool, RedisCluster):
+        from cpa_ops.core.redis_topology import check_cluster_health
+
+        return await check_cluster_health(pool, timeout)
 
     client = Redis(connection_pool=pool)
     try:
@@ -365,6 +393,43 @@ async def probe_redis(
         facts=facts,
         write_checked=write,
         warn_ms=warn_ms,
+    )
+
+
+async def probe_settings(
+    settings: Settings,
+    *,
+    budget: float,
+    write: bool = False,
+    warn_ms: float = 100.0,
+    client_name: str = PROBE_CLIENT_NAME,
+) -> RedisDiagnosis | TopologyDiagnosis:
+    """The probe REDIS_MODE asks for: standalone here, cluster and sentinel in redis_topology
+    (imported only then: the standalone probe is on every probe's start-up path)."""
+    url = settings.redis_url.get_secret_value()
+    if settings.redis_mode != "standalone":
+        from cpa_ops.core.redis_topology import probe_cluster, probe_sentinel
+    if settings.redis_mode == "cluster":
+        return await probe_cluster(
+            settings.redis_seed_urls,
+            budget=budget,
+            write=write,
+            warn_ms=warn_ms,
+            client_name=client_name,
+        )
+    if settings.redis_mode == "sentinel":
+        assert settings.redis_sentinel_master is not None  # validated with the mode
+        return await probe_sentinel(
+            settings.redis_sentinels,
+            settings.redis_sentinel_master,
+            url,
+            budget=budget,
+            write=write,
+            warn_ms=warn_ms,
+            client_name=client_name,
+        )
+    return await probe_redis(
+        url, budget=budget, write=write, warn_ms=warn_ms, client_name=client_name
     )
 
 

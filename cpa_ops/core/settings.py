@@ -9,14 +9,15 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Literal, get_args
+from typing import Annotated, Any, Literal, get_args
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
-from pydantic import Field, SecretStr, ValidationError, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import Field, SecretStr, ValidationError, ValidationInfo, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 Environment = Literal["development", "staging", "production"]
 LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"]
+RedisMode = Literal["standalone", "cluster", "sentinel"]
 
 REDIS_SCHEMES = ("redis", "rediss", "unix")
 DEFAULT_REDIS_URL = "redis://localhost:6379/0"
@@ -27,8 +28,12 @@ _SECRET_QUERY_KEYS = frozenset({"password", "pass", "pwd", "auth", "token"})
 # What each variable accepts: the second half of every error line.
 ACCEPTED: dict[str, str] = {
     "redis_url": "a redis://[[user]:password@]host[:port][/db], rediss://... or "
-    "unix:///path/to/socket URL",
+    "unix:///path/to/socket URL (REDIS_MODE=cluster: seed URLs separated by commas)",
     "redis_max_connections": "a whole number from 1 to 10000",
+    "redis_mode": "one of " + ", ".join(get_args(RedisMode)) + " (any case)",
+    "redis_sentinels": "a comma-separated list of host:port (e.g. "
+    "sentinel-1:26379,sentinel-2:26379,sentinel-3:26379)",
+    "redis_sentinel_master": "the service name the sentinels monitor (e.g. mymaster)",
     "sentry_dsn": "empty (Sentry disabled) or a DSN like https://<key>@<host>/<project-id>",
     "sentry_traces_sample_rate": "a number from 0 to 1",
     "environment": "one of " + ", ".join(get_args(Environment)),
@@ -57,9 +62,22 @@ class Settings(BaseSettings):
         validate_default=True,
     )
 
+    # declared first: the validators of the fields below read it
+    redis_mode: RedisMode = Field(
+        default="standalone",
+        description="standalone (one server) | cluster (Redis Cluster) | sentinel (Sentinel-"
+        "managed master).",
+    )
     redis_url: SecretStr = Field(
         default=SecretStr(DEFAULT_REDIS_URL),
-        description="Redis to use: redis://, rediss:// (TLS) or unix:// URL.",
+        description="Redis to use: redis://, rediss:// (TLS) or unix:// URL; in cluster mode a "
+        "comma-separated list of seed nodes; in sentinel mode the password, db and TLS only.",
+    )
+    redis_sentinels: Annotated[tuple[str, ...], NoDecode] = Field(
+        default=(), description="Sentinel mode: the sentinels, host:port, comma-separated."
+    )
+    redis_sentinel_master: str | None = Field(
+        default=None, description="Sentinel mode: the service name the sentinels monitor."
     )
     redis_max_connections: int = Field(
         default=20, ge=1, le=10_000, description="Most connections one pool opens."
@@ -78,12 +96,45 @@ class Settings(BaseSettings):
 
     @field_validator("redis_url", mode="before")
     @classmethod
-    def _check_redis_url(cls, value: Any) -> Any:
+    def _check_redis_url(cls, value: Any, info: ValidationInfo) -> Any:
         raw = value.get_secret_value() if isinstance(value, SecretStr) else value
         if not isinstance(raw, str):
             raise ValueError("not a string")
-        validate_redis_url(raw)
+        validate_redis_url(raw, mode=info.data.get("redis_mode", "standalone"))
         return SecretStr(raw.strip())
+
+    @field_validator("redis_mode", mode="before")
+    @classmethod
+    def _lower_redis_mode(cls, value: Any) -> Any:
+        return value.strip().lower() if isinstance(value, str) else value
+
+    @field_validator("redis_sentinels", mode="before")
+    @classmethod
+    def _check_sentinels(cls, value: Any, info: ValidationInfo) -> Any:
+        if isinstance(value, str):
+            value = [part.strip() for part in value.split(",") if part.strip()]
+        if not isinstance(value, list | tuple):
+            raise ValueError("is not a list")
+        addresses = tuple(str(part).strip() for part in value)
+        for address in addresses:
+            try:
+                parse_host_port(address)
+            except ValueError as exc:
+                shown = address if len(address) <= 40 else address[:37] + "..."
+                raise ValueError(f"entry {shown!r} {exc}") from None
+        if not addresses and info.data.get("redis_mode") == "sentinel":
+            raise ValueError("is required when REDIS_MODE=sentinel")
+        return addresses
+
+    @field_validator("redis_sentinel_master", mode="before")
+    @classmethod
+    def _check_sentinel_master(cls, value: Any, info: ValidationInfo) -> Any:
+        name = value.strip() if isinstance(value, str) else value
+        if not name and info.data.get("redis_mode") == "sentinel":
+            raise ValueError("is required when REDIS_MODE=sentinel")
+        if name and any(c.isspace() for c in name):
+            raise ValueError("contains white space")
+        return name or None
 
     @field_validator("sentry_dsn", mode="before")
     @classmethod
@@ -111,8 +162,26 @@ class Settings(BaseSettings):
 
     @property
     def redis_url_masked(self) -> str:
-        """REDIS_URL with its password shown as ``***``."""
+        """REDIS_URL with its password shown as ``***`` (every seed's, in cluster mode)."""
         return mask_url(self.redis_url.get_secret_value())
+
+    @property
+    def redis_seed_urls(self) -> list[str]:
+        """Cluster mode: the seed node URLs of REDIS_URL; otherwise REDIS_URL alone."""
+        raw = self.redis_url.get_secret_value()
+        if self.redis_mode != "cluster":
+            return [raw]
+        return [part.strip() for part in raw.split(",") if part.strip()]
+
+    @property
+    def redis_target_masked(self) -> str:
+        """What the Redis checks look at, for people: the URL(s), or the sentinel service."""
+        if self.redis_mode == "sentinel":
+            return (
+                f"sentinel service {self.redis_sentinel_master} via "
+                f"{','.join(self.redis_sentinels)} ({self.redis_url_masked})"
+            )
+        return self.redis_url_masked
 
     @property
     def sentry_host(self) -> str | None:
@@ -127,11 +196,29 @@ class Settings(BaseSettings):
         return "console" if self.environment == "development" else "json"
 
 
-def validate_redis_url(url: str) -> None:
-    """Raise ValueError, naming the fault without repeating the URL, unless ``url`` is usable."""
+def validate_redis_url(url: str, mode: str = "standalone") -> None:
+    """Raise ValueError, naming the fault without repeating the URL, unless ``url`` is usable.
+
+    In cluster ``mode`` the URL may be a comma-separated list of seed URLs (TCP only).
+    """
     url = url.strip()
     if not url:
         raise ValueError("is empty")
+    if mode == "cluster":
+        seeds = [seed.strip() for seed in url.split(",")]
+        for number, seed in enumerate(seeds, 1):
+            where = f"seed {number} " if len(seeds) > 1 else ""
+            if not seed:
+                raise ValueError(f"{where}is empty (expected URLs separated by single commas)")
+            try:
+                validate_redis_url(seed)
+            except ValueError as exc:
+                raise ValueError(f"{where}{exc}") from None
+            if seed.lower().startswith("unix:"):
+                raise ValueError(f"{where}is a unix socket: Redis Cluster needs host:port seeds")
+        return
+    if "," in url and url.count("://") > 1:
+        raise ValueError("is a list of URLs, which only REDIS_MODE=cluster accepts")
     try:
         parts = urlsplit(url)
         port = parts.port
@@ -156,6 +243,17 @@ def validate_redis_url(url: str) -> None:
             raise ValueError("has a database that is not a whole number (expected /0, /1, ...)")
 
 
+def parse_host_port(address: str) -> tuple[str, int]:
+    """``host:port`` (``[v6]:port`` for IPv6) as a pair; ValueError naming the fault otherwise."""
+    host, colon, port_text = address.strip().rpartition(":")
+    host = host.strip("[]")
+    if not colon or not host or any(c.isspace() or c in "/@," for c in host):
+        raise ValueError("is not host:port")
+    if not (port_text.isascii() and port_text.isdigit() and 0 < int(port_text) < 65536):
+        raise ValueError("has an invalid port (expected 1-65535)")
+    return host, int(port_text)
+
+
 def validate_sentry_dsn(dsn: str) -> None:
     """Raise ValueError, never repeating the DSN, unless ``dsn`` is a Sentry DSN."""
     try:
@@ -175,7 +273,12 @@ def validate_sentry_dsn(dsn: str) -> None:
 
 
 def mask_url(url: str) -> str:
-    """``url`` with any password (userinfo or query) replaced by ``***``; safe on garbage."""
+    """``url`` with any password (userinfo or query) replaced by ``***``; safe on garbage.
+
+    A comma-separated list of URLs (cluster seeds) is masked URL by URL.
+    """
+    if "," in url and url.count("://") > 1:
+        return ",".join(mask_url(part) for part in url.split(","))
     try:
         parts = urlsplit(url)
     except ValueError:

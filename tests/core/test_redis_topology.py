@@ -1,0 +1,491 @@
+"""The Cluster and Sentinel probe, pool factory and liveness check, against real loopback
+set-ups (three masters + one replica; one master, one replica, three sentinels)."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Iterator
+
+import pytest
+
+from cpa_ops.core.health import Check, Status
+from cpa_ops.core.redis import check_redis_health, create_redis_pool, run_with_budget
+from cpa_ops.core.redis_topology import (
+    TopologyDiagnosis,
+    key_in_slots,
+    parse_cluster_nodes,
+    probe_cluster,
+    probe_sentinel,
+    url_for_node,
+    url_for_sentinel,
+)
+from cpa_ops.core.settings import ConfigError, load_settings
+from tests.servers.redis_topology import (
+    MASTER_NAME,
+    ClusterSetup,
+    SentinelSetup,
+    command,
+    running,
+)
+
+SECRET = "s3cr3t-PW-xyz"
+TEST_CLIENT = "cpa-ops-topology-test"
+#: a budget that answering nodes never exhaust, even on a machine busy with other test runs
+VERDICT_BUDGET = 3.0
+#: the budget when a node never answers: the verdict takes all of it
+SILENT_BUDGET = 1.5
+
+
+@pytest.fixture(scope="module")
+def cluster(
+    tmp_path_factory: pytest.TempPathFactory, redis_server_bin: str
+) -> Iterator[ClusterSetup]:
+    setup = ClusterSetup(tmp_path_factory.mktemp("cluster"))
+    with running(setup):
+        yield setup
+
+
+@pytest.fixture
+def healthy_cluster(cluster: ClusterSetup) -> Iterator[ClusterSetup]:
+    """The cluster, healthy before the test and brought back to health after it."""
+    cluster.restore()
+    yield cluster
+    cluster.restore()
+
+
+@pytest.fixture(scope="module")
+def sentinels(
+    tmp_path_factory: pytest.TempPathFactory, redis_server_bin: str
+) -> Iterator[SentinelSetup]:
+    setup = SentinelSetup(tmp_path_factory.mktemp("sentinel"))
+    with running(setup):
+        yield setup
+
+
+def by_key(diagnosis: TopologyDiagnosis, key: str) -> list[Check]:
+    return [c for c in diagnosis.checks if c.key == key]
+
+
+def probe_the_cluster(
+    setup: ClusterSetup, budget: float = VERDICT_BUDGET, write: bool = False
+) -> TopologyDiagnosis:
+    seeds = setup.seed_urls.split(",")
+    return run_with_budget(probe_cluster(seeds, budget=budget, write=write))
+
+
+def probe_the_sentinels(
+    setup: SentinelSetup,
+    budget: float = VERDICT_BUDGET,
+    service: str = MASTER_NAME,
+    write: bool = False,
+) -> TopologyDiagnosis:
+    sentinels = setup.sentinel_addresses.split(",")
+    # REDIS_URL's host is never used in sentinel mode: only its password, db and TLS options
+    url = "redis://unused/0"
+    return run_with_budget(probe_sentinel(sentinels, service, url, budget=budget, write=write))
+
+
+class TestValues:
+    def test_cluster_nodes_lines_are_parsed(self) -> None:
+        """CLUSTER NODES: address, flags, master id, slot ranges; migrating slots and the
+        announced host name are ignored."""
+        text = (
+            "a1 127.0.0.1:7001@17001,host-a myself,master - 0 0 1 connected 0-5460 [5461->-b2]\n"
+            "b2 127.0.0.1:7002@17002 master - 0 0 2 connected 5461-10922 16383\n"
+            "c3 127.0.0.1:7003@17003 slave a1 0 0 1 connected\n"
+            "d4 :0@0 master,noaddr - 0 0 0 disconnected\n"
+        )
+        entries = parse_cluster_nodes(text)
+        assert [e.address for e in entries] == [
+            "127.0.0.1:7001",
+            "127.0.0.1:7002",
+            "127.0.0.1:7003",
+            "",
+        ]
+        assert entries[0].slots == ((0, 5460),)
+        assert entries[0].flags == {"myself", "master"}
+        assert entries[1].slot_count == 5462 + 1
+        assert entries[2].master_id == "a1" and not entries[2].is_master
+
+    def test_node_urls_keep_credentials_and_tls_but_sentinels_get_no_password(self) -> None:
+        """A data node's URL keeps REDIS_URL's password, db and TLS options; a sentinel's keeps
+        only the scheme and TLS options."""
+        base = f"rediss://app:{SECRET}@seed:6380/2?ssl_ca_certs=/ca.pem"
+        assert url_for_node(base, "10.0.0.5:7000") == (
+            f"rediss://app:{SECRET}@10.0.0.5:7000/2?ssl_ca_certs=/ca.pem"
+        )
+        sentinel = url_for_sentinel(base, "10.0.0.9:26379")
+        assert sentinel == "rediss://10.0.0.9:26379?ssl_ca_certs=%2Fca.pem"
+        assert SECRET not in sentinel
+        assert url_for_node("redis://h:1/0", "[::1]:7000") == "redis://[::1]:7000/0"
+
+    def test_a_health_key_is_found_in_a_masters_slots(self) -> None:
+        """The write check's key hashes into the master's own slots (hash tag)."""
+        from redis.crc import key_slot
+
+        key = key_in_slots([(10923, 16383)])
+        assert key is not None
+        assert 10923 <= key_slot(key.encode()) <= 16383
+
+
+class TestSettings:
+    def test_cluster_mode_takes_a_list_of_seeds_masked_one_by_one(self) -> None:
+        """REDIS_MODE=cluster: REDIS_URL may list seeds; each seed's password is masked."""
+        settings = load_settings(
+            redis_mode="Cluster", redis_url=f"redis://:{SECRET}@a:7000,redis://:{SECRET}@b:7001"
+        )
+        assert settings.redis_mode == "cluster"
+        assert settings.redis_seed_urls == [
+            f"redis://:{SECRET}@a:7000",
+            f"redis://:{SECRET}@b:7001",
+        ]
+        assert SECRET not in settings.redis_url_masked
+        assert settings.redis_url_masked == "redis://:***@a:7000,redis://:***@b:7001"
+
+    def test_a_list_of_urls_outside_cluster_mode_names_the_mode(self) -> None:
+        """In standalone mode a list of URLs is refused, saying which mode accepts it."""
+        with pytest.raises(ConfigError) as caught:
+            load_settings(redis_url=f"redis://:{SECRET}@a:7000,redis://b:7001")
+        (line,) = caught.value.problems
+        assert "only REDIS_MODE=cluster accepts" in line
+        assert SECRET not in line
+
+    def test_a_bad_seed_is_named_by_its_position(self) -> None:
+        """A bad seed in the list: one line naming which seed and what is wrong."""
+        with pytest.raises(ConfigError) as caught:
+            load_settings(redis_mode="cluster", redis_url=f"redis://a:1,http://:{SECRET}@b:2")
+        (line,) = caught.value.problems
+        assert line.startswith("REDIS_URL seed 2 has 'http://'")
+        assert SECRET not in line
+
+    def test_sentinel_mode_needs_both_variables_one_line_each(self) -> None:
+        """REDIS_MODE=sentinel without REDIS_SENTINELS and REDIS_SENTINEL_MASTER: two lines."""
+        with pytest.raises(ConfigError) as caught:
+            load_settings(redis_mode="sentinel")
+        assert len(caught.value.problems) == 2
+        assert caught.value.problems[0].startswith(
+            "REDIS_SENTINELS is required when REDIS_MODE=sentinel"
+        )
+        assert caught.value.problems[1].startswith(
+            "REDIS_SENTINEL_MASTER is required when REDIS_MODE=sentinel"
+        )
+
+    def test_sentinels_are_parsed_from_the_environment(
+        self, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """REDIS_SENTINELS is a comma-separated host:port list; a bad entry is named."""
+        monkeypatch.setenv("REDIS_MODE", "sentinel")
+        monkeypatch.setenv("REDIS_SENTINELS", "s1:26379, s2:26379,[::1]:26380")
+        monkeypatch.setenv("REDIS_SENTINEL_MASTER", "mymaster")
+        settings = load_settings()
+        assert settings.redis_sentinels == ("s1:26379", "s2:26379", "[::1]:26380")
+        monkeypatch.setenv("REDIS_SENTINELS", "s1:26379,s2")
+        with pytest.raises(ConfigError) as caught:
+            load_settings()
+        assert caught.value.problems == [
+            "REDIS_SENTINELS entry 's2' is not host:port; expected a comma-separated list of "
+            "host:port (e.g. sentinel-1:26379,sentinel-2:26379,sentinel-3:26379)"
+        ]
+
+    def test_an_unknown_mode_is_refused(self) -> None:
+        """REDIS_MODE accepts standalone, cluster, sentinel only."""
+        with pytest.raises(ConfigError) as caught:
+            load_settings(redis_mode="ring")
+        assert caught.value.problems[0].startswith("REDIS_MODE 'ring' is not accepted")
+
+
+@pytest.mark.timeout(90)
+class TestClusterProbe:
+    def test_a_healthy_cluster_passes_with_one_check_per_node(
+        self, healthy_cluster: ClusterSetup
+    ) -> None:
+        """cluster_state ok and every slot served: pass, with a redis:ping per node naming its
+        host:port and role."""
+        diagnosis = probe_the_cluster(healthy_cluster)
+        assert diagnosis.status is Status.PASS, diagnosis.checks
+        (state,) = by_key(diagnosis, "redis:cluster")
+        assert state.details["clusterState"] == "ok"
+        assert state.details["slotsOk"] == 16384
+        pings = by_key(diagnosis, "redis:ping")
+        assert sorted(c.component_id for c in pings) == sorted(
+            n.address for n in healthy_cluster.nodes
+        )
+        roles = sorted(c.details["role"] for c in pings)
+        assert roles == ["master", "master", "master", "slave"]
+        assert all(c.observed_unit == "ms" and c.observed_value is not None for c in pings)
+
+    def test_write_checks_each_master_in_its_own_slots(self, healthy_cluster: ClusterSetup) -> None:
+        """--write: a SET PX + DEL on every master, each with a key of its own slots."""
+        diagnosis = probe_the_cluster(healthy_cluster, write=True)
+        writes = by_key(diagnosis, "redis:write")
+        assert len(writes) == 3
+        assert all(c.status is Status.PASS for c in writes), writes
+
+    def test_a_dead_seed_is_skipped_for_a_live_one(self, healthy_cluster: ClusterSetup) -> None:
+        """The first seed refuses; the cluster is still diagnosed through the next one, and the
+        dead seed is a warn of its own."""
+        seeds = ["redis://127.0.0.1:1/0", *healthy_cluster.seed_urls.split(",")]
+        diagnosis = run_with_budget(probe_cluster(seeds, budget=VERDICT_BUDGET))
+        (state,) = by_key(diagnosis, "redis:cluster")
+        assert state.status is Status.PASS
+        pings = by_key(diagnosis, "redis:ping")
+        assert len(pings) == 5
+        (dead,) = [c for c in pings if c.status is not Status.PASS]
+        assert (dead.component_id, dead.status, dead.reason) == (
+            "127.0.0.1:1",
+            Status.WARN,
+            "refused",
+        )
+
+    def test_a_seed_named_by_host_name_is_one_node(self, healthy_cluster: ClusterSetup) -> None:
+        """A seed given as localhost: reported once, under the address the cluster knows."""
+        seed = f"redis://localhost:{healthy_cluster.masters[0].port}/0"
+        diagnosis = run_with_budget(probe_cluster([seed], budget=VERDICT_BUDGET))
+        assert diagnosis.status is Status.PASS, diagnosis.checks
+        addresses = sorted(c.component_id or "" for c in by_key(diagnosis, "redis:ping"))
+        assert addresses == sorted(n.address for n in healthy_cluster.nodes)
+
+    def test_no_seed_answering_is_a_fail_with_the_seeds_reason(self) -> None:
+        """Every seed refused: fail, reason refused."""
+        diagnosis = run_with_budget(probe_cluster(["redis://127.0.0.1:1/0"], budget=VERDICT_BUDGET))
+        assert diagnosis.status is Status.FAIL
+        assert diagnosis.reason == "refused"
+
+    def test_a_standalone_server_is_not_a_cluster(self, sentinels: SentinelSetup) -> None:
+        """REDIS_MODE=cluster pointed at a plain server: fail, reason not_cluster."""
+        assert sentinels.master is not None
+        diagnosis = run_with_budget(probe_cluster([sentinels.master.url], budget=VERDICT_BUDGET))
+        assert diagnosis.reason == "not_cluster"
+
+    def test_a_replica_down_is_a_warn(self, healthy_cluster: ClusterSetup) -> None:
+        """A node down while every slot is served: warn (degraded), the node's check names why."""
+        assert healthy_cluster.replica is not None
+        healthy_cluster.replica.kill()
+        diagnosis = probe_the_cluster(healthy_cluster)
+        assert diagnosis.status is Status.WARN
+        (state,) = by_key(diagnosis, "redis:cluster")
+        assert state.reason == "degraded"
+        (down,) = [c for c in by_key(diagnosis, "redis:ping") if c.status is not Status.PASS]
+        assert down.component_id == healthy_cluster.replica.address
+        assert down.reason == "refused"
+
+    def test_a_node_near_maxmemory_warns_on_its_own_check(
+        self, healthy_cluster: ClusterSetup
+    ) -> None:
+        """redis:memory per node: the node whose used memory is >= 90% of maxmemory warns."""
+        node = healthy_cluster.masters[0]
+        info = dict(
+            line.split(":", 1)
+            for line in command(node.port, "INFO", "memory").splitlines()
+            if ":" in line
+        )
+        used = int(info["used_memory"])
+        command(node.port, "CONFIG", "SET", "maxmemory", str(int(used * 1.02)))
+        try:
+            diagnosis = probe_the_cluster(healthy_cluster)
+        finally:
+            command(node.port, "CONFIG", "SET", "maxmemory", "0")
+        memory = {c.component_id: c for c in by_key(diagnosis, "redis:memory")}
+        assert len(memory) == 4
+        assert memory[node.address].status is Status.WARN
+        assert memory[node.address].reason == "memory"
+        assert all(c.status is Status.PASS for a, c in memory.items() if a != node.address)
+        assert diagnosis.status is Status.WARN
+
+    def test_a_frozen_master_fails_inside_the_budget(self, healthy_cluster: ClusterSetup) -> None:
+        """A SIGSTOPped master: the other nodes' answers and a fail within the budget, however
+        long that node stays silent."""
+        frozen = healthy_cluster.master_without_replica()
+        frozen.freeze()
+        started = time.monotonic()
+        diagnosis = probe_the_cluster(healthy_cluster, budget=SILENT_BUDGET)
+        elapsed = time.monotonic() - started
+        assert elapsed < SILENT_BUDGET + 0.5, elapsed
+        assert diagnosis.status is Status.FAIL
+        assert diagnosis.reason in ("slots_unserved", "cluster_down")
+        node = next(c for c in by_key(diagnosis, "redis:ping") if c.component_id == frozen.address)
+        assert node.status is Status.FAIL
+        assert node.reason in ("read_timeout", "deadline")
+        assert sum(c.status is Status.PASS for c in by_key(diagnosis, "redis:ping")) == 3
+
+
+@pytest.mark.timeout(90)
+class TestClusterClient:
+    def test_the_pool_factory_bounds_connections_per_node(
+        self, healthy_cluster: ClusterSetup
+    ) -> None:
+        """create_redis_pool in cluster mode: 300 concurrent health checks on a limit of 5 all
+        succeed (callers wait), and no node sees more than 5 command connections of ours."""
+        settings = load_settings(
+            redis_mode="cluster", redis_url=healthy_cluster.seed_urls, redis_max_connections=5
+        )
+
+        async def many() -> tuple[list[bool], list[int]]:
+            client = await create_redis_pool(settings, client_name=TEST_CLIENT)
+            try:
+                results = await asyncio.gather(
+                    *(check_redis_health(client, timeout=10) for _ in range(300))
+                )
+                seen = [
+                    command(node.port, "CLIENT", "LIST").count(f"name={TEST_CLIENT}")
+                    for node in healthy_cluster.masters
+                ]
+                return results, seen
+            finally:
+                await client.aclose()  # type: ignore[union-attr]
+
+        results, seen = asyncio.run(many())
+        assert all(results)
+        # + 1: redis-py keeps the connection it discovered the topology with, per seed
+        assert all(1 <= count <= 5 + 1 for count in seen), seen
+
+    def test_liveness_is_false_once_a_master_is_gone(self, healthy_cluster: ClusterSetup) -> None:
+        """check_redis_health: true on a healthy cluster, false (within its timeout) when a
+        master that owns slots is dead, although the survivors answer PING."""
+        settings = load_settings(redis_mode="cluster", redis_url=healthy_cluster.seed_urls)
+
+        async def before_and_after() -> tuple[bool, bool, float]:
+            client = await create_redis_pool(settings)
+            try:
+                before = await check_redis_health(client, timeout=2)
+                healthy_cluster.master_without_replica().kill()
+                started = time.monotonic()
+                after = await check_redis_health(client, timeout=1)
+                return before, after, time.monotonic() - started
+            finally:
+                await client.aclose()  # type: ignore[union-attr]
+
+        before, after, elapsed = asyncio.run(before_and_after())
+        assert before is True
+        assert after is False
+        assert elapsed < 1.0 + 1.0  # its own timeout, and slack for a busy machine
+
+
+@pytest.mark.timeout(90)
+class TestSentinelProbe:
+    def test_a_healthy_set_up_passes(self, sentinels: SentinelSetup) -> None:
+        """Quorum OK, the master named by all three sentinels and a master by its own ROLE,
+        the replica's link up."""
+        diagnosis = probe_the_sentinels(sentinels, write=True)
+        assert diagnosis.status is Status.PASS, diagnosis.checks
+        (master,) = by_key(diagnosis, "redis:master")
+        assert sentinels.master is not None
+        assert master.component_id == sentinels.master.address
+        assert master.details["namedBy"] == 3
+        assert len(by_key(diagnosis, "redis:sentinel")) == 3
+        (replication,) = by_key(diagnosis, "redis:replication")
+        assert replication.status is Status.PASS
+        assert replication.details["masterLinkStatus"] == "up"
+        (write,) = by_key(diagnosis, "redis:write")
+        assert write.status is Status.PASS
+
+    def test_an_unknown_service_has_no_master(self, sentinels: SentinelSetup) -> None:
+        """A service name the sentinels do not monitor: fail, reason no_master."""
+        diagnosis = probe_the_sentinels(sentinels, service="nosuchmaster")
+        assert diagnosis.status is Status.FAIL
+        assert diagnosis.reason == "no_master"
+        (master,) = by_key(diagnosis, "redis:master")
+        assert master.reason == "no_master"
+
+    def test_a_master_answering_as_replica_fails(self, sentinels: SentinelSetup) -> None:
+        """The sentinels call it master, ROLE says replica: fail, reason not_master."""
+        assert sentinels.master is not None
+        command(sentinels.master.port, "REPLICAOF", "127.0.0.1", "1")
+        try:
+            diagnosis = probe_the_sentinels(sentinels)
+        finally:
+            command(sentinels.master.port, "REPLICAOF", "NO", "ONE")
+            sentinels.wait_settled()
+        assert diagnosis.status is Status.FAIL
+        assert diagnosis.reason == "not_master"
+        (master,) = by_key(diagnosis, "redis:master")
+        assert "slave of 127.0.0.1:1" in master.output
+
+    def test_a_frozen_sentinel_is_a_warn_inside_the_budget(self, sentinels: SentinelSetup) -> None:
+        """One of three sentinels SIGSTOPped: the other two still make a majority; that
+        sentinel's check warns; the verdict arrives within the budget."""
+        frozen = sentinels.sentinels[0]
+        frozen.freeze()
+        try:
+            started = time.monotonic()
+            diagnosis = probe_the_sentinels(sentinels, budget=SILENT_BUDGET)
+            elapsed = time.monotonic() - started
+        finally:
+            frozen.thaw()
+        assert elapsed < SILENT_BUDGET + 0.5, elapsed
+        assert diagnosis.status is Status.WARN, diagnosis.checks
+        bad = [c for c in by_key(diagnosis, "redis:sentinel") if c.status is not Status.PASS]
+        assert [c.component_id for c in bad] == [frozen.address]
+        assert bad[0].reason in ("read_timeout", "deadline")
+
+    def test_the_pool_follows_the_master_with_the_same_limit(
+        self, sentinels: SentinelSetup
+    ) -> None:
+        """create_redis_pool in sentinel mode: a blocking pool of at most REDIS_MAX_CONNECTIONS
+        to the master the sentinels name; 200 concurrent checks all succeed."""
+        settings = load_settings(
+            redis_mode="sentinel",
+            redis_sentinels=sentinels.sentinel_addresses,
+            redis_sentinel_master=MASTER_NAME,
+            redis_max_connections=4,
+        )
+
+        async def many() -> tuple[list[bool], int]:
+            pool = await create_redis_pool(settings, client_name=TEST_CLIENT)
+            try:
+                results = await asyncio.gather(
+                    *(check_redis_health(pool, timeout=10) for _ in range(200))
+                )
+                assert sentinels.master is not None
+                seen = command(sentinels.master.port, "CLIENT", "LIST").count(f"name={TEST_CLIENT}")
+                return results, seen
+            finally:
+                await pool.disconnect()  # type: ignore[union-attr]
+
+        results, seen = asyncio.run(many())
+        assert all(results)
+        assert 1 <= seen <= 4
+
+    def test_two_sentinels_down_is_no_quorum(self, sentinels: SentinelSetup) -> None:
+        """Two of three sentinels dead: fail, reason no_quorum (the master still passes)."""
+        for sentinel in sentinels.sentinels[:2]:
+            sentinel.kill()
+        try:
+            diagnosis = probe_the_sentinels(sentinels)
+        finally:
+            for sentinel in sentinels.sentinels[:2]:
+                sentinel.start()
+            sentinels.wait_settled()
+        assert diagnosis.status is Status.FAIL
+        assert diagnosis.reason == "no_quorum"
+        (master,) = by_key(diagnosis, "redis:master")
+        assert master.status is Status.PASS
+
+    def test_the_pool_follows_a_failover(self, sentinels: SentinelSetup) -> None:
+        """The sentinel pool's liveness: false while the dead master is still named, true again
+        once the sentinels promoted the replica. Runs last: the set-up stays failed over."""
+        settings = load_settings(
+            redis_mode="sentinel",
+            redis_sentinels=sentinels.sentinel_addresses,
+            redis_sentinel_master=MASTER_NAME,
+        )
+
+        async def around_a_failover() -> tuple[bool, bool, bool]:
+            pool = await create_redis_pool(settings)
+            try:
+                before = await check_redis_health(pool, timeout=2)
+                old = sentinels.master_as_sentinels_see_it()
+                sentinels.node_at(old).kill()
+                during = await check_redis_health(pool, timeout=0.5)
+                end = time.monotonic() + 30
+                after = False
+                while not after and time.monotonic() < end:
+                    await asyncio.sleep(0.2)
+                    after = await check_redis_health(pool, timeout=0.5)
+                return before, during, after
+            finally:
+                await pool.disconnect()  # type: ignore[union-attr]
+
+        before, during, after = asyncio.run(around_a_failover())
+        assert (before, during, after) == (True, False, True)

@@ -1,0 +1,338 @@
+"""Real Redis Cluster and Sentinel set-ups on loopback for the topology tests.
+
+Every process is started on a free loopback port with its own directory and config, and stopped
+by PID in :meth:`stop_all` (SIGKILL, also for SIGSTOPped nodes), however the test ended.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+HOST = "127.0.0.1"
+MASTER_NAME = "mymaster"
+#: how long a node may be silent before the cluster calls it failed (cluster-node-timeout)
+CLUSTER_NODE_TIMEOUT_MS = 1000
+#: how long a master may be silent before a sentinel calls it down (down-after-milliseconds)
+SENTINEL_DOWN_AFTER_MS = 1000
+# every data node runs with repl-diskless-sync-delay 0: a replica syncs at once, not after 5 s
+
+
+def free_port(*, with_bus: bool = False) -> int:
+    """A free loopback port; with ``with_bus`` also port + 10000 (the cluster bus) is free."""
+    for _ in range(200):
+        with socket.socket() as probe:
+            probe.bind((HOST, 0))
+            port = int(probe.getsockname()[1])
+        if not with_bus:
+            return port
+        if port + 10000 > 65535:
+            continue
+        with socket.socket() as bus:
+            try:
+                bus.bind((HOST, port + 10000))
+            except OSError:
+                continue
+        return port
+    raise RuntimeError("no free loopback port pair")
+
+
+def command(port: int, *args: str, timeout: float = 2.0) -> str:
+    """One command through redis-cli (raw output); '' when the node does not answer."""
+    try:
+        done = subprocess.run(
+            ["redis-cli", "-h", HOST, "-p", str(port), *args],
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            stdin=subprocess.DEVNULL,
+        )
+    except subprocess.TimeoutExpired:
+        return ""
+    return done.stdout.strip()
+
+
+def wait_until(predicate: object, timeout: float, what: str, interval: float = 0.1) -> None:
+    """Poll ``predicate()`` until true; RuntimeError naming ``what`` when ``timeout`` passes."""
+    assert callable(predicate)
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        if predicate():
+            return
+        time.sleep(interval)
+    raise RuntimeError(f"timed out after {timeout} s waiting for {what}")
+
+
+@dataclass
+class Node:
+    """One redis-server (or sentinel) process we own, stopped by PID."""
+
+    port: int
+    directory: Path
+    args: list[str]
+    proc: subprocess.Popen[bytes] | None = None
+    frozen: bool = False
+
+    @property
+    def address(self) -> str:
+        return f"{HOST}:{self.port}"
+
+    @property
+    def url(self) -> str:
+        return f"redis://{HOST}:{self.port}/0"
+
+    @property
+    def running(self) -> bool:
+        return self.proc is not None and self.proc.poll() is None
+
+    def start(self) -> Node:
+        self.directory.mkdir(parents=True, exist_ok=True)
+        log = open(self.directory / "stdout.log", "ab")  # noqa: SIM115 - the child owns it
+        try:
+            self.proc = subprocess.Popen(
+                [shutil.which("redis-server") or "redis-server", *self.args],
+                cwd=self.directory,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+            )
+        finally:
+            log.close()
+        self.frozen = False
+        wait_until(lambda: self._answers_ping(), 10, f"redis on port {self.port} to answer")
+        return self
+
+    def _answers_ping(self) -> bool:
+        if not self.running:
+            raise RuntimeError(f"redis on port {self.port} exited: see {self.directory}")
+        try:
+            with socket.create_connection((HOST, self.port), timeout=0.5) as conn:
+                conn.sendall(b"PING\r\n")
+                return conn.recv(64).startswith(b"+PONG")
+        except OSError:
+            return False
+
+    def kill(self) -> None:
+        """SIGKILL by PID and reap; a no-op when not running."""
+        if self.proc is not None and self.proc.poll() is None:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(self.proc.pid, signal.SIGKILL)
+            self.proc.wait(timeout=10)
+        self.frozen = False
+
+    def freeze(self) -> None:
+        """SIGSTOP: the port still accepts connections, nothing answers."""
+        assert self.proc is not None
+        os.kill(self.proc.pid, signal.SIGSTOP)
+        self.frozen = True
+
+    def thaw(self) -> None:
+        if self.proc is not None and self.frozen and self.proc.poll() is None:
+            os.kill(self.proc.pid, signal.SIGCONT)
+        self.frozen = False
+
+
+@dataclass
+class ClusterSetup:
+    """Three masters (``redis-cli --cluster create``) and one replica of the first master."""
+
+    base: Path
+    masters: list[Node] = field(default_factory=list)
+    replica: Node | None = None
+
+    @property
+    def nodes(self) -> list[Node]:
+        return [*self.masters, *([self.replica] if self.replica else [])]
+
+    @property
+    def seed_urls(self) -> str:
+        return ",".join(node.url for node in self.masters)
+
+    def _node(self, port: int) -> Node:
+        directory = self.base / f"node-{port}"
+        return Node(
+            port,
+            directory,
+            [
+                "--port", str(port),
+                "--bind", HOST,
+                "--dir", str(directory),
+                "--cluster-enabled", "yes",
+                "--cluster-config-file", f"nodes-{port}.conf",
+                "--cluster-node-timeout", str(CLUSTER_NODE_TIMEOUT_MS),
+                "--save", "",
+                "--appendonly", "no",
+                "--repl-diskless-sync-delay", "0",
+                "--protected-mode", "no",
+                "--logfile", "redis.log",
+            ],
+        )  # fmt: skip
+
+    def start(self) -> ClusterSetup:
+        # each node is recorded before it starts, so stop_all finds it if start-up fails
+        for _ in range(3):
+            self.masters.append(self._node(free_port(with_bus=True)))
+            self.masters[-1].start()
+        created = subprocess.run(
+            ["redis-cli", "--cluster", "create", *(n.address for n in self.masters),
+             "--cluster-yes"],
+            capture_output=True, text=True, timeout=30, stdin=subprocess.DEVNULL,
+        )  # fmt: skip
+        if created.returncode != 0:
+            raise RuntimeError(f"redis-cli --cluster create failed: {created.stdout[-500:]}")
+        self.replica = self._node(free_port(with_bus=True))
+        self.replica.start()
+        first = self.masters[0]
+        command(self.replica.port, "CLUSTER", "MEET", HOST, str(first.port))
+        first_id = command(first.port, "CLUSTER", "MYID")
+        wait_until(
+            lambda: first_id in command(self.replica.port, "CLUSTER", "NODES"),  # type: ignore[union-attr]
+            10,
+            "the replica to learn the cluster",
+        )
+        command(self.replica.port, "CLUSTER", "REPLICATE", first_id)
+        self.wait_healthy()
+        return self
+
+    def wait_healthy(self, timeout: float = 20) -> None:
+        """Every node answers, says cluster_state:ok, and the replica's link is up."""
+
+        def healthy() -> bool:
+            for node in self.nodes:
+                if "cluster_state:ok" not in command(node.port, "CLUSTER", "INFO"):
+                    return False
+            replicas = [
+                n for n in self.nodes if "role:slave" in command(n.port, "INFO", "replication")
+            ]
+            return len(replicas) == 1 and all(
+                "master_link_status:up" in command(n.port, "INFO", "replication") for n in replicas
+            )
+
+        wait_until(healthy, timeout, "the cluster to be healthy", interval=0.2)
+
+    def restore(self) -> None:
+        """Bring every killed or frozen node back and wait until the cluster is healthy."""
+        for node in self.nodes:
+            node.thaw()
+            if not node.running:
+                node.start()
+        self.wait_healthy()
+
+    def master_without_replica(self) -> Node:
+        """A master with no replica: killing it leaves slots unserved."""
+        for node in self.nodes:
+            info = command(node.port, "INFO", "replication")
+            if "role:master" in info and "connected_slaves:0" in info:
+                return node
+        raise RuntimeError("every master has a replica")
+
+    def stop_all(self) -> None:
+        for node in self.nodes:
+            node.kill()
+
+
+@dataclass
+class SentinelSetup:
+    """One master, one replica, three sentinels (quorum 2), each with its own config file."""
+
+    base: Path
+    master: Node | None = None
+    replica: Node | None = None
+    sentinels: list[Node] = field(default_factory=list)
+
+    @property
+    def data_nodes(self) -> list[Node]:
+        return [n for n in (self.master, self.replica) if n is not None]
+
+    @property
+    def sentinel_addresses(self) -> str:
+        return ",".join(s.address for s in self.sentinels)
+
+    def _data_node(self, port: int, *extra: str) -> Node:
+        directory = self.base / f"redis-{port}"
+        return Node(
+            port,
+            directory,
+            ["--port", str(port), "--bind", HOST, "--dir", str(directory), "--save", "",
+             "--appendonly", "no", "--protected-mode", "no", "--logfile", "redis.log",
+             "--repl-diskless-sync-delay", "0", *extra],
+        )  # fmt: skip
+
+    def start(self) -> SentinelSetup:
+        master_port = free_port()
+        self.master = self._data_node(master_port)
+        self.master.start()
+        self.replica = self._data_node(free_port(), "--replicaof", HOST, str(master_port))
+        self.replica.start()
+        for _ in range(3):
+            port = free_port()
+            directory = self.base / f"sentinel-{port}"
+            directory.mkdir(parents=True)
+            config = directory / "sentinel.conf"  # sentinel rewrites it: one writable file each
+            config.write_text(
+                f"port {port}\nbind {HOST}\ndir {directory}\nlogfile sentinel.log\n"
+                f"protected-mode no\n"
+                f"sentinel monitor {MASTER_NAME} {HOST} {master_port} 2\n"
+                f"sentinel down-after-milliseconds {MASTER_NAME} {SENTINEL_DOWN_AFTER_MS}\n"
+                f"sentinel failover-timeout {MASTER_NAME} 10000\n"
+                f"sentinel parallel-syncs {MASTER_NAME} 1\n"
+            )
+            self.sentinels.append(Node(port, directory, [str(config), "--sentinel"]))
+            self.sentinels[-1].start()
+        self.wait_settled()
+        return self
+
+    def wait_settled(self, timeout: float = 30) -> None:
+        """Every sentinel sees the other two and the replica; CKQUORUM is OK; link up."""
+
+        def settled() -> bool:
+            for sentinel in self.sentinels:
+                fields = command(sentinel.port, "SENTINEL", "MASTER", MASTER_NAME).splitlines()
+                facts = dict(zip(fields[::2], fields[1::2], strict=False))
+                if facts.get("num-other-sentinels") != "2" or facts.get("num-slaves") != "1":
+                    return False
+                if facts.get("flags") != "master":
+                    return False
+                if not command(sentinel.port, "SENTINEL", "CKQUORUM", MASTER_NAME).startswith("OK"):
+                    return False
+            return all(
+                "master_link_status:up" in command(n.port, "INFO", "replication")
+                for n in self.data_nodes
+                if "role:slave" in command(n.port, "INFO", "replication")
+            )
+
+        wait_until(settled, timeout, "the sentinels to settle", interval=0.2)
+
+    def master_as_sentinels_see_it(self) -> str:
+        reply = command(self.sentinels[0].port, "SENTINEL", "GET-MASTER-ADDR-BY-NAME", MASTER_NAME)
+        return ":".join(reply.splitlines())
+
+    def node_at(self, address: str) -> Node:
+        return next(n for n in self.data_nodes if n.address == address)
+
+    def stop_all(self) -> None:
+        for node in (*self.sentinels, *self.data_nodes):
+            node.kill()
+
+
+@contextlib.contextmanager
+def running(setup: ClusterSetup | SentinelSetup) -> Iterator[None]:
+    """Start ``setup``; stop every process it started by PID, even when start-up failed."""
+    if shutil.which("redis-cli") is None:
+        raise RuntimeError(
+            "the cluster and sentinel tests need redis-cli on PATH (it comes with redis-server; "
+            "Debian/Ubuntu: 'sudo apt-get install redis-tools')"
+        )
+    try:
+        setup.start()
+        yield
+    finally:
+        setup.stop_all()
