@@ -12,6 +12,8 @@ from pathlib import Path
 
 import pytest
 
+pytest_plugins = ["tests.servers.redis_fixtures"]
+
 BIN = Path(sys.executable).parent / "cpa-ops"
 # Variables that would leak the developer's own configuration into a test run.
 _SETTINGS_VARS = (
