@@ -49,11 +49,13 @@ def options_of(command: Command) -> list[Option]:
 
 
 def setting_behind(option: Option) -> str | None:
-    """The environment variable of the setting an option overrides (--redis-url: REDIS_URL)."""
+    """The environment variable of the setting an option overrides (--redis-url: REDIS_URL;
+    the Redis topology options drop the prefix: --mode: REDIS_MODE)."""
     for opt in option.opts:
         name = opt.lstrip("-").replace("-", "_")
-        if name in Settings.model_fields:
-            return name.upper()
+        for field in (name, f"redis_{name}"):
+            if field in Settings.model_fields:
+                return field.upper()
     return None
 
 
