@@ -530,12 +530,13 @@ async def timed_command(
     conn: AbstractConnection, remaining: Callable[[], float], *args: Any, phase: str = "read"
 ) -> float:
     """Send one command, read its reply within the budget; the round-trip in ms."""
-    step = max(remaining() - _STEP_MARGIN, 0.001)
-    conn.socket_timeout = step
+    conn.socket_timeout = max(remaining() - _STEP_MARGIN, 0.001)
     started = time.perf_counter()
     try:
         await conn.send_command(*args, check_health=False)
-        reply = await conn.read_response(timeout=step)
+        # the bound is conn.socket_timeout: redis-py's read_response(timeout=...) returns None
+        # when that timeout runs out (a poll), which would pass an unanswered command as done
+        reply = await conn.read_response()
     except Exception as exc:
         raise classify_failure(exc, phase=phase) from None
     elapsed = (time.perf_counter() - started) * 1000
@@ -550,10 +551,10 @@ async def _facts_or_none(
     """INFO's facts; None when INFO is not allowed (ACL) or does not arrive in time."""
     from redis._parsers.helpers import parse_info
 
-    step = max(remaining() - _STEP_MARGIN, 0.001)
+    conn.socket_timeout = max(remaining() - _STEP_MARGIN, 0.001)
     try:
         await conn.send_command("INFO", check_health=False)
-        raw = await conn.read_response(timeout=step)
+        raw = await conn.read_response()  # bounded by socket_timeout (see timed_command)
     except Exception as exc:
         failure = classify_failure(exc, phase="read")
         if failure.reason in ("read_timeout", "refused", "protocol"):

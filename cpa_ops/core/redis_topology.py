@@ -248,11 +248,10 @@ async def _reply(conn: AbstractConnection, remaining: Callable[[], float], *args
     a ProbeFailure."""
     from redis.exceptions import ResponseError
 
-    step = max(remaining() - _STEP_MARGIN, 0.001)
-    conn.socket_timeout = step
+    conn.socket_timeout = max(remaining() - _STEP_MARGIN, 0.001)
     try:
         await conn.send_command(*args, check_health=False)
-        return await conn.read_response(timeout=step)
+        return await conn.read_response()  # bounded by socket_timeout (see timed_command)
     except ResponseError as exc:
         return exc
     except Exception as exc:
