@@ -84,15 +84,11 @@ sentry.register(app)
 config.register(app)
 
 
-def main(argv: list[str] | None = None) -> None:
-    """The console-script entry: run the app, turn every error into one line and an exit code."""
-    # typer vendors click; its exception classes live in typer._click (pinned in the lock)
+def main() -> None:
+    """The console-script entry: run as the real process, then exit with the verdict's code."""
     import gc
     import signal
     import threading
-
-    from typer import Abort
-    from typer._click.exceptions import ClickException, NoArgsIsHelpError
 
     from cpa_ops.cli import deadline
     from cpa_ops.cli.exits import Terminated
@@ -110,6 +106,27 @@ def main(argv: list[str] | None = None) -> None:
     gc_timer.start()
     # pydantic would scan every installed distribution for plugins on first model build (~15 ms)
     os.environ.setdefault("PYDANTIC_DISABLE_PLUGINS", "__all__")
+    code = run(sys.argv[1:])
+    _flush_quietly()
+    if "sentry_sdk" not in sys.modules:
+        # Nothing left to flush: skip tearing down every imported module (~50 ms a run).
+        # (Sentry's atexit hook delivers queued events, so a run that loaded it exits normally.)
+        sys.stderr.flush()
+        os._exit(code)
+    sys.exit(code)
+
+
+def run(argv: list[str]) -> int:
+    """Run the app on ``argv``; every error becomes one stderr line and an exit code.
+
+    In-process callers (tests) get the code back; no watchdog, signal handler or exit.
+    """
+    # typer vendors click; its exception classes live in typer._click (pinned in the lock)
+    from typer import Abort
+    from typer._click.exceptions import ClickException, NoArgsIsHelpError
+
+    from cpa_ops.cli.exits import Terminated
+
     use_plain_help(app)
     prog = "cpa-ops"
     try:
@@ -146,13 +163,7 @@ def main(argv: list[str] | None = None) -> None:
             "set CPA_OPS_DEBUG=1 to see the traceback\n"
         )
         code = ExitCode.UNHEALTHY
-    _flush_quietly()
-    if "sentry_sdk" not in sys.modules:
-        # Nothing left to flush: skip tearing down every imported module (~50 ms a run).
-        # (Sentry's atexit hook delivers queued events, so a run that loaded it exits normally.)
-        sys.stderr.flush()
-        os._exit(int(code or 0))
-    sys.exit(int(code or 0))
+    return int(code or 0)
 
 
 def _flush_quietly() -> None:

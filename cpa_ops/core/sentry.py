@@ -281,18 +281,18 @@ class Verdict(StrEnum):
     """How the ingest endpoint answered one envelope (or why it never did)."""
 
     DELIVERED = "delivered"  #: 2xx
-    CONNECTION_REFUSED = "connection-refused"
+    CONNECTION_REFUSED = "connection_refused"
     UNREACHABLE = "unreachable"  #: no route, name does not resolve, ...
-    TLS_ERROR = "tls-error"
+    TLS_ERROR = "tls_error"
     TIMEOUT = "timeout"  #: no answer within the deadline
-    CONNECTION_CLOSED = "connection-closed"  #: closed without an HTTP answer
-    AUTH_REJECTED = "auth-rejected"  #: 401 or 403: bad key or project
-    TOO_LARGE = "too-large"  #: 413
-    RATE_LIMITED = "rate-limited"  #: 429
-    SERVER_ERROR = "server-error"  #: 5xx
-    UNEXPECTED_STATUS = "unexpected-status"  #: any other status
+    CONNECTION_CLOSED = "connection_closed"  #: closed without an HTTP answer
+    AUTH_REJECTED = "auth_rejected"  #: 401 or 403: bad key or project
+    TOO_LARGE = "too_large"  #: 413
+    RATE_LIMITED = "rate_limited"  #: 429
+    SERVER_ERROR = "server_error"  #: 5xx
+    UNEXPECTED_STATUS = "unexpected_status"  #: any other status
     DROPPED = "dropped"  #: never sent: scrubbing failed, so the event was dropped
-    DRY_RUN = "dry-run"  #: not sent on purpose
+    DRY_RUN = "dry_run"  #: not sent on purpose
 
 
 @dataclass(frozen=True)

@@ -140,13 +140,13 @@ class TestFailures:
     @pytest.mark.parametrize(
         ("mode", "verdict", "status"),
         [
-            (Mode.UNAUTHORIZED, "auth-rejected", 401),
-            (Mode.FORBIDDEN, "auth-rejected", 403),
-            (Mode.TOO_LARGE, "too-large", 413),
-            (Mode.RATE_LIMITED, "rate-limited", 429),
-            (Mode.SERVER_ERROR, "server-error", 500),
-            (Mode.UNAVAILABLE, "server-error", 503),
-            (Mode.CLOSE, "connection-closed", None),
+            (Mode.UNAUTHORIZED, "auth_rejected", 401),
+            (Mode.FORBIDDEN, "auth_rejected", 403),
+            (Mode.TOO_LARGE, "too_large", 413),
+            (Mode.RATE_LIMITED, "rate_limited", 429),
+            (Mode.SERVER_ERROR, "server_error", 500),
+            (Mode.UNAVAILABLE, "server_error", 503),
+            (Mode.CLOSE, "connection_closed", None),
         ],
     )
     def test_each_refusal_exits_1_with_its_reason(
@@ -181,10 +181,10 @@ class TestFailures:
 
     @pytest.mark.timeout(20)
     def test_refused_connection_exits_1_at_once(self) -> None:
-        """Nothing listening: connection-refused, exit 1, long before --timeout."""
+        """Nothing listening: connection_refused, exit 1, long before --timeout."""
         ran = sentry_test(f"http://{PUBLIC_KEY}@127.0.0.1:{dead_port()}/1", "--timeout", "5")
         assert ran.returncode == 1
-        assert ran.stderr.startswith("cpa-ops: sentry-test: connection-refused: ")
+        assert ran.stderr.startswith("cpa-ops: sentry-test: connection_refused: ")
         assert_one_line(ran.stderr)
         assert ran.elapsed < 2
 

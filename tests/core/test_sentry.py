@@ -474,7 +474,7 @@ class TestSendTestEvent:
     def test_untrusted_certificate_is_a_tls_error(
         self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
     ) -> None:
-        """HTTPS with a certificate the SDK does not trust: tls-error; trusted, it delivers."""
+        """HTTPS with a certificate the SDK does not trust: tls_error; trusted, it delivers."""
         authority = trustme.CA()
         server_context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
         authority.issue_cert("127.0.0.1").configure_cert(server_context)
@@ -490,7 +490,7 @@ class TestSendTestEvent:
             assert len(server.wait_for(1)) == 1
 
     def test_refused_connection(self) -> None:
-        """Nothing listening: connection-refused, at once."""
+        """Nothing listening: connection_refused, at once."""
         settings = load_settings(sentry_dsn=f"http://{PUBLIC_KEY}@127.0.0.1:{dead_port()}/1")
         result = send_test_event(settings, deadline=time.monotonic() + 2)
         assert result.delivery.verdict is Verdict.CONNECTION_REFUSED
