@@ -443,7 +443,7 @@ async def _check_dns(url: str, remaining: Callable[[], float]) -> None:
         return  # an address literal: nothing to resolve
     except OSError:
         pass
-    budget = max(remaining() - 0.01, 0.0)
+    budget = max(remaining() - _STEP_MARGIN, 0.0)
     try:
         await _in_daemon_thread(lambda: socket.getaddrinfo(host, parts.port or 6379), budget)
     except socket.gaierror as exc:
