@@ -13,6 +13,7 @@ import pytest
 
 from tests.servers import redis_faults as faults
 from tests.servers.redis_faults import BlackHole, RedisServer, SilentListener, TlsFiles
+from tests.servers.redis_topology import ClusterSetup, SentinelSetup, running
 
 #: the password of every password-protected test server; asserted absent from all output
 REDIS_PASSWORD = "s3cr3t-PW-xyz"
@@ -162,3 +163,34 @@ def resolver_failing(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def resolver_hanging(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A PYTHONPATH entry making ``*.invalid-test`` lookups hang in a Python subprocess."""
     return faults.patched_resolver_dir(tmp_path_factory.mktemp("resolver-hang"), "hang")
+
+
+# --- Redis Cluster and Sentinel set-ups (module-scoped: each takes ~2.5 s to build) ---------
+
+
+@pytest.fixture(scope="module")
+def cluster(
+    tmp_path_factory: pytest.TempPathFactory, redis_server_bin: str
+) -> Iterator[ClusterSetup]:
+    """Three masters (and a replica of the first) on loopback, stopped by PID afterwards."""
+    setup = ClusterSetup(tmp_path_factory.mktemp("cluster"))
+    with running(setup):
+        yield setup
+
+
+@pytest.fixture
+def healthy_cluster(cluster: ClusterSetup) -> Iterator[ClusterSetup]:
+    """The cluster, healthy before the test and brought back to health after it."""
+    cluster.restore()
+    yield cluster
+    cluster.restore()
+
+
+@pytest.fixture(scope="module")
+def sentinels(
+    tmp_path_factory: pytest.TempPathFactory, redis_server_bin: str
+) -> Iterator[SentinelSetup]:
+    """One master, one replica and three sentinels on loopback."""
+    setup = SentinelSetup(tmp_path_factory.mktemp("sentinel"))
+    with running(setup):
+        yield setup
