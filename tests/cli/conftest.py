@@ -1,5 +1,5 @@
-"""Real redis-server processes on free loopback ports (healthy or put into one fault), and the
-installed ``cpa-ops`` run in the background for signal and live-output tests."""
+"""The installed ``cpa-ops`` run in the background (on a pipe or a pseudo-terminal) for signal
+and live-output tests."""
 
 from __future__ import annotations
 
@@ -7,129 +7,14 @@ import os
 import pty
 import queue
 import select
-import signal
-import socket
 import subprocess
 import threading
 import time
 from collections.abc import Callable, Iterator
-from pathlib import Path
 
 import pytest
-import redis
 
 from tests.conftest import BIN, clean_env
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-class RedisProcess:
-    """One redis-server on 127.0.0.1, started and stopped by its PID."""
-
-    def __init__(self, binary: str, workdir: Path, *args: str, password: str | None = None):
-        self.port = free_port()
-        self.password = password
-        self.workdir = workdir
-        command = [binary, "--port", str(self.port), "--bind", "127.0.0.1", "--save", ""]
-        command += ["--appendonly", "no", "--dir", str(workdir), *args]
-        if password:
-            command += ["--requirepass", password]
-        self.proc = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        self.frozen = False
-        deadline = time.monotonic() + 10
-        while True:
-            try:
-                with self.client() as first:  # closed at once: maxclients 1 must stay free
-                    first.ping()
-                return
-            except redis.ConnectionError:
-                if time.monotonic() > deadline or self.proc.poll() is not None:
-                    self.stop()
-                    raise
-                time.sleep(0.02)
-
-    @property
-    def url(self) -> str:
-        return f"redis://127.0.0.1:{self.port}/0"
-
-    def client(self) -> redis.Redis:
-        return redis.Redis(port=self.port, password=self.password, socket_timeout=5)
-
-    def freeze(self) -> None:
-        """SIGSTOP: the kernel still accepts connections, nothing answers."""
-        os.kill(self.proc.pid, signal.SIGSTOP)
-        self.frozen = True
-
-    def thaw(self) -> None:
-        os.kill(self.proc.pid, signal.SIGCONT)
-        self.frozen = False
-
-    def start_loading(self, keys: int = 3000, delay_us: int = 1000) -> None:
-        """Put the server into LOADING for about ``keys * delay_us`` microseconds (DEBUG RELOAD
-        with a per-key load delay); needs ``--enable-debug-command local``."""
-        admin = self.client()
-        admin.config_set("key-load-delay", delay_us)
-        admin.config_set("loading-process-events-interval-bytes", 1024)
-        admin.execute_command("DEBUG", "POPULATE", keys, "key", 100)
-        # DEBUG RELOAD answers only when loading is over: send it and do not wait
-        raw = socket.create_connection(("127.0.0.1", self.port))
-        if self.password:
-            raw.sendall(f"AUTH {self.password}\r\n".encode())
-            raw.recv(100)
-        raw.sendall(b"DEBUG RELOAD\r\n")
-        self._reload_socket = raw
-        # redis-py's client retries LOADING replies: look at the raw reply instead
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline:
-            with socket.create_connection(("127.0.0.1", self.port), timeout=5) as probe:
-                probe.sendall(b"PING\r\n")
-                if probe.recv(100).startswith(b"-LOADING"):
-                    return
-            time.sleep(0.01)
-        raise AssertionError("the server never reported LOADING")
-
-    def stop(self) -> None:
-        if self.frozen:
-            self.thaw()
-        self.proc.terminate()
-        try:
-            self.proc.wait(5)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait(5)
-
-
-@pytest.fixture
-def redis_factory(
-    redis_server_bin: str, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[Callable[..., RedisProcess]]:
-    """Start redis-servers with extra arguments; all are stopped (by PID) after the test."""
-    started: list[RedisProcess] = []
-
-    def start(*args: str, password: str | None = None) -> RedisProcess:
-        server = RedisProcess(
-            redis_server_bin, tmp_path_factory.mktemp("redis"), *args, password=password
-        )
-        started.append(server)
-        return server
-
-    yield start
-    for server in started:
-        server.stop()
-
-
-@pytest.fixture(scope="module")
-def healthy_redis(
-    redis_server_bin: str, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[RedisProcess]:
-    """One healthy redis-server shared by a module's tests."""
-    server = RedisProcess(redis_server_bin, tmp_path_factory.mktemp("redis"))
-    yield server
-    server.stop()
 
 
 class Background:

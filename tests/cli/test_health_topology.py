@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import json
 import signal
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -19,7 +19,6 @@ from tests.servers.redis_topology import (
     ClusterSetup,
     SentinelSetup,
     command,
-    running,
     wait_until,
 )
 
@@ -30,32 +29,6 @@ SECRET = "s3cr3t-PW-xyz"
 DEADLINE_SLACK = 0.5
 #: --timeout where the verdict is under test: room for a machine busy with other test runs
 VERDICT_TIMEOUT = 5.0
-
-
-@pytest.fixture(scope="module")
-def cluster(
-    tmp_path_factory: pytest.TempPathFactory, redis_server_bin: str
-) -> Iterator[ClusterSetup]:
-    setup = ClusterSetup(tmp_path_factory.mktemp("cluster"))
-    with running(setup):
-        yield setup
-
-
-@pytest.fixture
-def healthy_cluster(cluster: ClusterSetup) -> Iterator[ClusterSetup]:
-    """The cluster, healthy before the test and brought back to health after it."""
-    cluster.restore()
-    yield cluster
-    cluster.restore()
-
-
-@pytest.fixture(scope="module")
-def sentinels(
-    tmp_path_factory: pytest.TempPathFactory, redis_server_bin: str
-) -> Iterator[SentinelSetup]:
-    setup = SentinelSetup(tmp_path_factory.mktemp("sentinel"))
-    with running(setup):
-        yield setup
 
 
 def cluster_health(setup: ClusterSetup, *args: str, timeout: float = VERDICT_TIMEOUT) -> Ran:

@@ -13,8 +13,9 @@ from datetime import datetime
 
 import pytest
 
-from tests.cli.conftest import Background, OnTerminal, RedisProcess
+from tests.cli.conftest import Background, OnTerminal
 from tests.conftest import run_cpa_ops
+from tests.servers.redis_fixtures import RedisProcess
 
 pytestmark = pytest.mark.timeout(40)
 

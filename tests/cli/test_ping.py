@@ -14,8 +14,9 @@ from typing import Any
 
 import pytest
 
-from tests.cli.conftest import Background, OnTerminal, RedisProcess
+from tests.cli.conftest import Background, OnTerminal
 from tests.conftest import clean_env, run_cpa_ops
+from tests.servers.redis_fixtures import RedisProcess
 
 pytestmark = pytest.mark.timeout(40)
 SECRET = "pa55-w0rd-xyz"
@@ -161,7 +162,7 @@ class TestFaultyServers:
         without it every sample fails as tls."""
         import trustme
 
-        from tests.cli.conftest import free_port
+        from tests.servers.redis_faults import free_port
 
         ca = trustme.CA()
         cert = ca.issue_cert("127.0.0.1")
@@ -186,11 +187,9 @@ class TestFaultyServers:
         assert code == 1
         assert summary["errors"] == {"tls": 2}
 
-    def test_refused_port(self) -> None:
+    def test_refused_port(self, refused_port: int) -> None:
         """Nothing listening: refused, exit 1."""
-        from tests.cli.conftest import free_port
-
-        url = f"redis://127.0.0.1:{free_port()}/0"
+        url = f"redis://127.0.0.1:{refused_port}/0"
         code, summary, _ = ping_json("-c", "2", "-i", "0", "--redis-url", url)
         assert code == 1
         assert summary["errors"] == {"refused": 2}

@@ -8,8 +8,7 @@ import asyncio
 import contextlib
 import math
 import time
-from collections.abc import Callable, Iterator
-from pathlib import Path
+from collections.abc import Callable
 
 import pytest
 
@@ -21,26 +20,9 @@ from cpa_ops.core.latency import (
     Spread,
     sample_latency,
 )
-from tests.cli.conftest import RedisProcess, free_port
+from tests.servers.redis_fixtures import RedisProcess
 
 pytestmark = pytest.mark.timeout(40)
-
-
-@pytest.fixture
-def start_redis(
-    redis_server_bin: str, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[Callable[..., RedisProcess]]:
-    """Start redis-servers with extra arguments; stopped by PID after the test."""
-    started: list[RedisProcess] = []
-
-    def start(*args: str, password: str | None = None) -> RedisProcess:
-        workdir: Path = tmp_path_factory.mktemp("redis")
-        started.append(RedisProcess(redis_server_bin, workdir, *args, password=password))
-        return started[-1]
-
-    yield start
-    for server in started:
-        server.stop()
 
 
 def collect(url: str, **options: float) -> list[Sample]:
@@ -119,19 +101,21 @@ class TestRecorder:
 
 class TestSampling:
     def test_healthy_server_one_connect_then_round_trips(
-        self, start_redis: Callable[..., RedisProcess]
+        self, redis_factory: Callable[..., RedisProcess]
     ) -> None:
         """20 samples back to back: all PONG; only the first connected (timed apart)."""
-        server = start_redis()
+        server = redis_factory()
         samples = collect(server.url, count=20, interval=0, timeout=1.0)
         assert [s.seq for s in samples] == list(range(1, 21))
         assert all(s.ok and s.rtt_ms is not None and s.rtt_ms > 0 for s in samples)
         assert samples[0].connect_ms is not None and samples[0].connect_ms > 0
         assert all(s.connect_ms is None for s in samples[1:])
 
-    def test_connection_is_named_and_closed(self, start_redis: Callable[..., RedisProcess]) -> None:
+    def test_connection_is_named_and_closed(
+        self, redis_factory: Callable[..., RedisProcess]
+    ) -> None:
         """While sampling, the connection shows in CLIENT LIST as cpa-ops-ping; closed after."""
-        server = start_redis()
+        server = redis_factory()
         admin = server.client()
 
         async def run() -> tuple[list[str], list[str]]:
@@ -147,36 +131,36 @@ class TestSampling:
         assert PING_CLIENT_NAME in during
         assert PING_CLIENT_NAME not in after
 
-    def test_interval_paces_the_samples(self, start_redis: Callable[..., RedisProcess]) -> None:
+    def test_interval_paces_the_samples(self, redis_factory: Callable[..., RedisProcess]) -> None:
         """interval 0.15 over 4 samples: about 0.45 s from first to last."""
-        server = start_redis()
+        server = redis_factory()
         started = time.monotonic()
         samples = collect(server.url, count=4, interval=0.15, timeout=1.0)
         assert len(samples) == 4
         assert 0.43 <= time.monotonic() - started < 1.5
 
-    def test_refused(self) -> None:
+    def test_refused(self, refused_port: int) -> None:
         """Nothing listening: each sample fails as refused, no connect recorded."""
-        samples = collect(f"redis://127.0.0.1:{free_port()}/0", count=2, interval=0, timeout=1)
+        samples = collect(f"redis://127.0.0.1:{refused_port}/0", count=2, interval=0, timeout=1)
         assert [s.reason for s in samples] == ["refused", "refused"]
         assert all(s.connect_ms is None and s.rtt_ms is None for s in samples)
 
     def test_requirepass_without_password_is_auth(
-        self, start_redis: Callable[..., RedisProcess]
+        self, redis_factory: Callable[..., RedisProcess]
     ) -> None:
         """requirepass and no password: auth, each sample trying again (no hidden retry loop:
         one attempt per sample, quickly)."""
-        server = start_redis(password="sesame")
+        server = redis_factory(password="sesame")
         started = time.monotonic()
         samples = collect(server.url, count=3, interval=0, timeout=1.0)
         assert [s.reason for s in samples] == ["auth", "auth", "auth"]
         assert time.monotonic() - started < 1.0  # redis-py's default retries take seconds
 
     def test_wrong_password_detail_has_no_secret(
-        self, start_redis: Callable[..., RedisProcess]
+        self, redis_factory: Callable[..., RedisProcess]
     ) -> None:
         """WRONGPASS is auth; the sample's detail does not contain the password."""
-        server = start_redis(password="sesame")
+        server = redis_factory(password="sesame")
         samples = collect(
             f"redis://:not-it-42@127.0.0.1:{server.port}/0", count=1, interval=0, timeout=1
         )
@@ -184,11 +168,11 @@ class TestSampling:
         assert "not-it-42" not in (samples[0].detail or "")
 
     def test_frozen_server_times_out_then_reconnects(
-        self, start_redis: Callable[..., RedisProcess]
+        self, redis_factory: Callable[..., RedisProcess]
     ) -> None:
         """SIGSTOP mid-run: the sample fails as read_timeout within its timeout; after SIGCONT
         the next sample reconnects (connect time recorded apart) and succeeds."""
-        server = start_redis()
+        server = redis_factory()
 
         async def run() -> tuple[Sample, Sample, Sample, float]:
             sampler = LatencySampler(server.url, timeout=0.3)
@@ -210,11 +194,11 @@ class TestSampling:
         assert after.ok and after.connect_ms is not None and after.rtt_ms is not None
 
     def test_loading_error_replies_keep_the_connection(
-        self, start_redis: Callable[..., RedisProcess]
+        self, redis_factory: Callable[..., RedisProcess]
     ) -> None:
         """LOADING replies are failures counted as loading; the stream stays in step, so the
         connection is kept: at most the first sample connects."""
-        server = start_redis("--enable-debug-command", "local")
+        server = redis_factory("--enable-debug-command", "local")
         server.start_loading()
         samples = collect(server.url, count=3, interval=0.05, timeout=1.0)
         assert [s.reason for s in samples] == ["loading"] * 3
@@ -222,11 +206,11 @@ class TestSampling:
         assert all(s.connect_ms is None for s in samples[1:])
 
     def test_killed_connection_fails_one_sample_then_reconnects(
-        self, start_redis: Callable[..., RedisProcess]
+        self, redis_factory: Callable[..., RedisProcess]
     ) -> None:
         """CLIENT KILL of our connection: the next sample fails (no retry inside it), naming
         the closed connection; the one after reconnects and succeeds."""
-        server = start_redis()
+        server = redis_factory()
         admin = server.client()
 
         async def run() -> list[Sample]:

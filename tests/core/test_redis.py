@@ -4,11 +4,7 @@ probe's value (facts, connection name, closing what it opened)."""
 from __future__ import annotations
 
 import asyncio
-import socket
-import subprocess
 import time
-from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 import redis
@@ -21,56 +17,15 @@ from cpa_ops.core.redis import (
     probe_redis,
 )
 from cpa_ops.core.settings import load_settings
+from tests.servers.redis_faults import RedisServer
 
 pytestmark = pytest.mark.timeout(60)
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-@pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory, redis_server_bin: str) -> Iterator[int]:
-    """A healthy redis-server on a free loopback port, stopped by PID afterwards."""
-    port = _free_port()
-    workdir: Path = tmp_path_factory.mktemp("redis")
-    proc = subprocess.Popen(
-        [
-            redis_server_bin,
-            "--port",
-            str(port),
-            "--bind",
-            "127.0.0.1",
-            "--save",
-            "",
-            "--appendonly",
-            "no",
-            "--dir",
-            str(workdir),
-        ],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    try:
-        deadline = time.monotonic() + 10
-        while True:
-            try:
-                if redis.Redis(port=port, socket_timeout=0.5).ping():
-                    break
-            except redis.ConnectionError:
-                if time.monotonic() > deadline or proc.poll() is not None:
-                    raise
-                time.sleep(0.05)
-        yield port
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(5)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(5)
+@pytest.fixture
+def server(redis_healthy: RedisServer) -> int:
+    """The port of a healthy redis-server from the fault harness."""
+    return redis_healthy.port
 
 
 def _clients(port: int, name: str | None = None) -> list[dict[str, str]]:
@@ -135,9 +90,9 @@ class TestPool:
 
         assert asyncio.run(main()) is True
 
-    def test_check_is_false_not_an_exception_when_redis_is_down(self) -> None:
+    def test_check_is_false_not_an_exception_when_redis_is_down(self, refused_port: int) -> None:
         """A refused port gives False within the timeout; nothing is raised."""
-        settings = load_settings(redis_url=f"redis://127.0.0.1:{_free_port()}/0")
+        settings = load_settings(redis_url=f"redis://127.0.0.1:{refused_port}/0")
 
         async def main() -> tuple[bool, float]:
             pool = await create_redis_pool(settings)
@@ -197,19 +152,19 @@ class TestProbe:
         side = redis.Redis(port=server, socket_timeout=2)
         assert side.keys("cpa-ops:health:*") == []
 
-    def test_refused_port_is_named(self) -> None:
+    def test_refused_port_is_named(self, refused_port: int) -> None:
         """Nothing listening: fail, reason refused, well inside the budget."""
         started = time.monotonic()
-        diagnosis = asyncio.run(probe_redis(f"redis://127.0.0.1:{_free_port()}/0", budget=1))
+        diagnosis = asyncio.run(probe_redis(f"redis://127.0.0.1:{refused_port}/0", budget=1))
         assert diagnosis.status is Status.FAIL
         assert diagnosis.reason == "refused"
         assert time.monotonic() - started < 1.0
 
-    def test_password_never_in_the_diagnosis(self, server: int) -> None:
+    def test_password_never_in_the_diagnosis(self, refused_port: int) -> None:
         """A password in the URL appears nowhere in the value the probe returns."""
         secret = "s3cr3t-PW-xyz"
         diagnosis = asyncio.run(
-            probe_redis(f"redis://:{secret}@127.0.0.1:{_free_port()}/0", budget=1)
+            probe_redis(f"redis://:{secret}@127.0.0.1:{refused_port}/0", budget=1)
         )
         assert secret not in repr(diagnosis)
         assert ":***@" in diagnosis.url

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Iterator
 
 import pytest
 
@@ -26,7 +25,6 @@ from tests.servers.redis_topology import (
     ClusterSetup,
     SentinelSetup,
     command,
-    running,
 )
 
 SECRET = "s3cr3t-PW-xyz"
@@ -35,32 +33,6 @@ TEST_CLIENT = "cpa-ops-topology-test"
 VERDICT_BUDGET = 3.0
 #: the budget when a node never answers: the verdict takes all of it
 SILENT_BUDGET = 1.5
-
-
-@pytest.fixture(scope="module")
-def cluster(
-    tmp_path_factory: pytest.TempPathFactory, redis_server_bin: str
-) -> Iterator[ClusterSetup]:
-    setup = ClusterSetup(tmp_path_factory.mktemp("cluster"))
-    with running(setup):
-        yield setup
-
-
-@pytest.fixture
-def healthy_cluster(cluster: ClusterSetup) -> Iterator[ClusterSetup]:
-    """The cluster, healthy before the test and brought back to health after it."""
-    cluster.restore()
-    yield cluster
-    cluster.restore()
-
-
-@pytest.fixture(scope="module")
-def sentinels(
-    tmp_path_factory: pytest.TempPathFactory, redis_server_bin: str
-) -> Iterator[SentinelSetup]:
-    setup = SentinelSetup(tmp_path_factory.mktemp("sentinel"))
-    with running(setup):
-        yield setup
 
 
 def by_key(diagnosis: TopologyDiagnosis, key: str) -> list[Check]:
