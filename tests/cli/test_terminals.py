@@ -14,8 +14,9 @@ import pytest
 import typer
 
 from cpa_ops.cli import app
-from tests.cli.conftest import Background, OnTerminal, RedisProcess, free_port
+from tests.cli.conftest import Background, OnTerminal
 from tests.conftest import clean_env, run_cpa_ops
+from tests.servers import redis_faults as faults
 from tests.servers.sentry_ingest import SentryIngest
 
 pytestmark = pytest.mark.timeout(60)
@@ -68,13 +69,17 @@ RUNS = {
 
 
 @pytest.fixture(scope="module")
-def urls(healthy_redis: RedisProcess) -> Iterator[dict[str, str]]:
-    """The healthy redis-server's URL, a loopback address where nothing listens, and the DSN of
-    a real Sentry ingest server on loopback."""
-    with SentryIngest() as ingest:
+def urls(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
+    """A healthy redis-server, a loopback port that refuses connections, and the DSN of a real
+    Sentry ingest server on loopback (all shared by the module, stopped after it)."""
+    with (
+        faults.redis_server(workdir=tmp_path_factory.mktemp("redis")) as server,
+        faults.refused_port() as refused,
+        SentryIngest() as ingest,
+    ):
         yield {
-            "redis": healthy_redis.url,
-            "refused": f"redis://127.0.0.1:{free_port()}/0",
+            "redis": f"redis://127.0.0.1:{server.port}/0",
+            "refused": f"redis://127.0.0.1:{refused}/0",
             "dsn": ingest.dsn,
         }
 
