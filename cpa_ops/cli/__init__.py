@@ -105,12 +105,19 @@ def run(argv: list[str]) -> int:
     In-process callers (tests) get the code back; no watchdog, signal handler or exit.
     """
     # typer vendors click; its exception classes live in typer._click (pinned in the lock)
+    import time
+
     from typer import Abort
     from typer._click.exceptions import ClickException
 
+    import cpa_ops
+    from cpa_ops.cli import deadline
     from cpa_ops.cli.exits import Terminated
 
     prog = "cpa-ops"
+    if not deadline.PROCESS_MODE:
+        # in-process, deadlines count from this call, not from when cpa_ops was first imported
+        cpa_ops.STARTED_AT = time.monotonic()
     try:
         code = app(args=argv, prog_name=prog, standalone_mode=False)
     except ClickException as exc:
