@@ -123,7 +123,7 @@ def run(argv: list[str]) -> int:
     except ClickException as exc:
         where = getattr(getattr(exc, "ctx", None), "command_path", prog)
         hint = f" (see '{where} --help')" if getattr(exc, "ctx", None) else ""
-        message = exc.format_message().replace("\n", " ").strip()
+        message = _shorten_values(exc.format_message().replace("\n", " ").strip())
         if message:  # empty for "no arguments: show the help", which click already printed
             sys.stderr.write(f"{where}: error: {message}{hint}\n")
         code = exc.exit_code
@@ -146,6 +146,21 @@ def run(argv: list[str]) -> int:
         )
         code = ExitCode.UNHEALTHY
     return int(code or 0)
+
+
+def _shorten_values(message: str) -> str:
+    """Click repeats a rejected value in full ('--level': 'aaa...', extra argument(s) (aaa...)):
+    keep 27 characters of a long quoted value and 57 of any very long word, as options do."""
+    import re
+
+    def quoted(match: re.Match[str]) -> str:
+        text = match.group()[1:-1]
+        return match.group() if len(text) <= 30 else f"'{text[:27]}...'"
+
+    def word(match: re.Match[str]) -> str:
+        return f"{match.group()[:57]}..."
+
+    return re.sub(r"\S{61,}", word, re.sub(r"'[^']*'", quoted, message))
 
 
 def _flush_quietly() -> None:
