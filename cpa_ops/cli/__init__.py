@@ -122,13 +122,20 @@ def run(argv: list[str]) -> int:
     In-process callers (tests) get the code back; no watchdog, signal handler or exit.
     """
     # typer vendors click; its exception classes live in typer._click (pinned in the lock)
+    import time
+
     from typer import Abort
     from typer._click.exceptions import ClickException, NoArgsIsHelpError
 
+    import cpa_ops
+    from cpa_ops.cli import deadline
     from cpa_ops.cli.exits import Terminated
 
     use_plain_help(app)
     prog = "cpa-ops"
+    if not deadline.PROCESS_MODE:
+        # in-process, deadlines count from this call, not from when cpa_ops was first imported
+        cpa_ops.STARTED_AT = time.monotonic()
     try:
         code = app(args=argv, prog_name=prog, standalone_mode=False)
     except SystemExit as exc:
@@ -141,8 +148,8 @@ def run(argv: list[str]) -> int:
     except ClickException as exc:
         where = getattr(getattr(exc, "ctx", None), "command_path", prog)
         hint = f" (see '{where} --help')" if getattr(exc, "ctx", None) else ""
-        message = exc.format_message().replace("\n", " ").strip()
-        if message:
+        message = _shorten_values(exc.format_message().replace("\n", " ").strip())
+        if message:  # empty for "no arguments: show the help", which click already printed
             sys.stderr.write(f"{where}: error: {message}{hint}\n")
         code = exc.exit_code
     except (KeyboardInterrupt, Abort):
@@ -164,6 +171,21 @@ def run(argv: list[str]) -> int:
         )
         code = ExitCode.UNHEALTHY
     return int(code or 0)
+
+
+def _shorten_values(message: str) -> str:
+    """Click repeats a rejected value in full ('--level': 'aaa...', extra argument(s) (aaa...)):
+    keep 27 characters of a long quoted value and 57 of any very long word, as options do."""
+    import re
+
+    def quoted(match: re.Match[str]) -> str:
+        text = match.group()[1:-1]
+        return match.group() if len(text) <= 30 else f"'{text[:27]}...'"
+
+    def word(match: re.Match[str]) -> str:
+        return f"{match.group()[:57]}..."
+
+    return re.sub(r"\S{61,}", word, re.sub(r"'[^']*'", quoted, message))
 
 
 def _flush_quietly() -> None:

@@ -168,7 +168,11 @@ def _send(
 
 def _start_watchdog(at: float, terminal: Terminal) -> threading.Event:
     """End the process with exit 1 at ``at`` (monotonic) unless the returned event is set."""
+    from cpa_ops.cli import deadline
+
     finished = threading.Event()
+    if not deadline.PROCESS_MODE:  # in-process (cli.run): never end the caller's process
+        return finished
 
     def expire() -> None:
         if finished.wait(max(0.0, at - time.monotonic())):

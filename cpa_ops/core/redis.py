@@ -305,13 +305,28 @@ async def check_redis_health(
         return await check_cluster_health(pool, timeout)
 
     client = Redis(connection_pool=pool)
+    # redis-py can swallow a cancellation during a connection's handshake and keep reading from
+    # a frozen server, so asyncio.timeout() alone does not bound the call: stop waiting instead
+    ping = asyncio.ensure_future(client.ping())
     try:
-        async with asyncio.timeout(timeout):
-            return bool(await client.ping())
+        done, _ = await asyncio.wait({ping}, timeout=timeout)
     except asyncio.CancelledError:
+        ping.cancel()
         raise
+    if not done:
+        ping.cancel()
+        ping.add_done_callback(_retrieve_outcome)  # it ends on its own, in the background
+        return False
+    try:
+        return bool(ping.result())
     except Exception:
         return False
+
+
+def _retrieve_outcome(task: asyncio.Future[Any]) -> None:
+    """Mark an abandoned task's exception as seen (no "never retrieved" warning)."""
+    if not task.cancelled():
+        task.exception()
 
 
 # --------------------------------------------------------------------------------------------
