@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import signal
-from typing import TYPE_CHECKING, Annotated
+from collections.abc import Coroutine
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -32,7 +33,7 @@ Examples:
     cpa-ops ping -c 100 -i 0.01 --format json
 """
 # exit codes of a run ended by a signal: the summary so far is printed first
-_SIGNAL_EXITS = {signal.SIGINT: 130, signal.SIGTERM: 143}
+SIGNAL_EXITS = {signal.SIGINT: 130, signal.SIGTERM: 143}
 
 
 def _count(value: str | int) -> int:
@@ -133,8 +134,36 @@ def ping(
     summary = recorder.summary()
     _emit_summary(summary, output_format, stopped_by is not None, terminal)
     if stopped_by is not None:
-        raise typer.Exit(_SIGNAL_EXITS[stopped_by])
+        raise typer.Exit(SIGNAL_EXITS[stopped_by])
     raise typer.Exit(1 if summary.failed else 0)
+
+
+def run_until_signal(coro: Coroutine[Any, Any, None]) -> signal.Signals | None:
+    """Run ``coro`` on a fresh loop; SIGINT/SIGTERM cancel it (the step in flight is dropped
+    cleanly). The signal that stopped it, if any; the previous handlers are restored."""
+    import asyncio
+    import contextlib
+
+    loop = asyncio.new_event_loop()
+    task = loop.create_task(coro)
+    stopped_by: list[signal.Signals] = []
+
+    def stop(signum: signal.Signals) -> None:
+        stopped_by.append(signum)
+        task.cancel()
+
+    saved = {sig: signal.getsignal(sig) for sig in SIGNAL_EXITS}
+    for sig in SIGNAL_EXITS:
+        loop.add_signal_handler(sig, stop, sig)
+    try:
+        with contextlib.suppress(asyncio.CancelledError):
+            loop.run_until_complete(task)
+    finally:
+        for sig, handler in saved.items():
+            loop.remove_signal_handler(sig)
+            signal.signal(sig, handler)
+        loop.close()
+    return stopped_by[0] if stopped_by else None
 
 
 def _sample(
@@ -146,7 +175,6 @@ def _sample(
     view: _View,
 ) -> signal.Signals | None:
     """Run the samples; the signal (SIGINT, SIGTERM) that stopped them early, if any."""
-    import asyncio
     import contextlib
 
     from cpa_ops.core.latency import sample_latency
@@ -158,27 +186,7 @@ def _sample(
                 recorder.add(sample)
                 view.sample(sample, recorder)
 
-    loop = asyncio.new_event_loop()
-    task = loop.create_task(run())
-    stopped_by: list[signal.Signals] = []
-
-    def stop(signum: signal.Signals) -> None:
-        stopped_by.append(signum)
-        task.cancel()
-
-    # the loop turns the signal into a cancellation: the sample in flight is dropped cleanly
-    saved = {sig: signal.getsignal(sig) for sig in _SIGNAL_EXITS}
-    for sig in _SIGNAL_EXITS:
-        loop.add_signal_handler(sig, stop, sig)
-    try:
-        with contextlib.suppress(asyncio.CancelledError):
-            loop.run_until_complete(task)
-    finally:
-        for sig, handler in saved.items():
-            loop.remove_signal_handler(sig)
-            signal.signal(sig, handler)
-        loop.close()
-    return stopped_by[0] if stopped_by else None
+    return run_until_signal(run())
 
 
 class _View:

@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import signal
 from enum import StrEnum
 from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
@@ -62,7 +61,6 @@ def topology_overrides(
 
 
 # exit codes of a run ended by a signal, as for a standalone ping
-_SIGNAL_EXITS = {signal.SIGINT: 130, signal.SIGTERM: 143}
 
 
 def ping_topology(
@@ -102,12 +100,11 @@ def _ping_cluster(
     output_format: OutputFormat,
     terminal: Terminal,
 ) -> NoReturn:
-    import asyncio
     import contextlib
     import json
 
     from cpa_ops.cli.options import OutputFormat
-    from cpa_ops.cli.ping import _sample_line, _summary_lines
+    from cpa_ops.cli.ping import SIGNAL_EXITS, _sample_line, _summary_lines, run_until_signal
     from cpa_ops.core.latency import LatencyRecorder
     from cpa_ops.core.redis import REASONS
     from cpa_ops.core.redis_topology import sample_nodes
@@ -130,29 +127,10 @@ def _ping_cluster(
                 if text:
                     terminal.out(f"{address} {roles[address]} {_sample_line(sample)}")
 
-    loop = asyncio.new_event_loop()
-    task = loop.create_task(run())
-    stopped_by: list[signal.Signals] = []
-
-    def stop(signum: signal.Signals) -> None:
-        stopped_by.append(signum)
-        task.cancel()
-
-    # as in the standalone ping: a signal cancels the round in flight, the summary is printed
-    saved = {sig: signal.getsignal(sig) for sig in _SIGNAL_EXITS}
-    for sig in _SIGNAL_EXITS:
-        loop.add_signal_handler(sig, stop, sig)
-    try:
-        with contextlib.suppress(asyncio.CancelledError):
-            loop.run_until_complete(task)
-    finally:
-        for sig, handler in saved.items():
-            loop.remove_signal_handler(sig)
-            signal.signal(sig, handler)
-        loop.close()
+    stopped = run_until_signal(run())
 
     summaries = {address: recorder.summary() for address, recorder in recorders.items()}
-    interrupted = bool(stopped_by)
+    interrupted = stopped is not None
     if text:
         for address, summary in summaries.items():
             terminal.out()
@@ -178,6 +156,6 @@ def _ping_cluster(
             terminal.err(
                 f"cpa-ops ping: {address}: {n} of {summary.sent} samples failed [{code}]: {hint}"
             )
-    if stopped_by:
-        raise typer.Exit(_SIGNAL_EXITS[stopped_by[0]])
+    if stopped is not None:
+        raise typer.Exit(SIGNAL_EXITS[stopped])
     raise typer.Exit(1 if any(s.failed for s in summaries.values()) else 0)
