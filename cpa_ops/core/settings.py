@@ -23,7 +23,37 @@ REDIS_SCHEMES = ("redis", "rediss", "unix")
 DEFAULT_REDIS_URL = "redis://localhost:6379/0"
 MASK = "***"
 # Query parameters redis-py reads a secret from.
-_SECRET_QUERY_KEYS = frozenset({"password", "pass", "pwd", "auth", "token"})
+_SECRET_QUERY_KEYS = frozenset({"password", "pass", "pwd", "auth", "token", "ssl_password"})
+
+# REDIS_URL query options handed on to redis-py, with the values each accepts (None: any text).
+# redis-py passes every query option to the connection as a keyword argument, and a query option
+# wins over what the caller passes: an unknown one is a TypeError at connect time, and a
+# socket_timeout or max_connections would override the deadlines and limits cpa-ops sets.
+_BOOLEAN = ("true", "false", "yes", "no", "1", "0")
+_URL_OPTIONS: dict[str, tuple[str, ...] | None] = {
+    "db": None,  # checked with the path's db
+    "username": None,
+    "password": None,
+    "client_name": None,
+    "protocol": ("2", "3"),
+}
+_TLS_URL_OPTIONS: dict[str, tuple[str, ...] | None] = {
+    "ssl_ca_certs": None,
+    "ssl_ca_path": None,
+    "ssl_certfile": None,
+    "ssl_keyfile": None,
+    "ssl_password": None,
+    "ssl_cert_reqs": ("none", "optional", "required"),
+    "ssl_check_hostname": _BOOLEAN,
+    "ssl_ciphers": None,
+}
+# Options redis-py knows that cpa-ops sets itself, and where to set them instead.
+_URL_OPTIONS_SET_ELSEWHERE = {
+    "max_connections": "REDIS_MAX_CONNECTIONS",
+    "timeout": "--timeout, or create_redis_pool(acquire_timeout=...)",
+    "socket_timeout": "--timeout, or create_redis_pool(socket_timeout=...)",
+    "socket_connect_timeout": "--timeout, or create_redis_pool(connect_timeout=...)",
+}
 
 # What each variable accepts: the second half of every error line.
 ACCEPTED: dict[str, str] = {
@@ -228,6 +258,7 @@ def validate_redis_url(url: str, mode: str = "standalone") -> None:
     if scheme not in REDIS_SCHEMES:
         shown = f"'{scheme}://'" if scheme else "no scheme"
         raise ValueError(f"has {shown}")
+    _check_url_options(scheme, parts.query)
     if scheme == "unix":
         if not (parts.path or parts.netloc):
             raise ValueError("names no socket path")
@@ -241,6 +272,28 @@ def validate_redis_url(url: str, mode: str = "standalone") -> None:
     for candidate in (db, query_db):
         if candidate and not (candidate.isascii() and candidate.isdigit()):
             raise ValueError("has a database that is not a whole number (expected /0, /1, ...)")
+
+
+def _check_url_options(scheme: str, query: str) -> None:
+    """Raise ValueError unless every query option of a REDIS_URL is one cpa-ops hands on.
+
+    An unknown option is not named: a mistyped URL can put a password where a key belongs.
+    """
+    options = dict(_URL_OPTIONS, **(_TLS_URL_OPTIONS if scheme == "rediss" else {}))
+    accepted = ", ".join(options) + ("" if scheme == "rediss" else "; ssl_* options with rediss://")
+    # blank values are skipped, as redis-py skips them
+    for key, value in parse_qsl(query):
+        if key in _URL_OPTIONS_SET_ELSEWHERE:
+            instead = _URL_OPTIONS_SET_ELSEWHERE[key]
+            raise ValueError(f"sets {key}, which cpa-ops sets itself: use {instead}")
+        if key in _TLS_URL_OPTIONS and key not in options:
+            raise ValueError(f"has the TLS option {key} on {scheme}:// (TLS needs rediss://)")
+        if key not in options:
+            raise ValueError(f"has a query option cpa-ops does not accept (accepted: {accepted})")
+        choices = options[key]
+        # redis-py reads booleans in any case, the other choices exactly as written
+        if choices is not None and (value.lower() if choices is _BOOLEAN else value) not in choices:
+            raise ValueError(f"has {key} that is not one of {', '.join(choices)}")
 
 
 def parse_host_port(address: str) -> tuple[str, int]:

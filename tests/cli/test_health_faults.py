@@ -336,6 +336,19 @@ class TestHealthy:
         assert str(redis_with_password.port) in ran.stdout, "the URL is shown, masked"
         _no_secret(ran)
 
+    def test_redis_url_query_options_reach_the_server(
+        self, redis_with_password: RedisServer
+    ) -> None:
+        """The options REDIS_URL accepts in its query are handed on: the password from the
+        query authenticates (without it: auth), over RESP3, on database 3."""
+        base = redis_with_password.url(db=3)
+        query = f"?password={REDIS_PASSWORD}&protocol=3&client_name=from-url"
+        ran, document = _health_json(base + query, timeout=ROOMY_TIMEOUT)
+        assert (document["status"], ran.returncode) == ("pass", 0), _shown(ran)
+        _no_secret(ran)
+        ran, document = _health_json(base + "?protocol=3", timeout=ROOMY_TIMEOUT)
+        assert _check(document, "redis:ping").get("reason") == "auth", _shown(ran)
+
     def test_unix_socket(self, redis_unix_socket: Path) -> None:
         """unix:// to a listening socket: pass; to a path with no socket: refused."""
         ran, document = _health_json(f"unix://{redis_unix_socket}", timeout=ROOMY_TIMEOUT)

@@ -74,6 +74,27 @@ class TestHealthOptions:
         assert "REDIS_URL has 'http://'" in line
         assert SECRET not in ran.stderr + ran.stdout
 
+    @pytest.mark.parametrize("command", [["health"], ["ping", "-c", "1"], ["config", "check"]])
+    @pytest.mark.parametrize(
+        ("query", "expected"),
+        [
+            ("ssl_ca_certs=/ca.pem", "TLS option ssl_ca_certs on redis://"),
+            ("socket_timeout=abc", "sets socket_timeout, which cpa-ops sets itself"),
+            ("foo=bar", "query option cpa-ops does not accept"),
+        ],
+    )
+    def test_redis_url_query_options_redis_py_would_choke_on(
+        self, command: list[str], query: str, expected: str
+    ) -> None:
+        """Found by the fuzzer: redis-py passes query options to the connection as keyword
+        arguments, so these were an internal TypeError/ValueError at connect time."""
+        url = f"redis://:{SECRET}@127.0.0.1:1/0?{query}"
+        ran = run_cpa_ops(*command, env=clean_env(REDIS_URL=url))
+        assert ran.returncode == 2, ran.stderr
+        line = assert_one_clean_line(ran.stderr)
+        assert expected in line and "internal error" not in line
+        assert SECRET not in ran.stderr + ran.stdout
+
 
 class TestConfiguration:
     def test_invalid_environment_lines_per_field(self) -> None:

@@ -115,6 +115,73 @@ class TestValidation:
             load_settings(env_file)
 
 
+class TestRedisUrlQueryOptions:
+    """redis-py hands every REDIS_URL query option to the connection as a keyword argument, and
+    the query wins over the caller's: only options cpa-ops hands on safely are accepted."""
+
+    @pytest.mark.parametrize(
+        "url",
+        [
+            "redis://h:6379/0?protocol=3&client_name=worker",
+            f"redis://h:6379?db=2&username=app&password={SECRET}",
+            "rediss://h:6380/0?ssl_ca_certs=/ca.pem&ssl_cert_reqs=required&ssl_check_hostname=No",
+            f"rediss://h:6380/0?ssl_certfile=/c.pem&ssl_keyfile=/k.pem&ssl_password={SECRET}",
+            "unix:///run/redis.sock?db=1",
+            "redis://h:6379/0?blank=",  # blank values are skipped, by redis-py too
+        ],
+    )
+    def test_options_handed_on_are_accepted(
+        self, monkeypatch: pytest.MonkeyPatch, url: str
+    ) -> None:
+        monkeypatch.setenv("REDIS_URL", url)
+        assert load_settings().redis_url.get_secret_value() == url
+
+    @pytest.mark.parametrize(
+        ("query", "expected"),
+        [
+            ("ssl_ca_certs=/ca.pem", "REDIS_URL has the TLS option ssl_ca_certs on redis://"),
+            ("socket_timeout=60", "REDIS_URL sets socket_timeout, which cpa-ops sets itself"),
+            ("max_connections=500", "REDIS_URL sets max_connections, which cpa-ops sets itself"),
+            ("protocol=9", "REDIS_URL has protocol that is not one of 2, 3"),
+            ("decode_responses=1", "REDIS_URL has a query option cpa-ops does not accept"),
+            (f"{SECRET}=1", "REDIS_URL has a query option cpa-ops does not accept"),
+        ],
+    )
+    def test_other_options_are_refused_by_name(
+        self, monkeypatch: pytest.MonkeyPatch, query: str, expected: str
+    ) -> None:
+        """One line naming the option (an unknown one is not echoed: it may be a secret)."""
+        monkeypatch.setenv("REDIS_URL", f"redis://:{SECRET}@h:6379/0?{query}")
+        with pytest.raises(ConfigError) as caught:
+            load_settings()
+        (line,) = caught.value.problems
+        assert line.startswith(expected), line
+        assert SECRET not in line
+
+    def test_tls_values_are_checked_as_redis_py_reads_them(
+        self, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """ssl_cert_reqs is case-sensitive in redis-py; a misspelt boolean would read as true."""
+        for query in ("ssl_cert_reqs=NONE", "ssl_check_hostname=flase"):
+            monkeypatch.setenv("REDIS_URL", f"rediss://h:6380/0?{query}")
+            with pytest.raises(ConfigError, match="is not one of"):
+                load_settings()
+
+    def test_every_accepted_option_is_a_keyword_redis_py_takes(self) -> None:
+        """Guards against a redis-py upgrade renaming an option we hand on."""
+        import inspect
+
+        from redis.asyncio.connection import AbstractConnection, SSLConnection
+
+        from cpa_ops.core import settings
+
+        def keywords(cls: type) -> set[str]:
+            return set(inspect.signature(cls.__init__).parameters)
+
+        assert set(settings._URL_OPTIONS) <= keywords(AbstractConnection)
+        assert set(settings._TLS_URL_OPTIONS) <= keywords(SSLConnection)
+
+
 class TestMasking:
     @pytest.mark.parametrize(
         ("url", "masked"),
@@ -123,6 +190,7 @@ class TestMasking:
             (f"redis://app:{SECRET}@h:6379/0", "redis://app:***@h:6379/0"),
             (f"rediss://{SECRET}@h:6380", "rediss://***@h:6380"),
             (f"redis://h:6379/0?password={SECRET}", "redis://h:6379/0?password=***"),
+            (f"rediss://h:6380/0?ssl_password={SECRET}", "rediss://h:6380/0?ssl_password=***"),
             ("redis://h:6379/0", "redis://h:6379/0"),
             ("unix:///run/redis.sock", "unix:///run/redis.sock"),
         ],
