@@ -34,8 +34,10 @@ from tests.conftest import _SETTINGS_VARS, clean_env, run_cpa_ops
 from tests.servers import redis_faults as faults
 from tests.servers.sentry_ingest import PUBLIC_KEY, Mode, SentryIngest
 
-IN_PROCESS_EXAMPLES = 220  # per command family: 5 families
-SUBPROCESS_EXAMPLES = 40
+# per command family (5 families); CPA_OPS_FUZZ_SCALE=10 runs ten times as many, for a long hunt
+_SCALE = max(1, int(os.environ.get("CPA_OPS_FUZZ_SCALE", "1")))
+IN_PROCESS_EXAMPLES = 220 * _SCALE
+SUBPROCESS_EXAMPLES = 40 * _SCALE
 CASES_WANTED = 1000
 #: how many cases each test ran, for the closing count
 ran_cases: Counter[str] = Counter()
@@ -143,10 +145,16 @@ def redis_urls(where: Loopback) -> st.SearchStrategy[str]:
             "",
         ]
     )
-    paths = st.sampled_from(
-        ["", "/0", "/15", "/16", "/-1", "/abc", "/0?ssl_ca_certs=/nonexistent",
-         "/0?socket_timeout=nan", "/0?protocol=9", "/tmp/none.sock", "/0#frag"]
+    queries = st.sampled_from(
+        ["ssl_ca_certs=/nonexistent", "socket_timeout=nan", "protocol=9", "protocol=3",
+         "ssl_cert_reqs=NONE", "ssl_cert_reqs=none", "ssl_check_hostname=maybe", "foo=bar",
+         "max_connections=0", "db=x", "db=2", "client_name=a%20b", "password=", "username=u",
+         "decode_responses=1", "ssl_min_version=2", "=", "&&", "%zz=1"]
     )  # fmt: skip
+    paths = st.one_of(
+        st.sampled_from(["", "/0", "/15", "/16", "/-1", "/abc", "/tmp/none.sock", "/0#frag"]),
+        st.lists(queries, min_size=1, max_size=3).map(lambda q: "/0?" + "&".join(q)),
+    )
     built = st.builds(lambda s, a, h, p: f"{s}://{a}{h}{p}", schemes, auth, hosts, paths)
     good = good_redis_urls(where)
     return st.one_of(
