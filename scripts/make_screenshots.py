@@ -107,7 +107,8 @@ def terminal_output(shot: Shot, redis_url: str) -> str:
         timeout=30,
         cwd=tempfile.gettempdir(),  # no stray ./.env
     )
-    return ran.stdout
+    # traceback lines name files relative to the repo, not the checkout the picture was made in
+    return ran.stdout.replace(f"{REPO}{os.sep}", "")
 
 
 def save_svg(shot: Shot, output: str) -> Path:
