@@ -4,8 +4,8 @@ Run: ``python benchmarks/bench_health.py`` (or ``./dev bench``). Starts its own 
 a free loopback port (tests/servers/redis_faults.py), then:
 
 1. times ``cpa-ops health --redis-url URL --timeout 5`` (the console script next to this
-   Python) and
-   ``python -c "import redis; redis.Redis.from_url(URL).ping()"``, alternating, RUNS each, and
+   Python) and ``python -c "import redis; redis.Redis.from_url(URL).ping()"``, alternating,
+   RUNS each, and
    prints both medians and their ratio (target: cpa-ops <= 1.5x the one-liner);
 2. times the verdict of ``cpa-ops health --timeout 1`` for a SYN black hole and a listener that
    never answers (target: <= 1.5 s, the timeout + 0.5 s).
