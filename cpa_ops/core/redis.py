@@ -272,21 +272,32 @@ async def create_redis_pool(
         )
         return client
     from redis.asyncio import BlockingConnectionPool
-    from redis.asyncio.retry import Retry
-    from redis.backoff import ExponentialBackoff
-    from redis.exceptions import ConnectionError, TimeoutError
 
     return BlockingConnectionPool.from_url(
         settings.redis_url.get_secret_value(),
         max_connections=settings.redis_max_connections,
         timeout=acquire_timeout,
-        socket_timeout=socket_timeout,
-        socket_connect_timeout=connect_timeout,
-        retry=Retry(ExponentialBackoff(cap=0.25, base=0.02), 2),
-        retry_on_error=[ConnectionError, TimeoutError],
-        health_check_interval=30,
-        client_name=client_name,
+        **service_connection_options(socket_timeout, connect_timeout, client_name),
     )
+
+
+def service_connection_options(
+    socket_timeout: float, connect_timeout: float, client_name: str | None
+) -> dict[str, Any]:
+    """What every services' client (standalone, sentinel, cluster) sets on its connections:
+    explicit timeouts; connection errors and timeouts retried twice with a short capped backoff
+    (Retry's default errors: nothing that cannot succeed, such as a wrong password); a health
+    check of a connection idle for 30 s."""
+    from redis.asyncio.retry import Retry
+    from redis.backoff import ExponentialBackoff
+
+    return {
+        "socket_timeout": socket_timeout,
+        "socket_connect_timeout": connect_timeout,
+        "retry": Retry(ExponentialBackoff(cap=0.25, base=0.02), 2),
+        "health_check_interval": 30,
+        "client_name": client_name,
+    }
 
 
 async def check_redis_health(

@@ -1199,9 +1199,9 @@ async def create_cluster_client(
     use waits up to ``acquire_timeout`` (redis-py's cluster client would fail at once)."""
     from redis.asyncio import RedisCluster
     from redis.asyncio.cluster import ClusterNode
-    from redis.asyncio.retry import Retry
-    from redis.backoff import ExponentialBackoff
     from redis.exceptions import ConnectionError as RedisConnectionError
+
+    from cpa_ops.core.redis import service_connection_options
 
     seeds = settings.redis_seed_urls
     options = _connection_options(seeds[0])
@@ -1229,11 +1229,7 @@ async def create_cluster_client(
     return WaitingRedisCluster(
         startup_nodes=nodes,
         max_connections=limit,
-        socket_timeout=socket_timeout,
-        socket_connect_timeout=connect_timeout,
-        retry=Retry(ExponentialBackoff(cap=0.25, base=0.02), 2),
-        health_check_interval=30,
-        client_name=client_name,
+        **service_connection_options(socket_timeout, connect_timeout, client_name),
         **options,
     )
 
@@ -1250,10 +1246,9 @@ async def create_sentinel_pool(
     name (re-asked on every new connection, so it follows a failover); REDIS_URL gives the
     password, db and TLS options; the sentinels are asked with the same timeouts, no password."""
     from redis.asyncio import BlockingConnectionPool
-    from redis.asyncio.retry import Retry
     from redis.asyncio.sentinel import Sentinel, SentinelConnectionPool
-    from redis.backoff import ExponentialBackoff
-    from redis.exceptions import ConnectionError, TimeoutError
+
+    from cpa_ops.core.redis import service_connection_options
 
     class BlockingSentinelPool(SentinelConnectionPool, BlockingConnectionPool):
         """SentinelConnectionPool's master discovery with BlockingConnectionPool's bounded wait."""
@@ -1275,12 +1270,7 @@ async def create_sentinel_pool(
         sentinel,
         max_connections=settings.redis_max_connections,
         timeout=acquire_timeout,
-        socket_timeout=socket_timeout,
-        socket_connect_timeout=connect_timeout,
-        retry=Retry(ExponentialBackoff(cap=0.25, base=0.02), 2),
-        retry_on_error=[ConnectionError, TimeoutError],
-        health_check_interval=30,
-        client_name=client_name,
+        **service_connection_options(socket_timeout, connect_timeout, client_name),
         **options,
     )
     return pool

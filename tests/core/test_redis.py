@@ -18,6 +18,7 @@ from cpa_ops.core.redis import (
 )
 from cpa_ops.core.settings import load_settings
 from tests.servers.redis_faults import RedisServer
+from tests.servers.redis_fixtures import REDIS_PASSWORD
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -105,6 +106,41 @@ class TestPool:
         healthy, elapsed = asyncio.run(main())
         assert healthy is False
         assert elapsed < 2.0
+
+    def test_a_dropped_connection_is_retried_a_wrong_password_is_not(
+        self, redis_with_password: RedisServer
+    ) -> None:
+        """The services' retry policy: a connection the server dropped is reopened and the
+        command succeeds; a wrong password fails at once (redis-py's defaults retry it ~4 s)."""
+        from redis.asyncio import Redis
+        from redis.exceptions import AuthenticationError
+
+        server = redis_with_password
+        good = load_settings(redis_url=server.url(password=REDIS_PASSWORD))
+        bad = load_settings(redis_url=server.url(password="wr0ng-PW-987"))
+
+        async def main() -> tuple[bool, float]:
+            pool = await create_redis_pool(good, client_name="retry-under-test")
+            client = Redis(connection_pool=pool)
+            try:
+                assert await client.ping()
+                with server.client() as admin:  # drop every connection of the pool
+                    admin.check("CLIENT", "KILL", "USER", "default")
+                answered = bool(await client.ping())
+            finally:
+                await pool.disconnect()
+            pool = await create_redis_pool(bad)
+            started = time.monotonic()
+            try:
+                with pytest.raises(AuthenticationError):
+                    await Redis(connection_pool=pool).ping()
+                return answered, time.monotonic() - started
+            finally:
+                await pool.disconnect()
+
+        answered, refused_after = asyncio.run(main())
+        assert answered
+        assert refused_after < 0.5, f"a wrong password took {refused_after:.2f} s"
 
 
 class TestProbe:
