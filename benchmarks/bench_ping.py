@@ -3,7 +3,11 @@
 Starts its own redis-server on a free loopback port, then alternately runs
 ``cpa-ops ping -c 5000 -i 0 --format json`` (its mean round-trip) and
 ``redis-benchmark -c 1 -n 5000 -t ping --csv`` (its average latency, PING_MBULK: the same
-multi-bulk PING we send), and prints the medians and their ratio. Target: ratio <= 2.
+multi-bulk PING we send), and prints the medians and the ratio. Target: ratio <= 2.
+
+The ratio judged is the median of each run's ratio to the anchor run right after it: the pair
+shares the machine's load of the moment, which on a shared VM drifts by 2x within a minute.
+The ratio of the two medians is printed beside it. Exits 1 when the target is missed.
 """
 
 from __future__ import annotations
@@ -20,7 +24,7 @@ import time
 from pathlib import Path
 
 SAMPLES = 5000
-ROUNDS = 5
+ROUNDS = 9
 TARGET = 2.0
 CPA_OPS = Path(sys.executable).parent / "cpa-ops"
 
@@ -134,7 +138,7 @@ def main() -> int:
             proc.terminate()
             proc.wait(5)
     mine, theirs = statistics.median(ping_ms), statistics.median(bench_ms)
-    ratio = mine / theirs
+    ratio = statistics.median(m / t for m, t in zip(ping_ms, bench_ms, strict=True))
     print(f"ping round-trip, {SAMPLES} back-to-back PINGs, median of {ROUNDS} alternating runs:")
     print(
         f"  cpa-ops ping -c {SAMPLES} -i 0     mean {mine:.4f} ms   runs "
@@ -145,8 +149,11 @@ def main() -> int:
         + " ".join(f"{v:.3f}" for v in bench_ms)
     )
     verdict = "within" if ratio <= TARGET else "OVER"
-    print(f"  ratio {ratio:.2f}x ({verdict} the {TARGET:g}x target)")
-    return 0
+    print(
+        f"  ratio {ratio:.2f}x, median of the {ROUNDS} pairs ({verdict} the {TARGET:g}x target); "
+        f"ratio of the medians {mine / theirs:.2f}x"
+    )
+    return 0 if ratio <= TARGET else 1
 
 
 if __name__ == "__main__":

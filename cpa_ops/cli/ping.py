@@ -17,6 +17,8 @@ from cpa_ops.cli.topology import (
 )
 
 if TYPE_CHECKING:
+    import asyncio
+
     from cpa_ops.cli.console import Terminal
     from cpa_ops.core.latency import LatencyRecorder, LatencySummary, Sample
 
@@ -144,7 +146,7 @@ def run_until_signal(coro: Coroutine[Any, Any, None]) -> signal.Signals | None:
     import asyncio
     import contextlib
 
-    loop = asyncio.new_event_loop()
+    loop = _new_event_loop()
     task = loop.create_task(coro)
     stopped_by: list[signal.Signals] = []
 
@@ -164,6 +166,19 @@ def run_until_signal(coro: Coroutine[Any, Any, None]) -> signal.Signals | None:
             signal.signal(sig, handler)
         loop.close()
     return stopped_by[0] if stopped_by else None
+
+
+def _new_event_loop() -> asyncio.AbstractEventLoop:
+    """uvloop's loop where it is installed (not on Windows): it wakes a task waiting for a reply
+    in about two thirds of asyncio's time, and every round-trip ping reports includes one such
+    wake-up (benchmarks/bench_ping.py)."""
+    import asyncio
+
+    try:
+        import uvloop
+    except ImportError:
+        return asyncio.new_event_loop()
+    return uvloop.new_event_loop()
 
 
 def _sample(
