@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import os
+import signal
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from enum import IntEnum
 
 
@@ -27,3 +32,33 @@ class NagiosCode(IntEnum):
 class Terminated(BaseException):
     """Raised in the main thread on SIGTERM (a BaseException, like KeyboardInterrupt, so that
     ``except Exception`` does not swallow it); ``cpa_ops.cli.main`` exits 143."""
+
+
+@contextmanager
+def uninterrupted() -> Iterator[None]:
+    """Hold SIGINT and SIGTERM while a screen update is written, then act on them.
+
+    Python raises KeyboardInterrupt (and cpa-ops Terminated) between any two bytecodes, also
+    halfway through writing a redraw: the terminal got half a box-drawing character. Inside this
+    block a signal is only noted; on leaving it, the handler it would have met runs. Only the
+    main thread can set handlers: elsewhere this does nothing.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    held: list[int] = []
+    watched = (signal.SIGINT, signal.SIGTERM)
+    previous = {
+        sig: signal.signal(sig, lambda signum, _frame: held.append(signum)) for sig in watched
+    }
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+        for signum in dict.fromkeys(held):
+            handler = previous[signal.Signals(signum)]
+            if callable(handler):
+                handler(signum, None)
+            elif handler == signal.SIG_DFL:
+                os.kill(os.getpid(), signum)

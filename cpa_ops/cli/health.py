@@ -217,6 +217,7 @@ def _watch(
 ) -> None:
     """Re-run the checks every ``every`` seconds until Ctrl-C (exit 0); never returns."""
     from cpa_ops.cli.console import fail_usage
+    from cpa_ops.cli.exits import uninterrupted
     from cpa_ops.cli.render import check_label
     from cpa_ops.core.health import rfc3339, utc_now
 
@@ -268,18 +269,20 @@ def _watch(
                 settings, timeout, None, write, warn_ms, started + timeout, terminal, quiet
             )
             at = rfc3339(utc_now())
-            if live is not None:
-                live.update(table(report, round_no, at), refresh=True)
-            else:
-                if output_format is HealthFormat.text and not quiet:
-                    terminal.out(f"--- round {round_no} at {at} ---")
-                _emit(report, settings, output_format, quiet, terminal)
+            with uninterrupted():  # a Ctrl-C waits for the round's output to be whole
+                if live is not None:
+                    live.update(table(report, round_no, at), refresh=True)
+                else:
+                    if output_format is HealthFormat.text and not quiet:
+                        terminal.out(f"--- round {round_no} at {at} ---")
+                    _emit(report, settings, output_format, quiet, terminal)
             time.sleep(max(started + every - time.monotonic(), 0.0))
     except KeyboardInterrupt:
         pass
     finally:
         if live is not None:
-            live.stop()
+            with uninterrupted():
+                live.stop()
     raise typer.Exit(0)
 
 
