@@ -60,7 +60,7 @@ class TestJsonRounds:
             "--watch",
             "0.1",
             "--timeout",
-            "0.4",
+            "1",  # 0.4 left a busy machine too little room: rounds ended at "deadline"
             "--format",
             "json",
             "--redis-url",
@@ -72,7 +72,7 @@ class TestJsonRounds:
         for document in failing:
             assert document["status"] == "fail"
             assert document["checks"]["redis:ping"][0]["reason"] == "read_timeout"
-        assert took < 3 * 0.5 + 1.5  # three bounded rounds plus process start-up
+        assert took < 3 * 1.5 + 1.5  # three rounds within --timeout + 0.5 s, plus start-up
         server.thaw()
         recovered = run.wait_for(lambda line: json.loads(line)["status"] == "pass", timeout=5)
         assert json.loads(recovered)["checks"]["redis:ping"][0]["status"] == "pass"
@@ -116,12 +116,12 @@ class TestTextRounds:
         run = on_terminal("health", "--watch", "0.2", "--redis-url", healthy_redis.url)
         run.read_until(b"round 1 ")
         run.read_until(b"round 3 ")
-        output = run.output.decode()
+        output = run.text
         assert "redis:ping" in output and "PASS" in output
         assert "\x1b[" in output  # cursor movement and colour: redrawn, not appended
         run.proc.send_signal(signal.SIGINT)
         assert run.finish() == 0
-        assert "Traceback" not in run.output.decode()
+        assert "Traceback" not in run.text
 
 
 class TestUsage:

@@ -16,6 +16,7 @@ import pytest
 
 from tests.cli.conftest import Background, OnTerminal
 from tests.conftest import clean_env, run_cpa_ops
+from tests.servers import redis_faults as faults
 from tests.servers.redis_fixtures import RedisProcess
 
 pytestmark = pytest.mark.timeout(40)
@@ -229,8 +230,16 @@ class TestSignals:
         self, healthy_redis: RedisProcess, background: Callable[..., Background]
     ) -> None:
         """SIGTERM: the JSON summary so far (interrupted) and exit 143, no traceback."""
+
+        def pings_answered() -> int:
+            with healthy_redis.client() as side:
+                return int(side.info("commandstats").get("cmdstat_ping", {}).get("calls", 0))
+
+        before = pings_answered()
         run = background("ping", "-i", "0.05", "--format", "json", "--redis-url", healthy_redis.url)
-        time.sleep(0.8)
+        # JSON output shows nothing until the end: wait for the server to have answered pings
+        # (on a busy machine the start-up alone can take longer than a fixed sleep)
+        faults.wait_until(lambda: pings_answered() >= before + 4, 10, "ping sampling")
         code, rest, stderr = run.stop(signal.SIGTERM)
         assert code == 143
         assert "Traceback" not in stderr
@@ -248,7 +257,7 @@ class TestTerminal:
         early = run.read_until(b"seq=1 ")
         assert b"3 sent" not in early  # the line arrived before the run was over
         assert run.finish() == 0
-        text = run.output.decode()
+        text = run.text
         assert ANSI.search(text)
         assert "seq=3 " in text
         assert "3 sent, 3 ok, 0 failed" in text
@@ -262,7 +271,7 @@ class TestTerminal:
         run.read_until(b"seq=3 ")
         run.proc.send_signal(signal.SIGINT)
         assert run.finish() == 130
-        text = run.output.decode()
+        text = run.text
         assert "ping statistics ---" in text
         assert re.search(r"\d+ sent, \d+ ok, 0 failed", text)
         assert "Traceback" not in text
@@ -274,7 +283,7 @@ class TestTerminal:
         env = clean_env(TERM="xterm", NO_COLOR="1")
         run = on_terminal("ping", "-c", "2", "-i", "0", "--redis-url", healthy_redis.url, env=env)
         assert run.finish() == 0
-        text = run.output.decode()
+        text = run.text
         assert "2 sent, 2 ok" in text
         assert not re.search(r"\x1b\[[0-9;]*m", text)
 

@@ -31,10 +31,14 @@ def other_clients(server: RedisServer) -> list[str]:
     return [line for line in lines if not line.startswith(f"id={me} ")]
 
 
-def wait_for_client(server: RedisServer, timeout: float = 10) -> str:
-    """The first connection of another client (cpa-ops) the server sees."""
-    found = faults.wait_until(lambda: other_clients(server), timeout, "cpa-ops is connected")
-    return found[0]
+def wait_for_client(server: RedisServer, name: str = "", timeout: float = 10) -> str:
+    """The first connection of another client (cpa-ops) the server sees; with ``name``, once
+    it has named itself (a connection shows nameless until its handshake is done)."""
+
+    def seen() -> list[str]:
+        return [line for line in other_clients(server) if f" name={name}" in line]
+
+    return faults.wait_until(seen, timeout, f"cpa-ops is connected {name}")[0]
 
 
 def assert_no_client_left(server: RedisServer) -> None:
@@ -78,7 +82,7 @@ def test_health_wait(
     """``health --wait`` retrying a failing write: the signal ends it at once with 130/143."""
     env = clean_env(REDIS_URL=paused_redis.url(password=REDIS_PASSWORD))
     run = background("health", "--write", "--wait", "60", "--timeout", "0.5", env=env)
-    assert "cpa-ops-health" in wait_for_client(paused_redis)
+    wait_for_client(paused_redis, "cpa-ops-health")
     time.sleep(0.3)  # into a retry
     code, _, stderr, took = stopped(run, signum)
     assert code == SIGNAL_EXITS[signum]
