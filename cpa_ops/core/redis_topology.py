@@ -1229,8 +1229,8 @@ async def create_cluster_client(
     return WaitingRedisCluster(
         startup_nodes=nodes,
         max_connections=limit,
-        **service_connection_options(socket_timeout, connect_timeout, client_name),
-        **options,
+        # REDIS_URL's own options (client_name may be one) win, as from_url lets them
+        **{**service_connection_options(socket_timeout, connect_timeout, client_name), **options},
     )
 
 
@@ -1270,8 +1270,8 @@ async def create_sentinel_pool(
         sentinel,
         max_connections=settings.redis_max_connections,
         timeout=acquire_timeout,
-        **service_connection_options(socket_timeout, connect_timeout, client_name),
-        **options,
+        # REDIS_URL's own options (client_name may be one) win, as from_url lets them
+        **{**service_connection_options(socket_timeout, connect_timeout, client_name), **options},
     )
     return pool
 

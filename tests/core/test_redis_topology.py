@@ -312,6 +312,26 @@ class TestClusterClient:
         # + 1: redis-py keeps the connection it discovered the topology with, per seed
         assert all(1 <= count <= 5 + 1 for count in seen), seen
 
+    def test_the_urls_own_client_name_wins(self, healthy_cluster: ClusterSetup) -> None:
+        """REDIS_URL's ?client_name= (an accepted option) is the connections' name, not a
+        'multiple values for keyword argument' TypeError."""
+        seeds = ",".join(
+            f"{url}?client_name=from-url" for url in healthy_cluster.seed_urls.split(",")
+        )
+        settings = load_settings(redis_mode="cluster", redis_url=seeds)
+
+        async def check() -> tuple[bool, str]:
+            client = await create_redis_pool(settings, client_name=TEST_CLIENT)
+            try:
+                healthy = await check_redis_health(client, timeout=5)
+                return healthy, command(healthy_cluster.masters[0].port, "CLIENT", "LIST")
+            finally:
+                await client.aclose()  # type: ignore[union-attr]
+
+        healthy, listing = asyncio.run(check())
+        assert healthy
+        assert "name=from-url" in listing and f"name={TEST_CLIENT}" not in listing
+
     def test_liveness_is_false_once_a_master_is_gone(self, healthy_cluster: ClusterSetup) -> None:
         """check_redis_health: true on a healthy cluster, false (within its timeout) when a
         master that owns slots is dead, although the survivors answer PING."""
@@ -418,6 +438,28 @@ class TestSentinelProbe:
         results, seen = asyncio.run(many())
         assert all(results)
         assert 1 <= seen <= 4
+
+    def test_the_urls_own_client_name_wins(self, sentinels: SentinelSetup) -> None:
+        """REDIS_URL's ?client_name= names the sentinel pool's connections (no TypeError)."""
+        settings = load_settings(
+            redis_mode="sentinel",
+            redis_url="redis://unused/0?client_name=from-url",
+            redis_sentinels=sentinels.sentinel_addresses,
+            redis_sentinel_master=MASTER_NAME,
+        )
+
+        async def check() -> tuple[bool, str]:
+            pool = await create_redis_pool(settings, client_name=TEST_CLIENT)
+            try:
+                healthy = await check_redis_health(pool, timeout=5)
+                assert sentinels.master is not None
+                return healthy, command(sentinels.master.port, "CLIENT", "LIST")
+            finally:
+                await pool.disconnect()  # type: ignore[union-attr]
+
+        healthy, listing = asyncio.run(check())
+        assert healthy
+        assert "name=from-url" in listing and f"name={TEST_CLIENT}" not in listing
 
     def test_two_sentinels_down_is_no_quorum(self, sentinels: SentinelSetup) -> None:
         """Two of three sentinels dead: fail, reason no_quorum (the master still passes)."""
