@@ -292,6 +292,8 @@ def unstarved(case: Case, ran: Ran, runs: int = 3) -> Ran:
         if '"reason": "deadline"' not in ran.stdout:
             break
         ran = run_cpa_ops(*case.args, env=case.env, timeout=20)
+        found = leaks(ran.stdout + ran.stderr)  # a rerun is held to the same rule
+        assert not found, f"{case.name} (run again): leaked {found}"
     return ran
 
 
