@@ -172,8 +172,10 @@ def _run_checks(
     terminal: Terminal,
     quiet: bool,
 ) -> Report:
+    import asyncio
+
     from cpa_ops.core.health import Report, logging_config_check, sentry_config_check
-    from cpa_ops.core.redis import probe_settings, run_with_budget
+    from cpa_ops.core.redis import diagnose
 
     config_checks = (
         sentry_config_check(
@@ -188,9 +190,13 @@ def _run_checks(
     try:
         while True:
             budget = min(timeout, hard_end - time.monotonic() - reserve)
-            diagnosis = run_with_budget(
-                probe_settings(settings, budget=max(budget, 0.01), write=write, warn_ms=warn_ms)
-            )
+            deadline = time.monotonic() + max(budget, 0.01)
+            probe = diagnose(settings.redis_target, deadline=deadline, write=write, warn_ms=warn_ms)
+            loop = asyncio.new_event_loop()
+            try:
+                diagnosis = loop.run_until_complete(probe)
+            finally:
+                loop.close()
             left = hard_end - timeout - time.monotonic()  # time to start another full attempt
             if diagnosis.healthy or wait is None or left <= 0:
                 break

@@ -20,7 +20,8 @@ if TYPE_CHECKING:
     import asyncio
 
     from cpa_ops.cli.console import Terminal
-    from cpa_ops.core.latency import LatencyRecorder, LatencySummary, Sample
+    from cpa_ops.core.redis import LatencyRecorder, LatencySummary, Sample
+    from cpa_ops.core.urls import RedisTarget
 
 EPILOG = """\
 Examples:
@@ -110,18 +111,18 @@ def ping(
     """
     from cpa_ops.cli.console import Terminal
     from cpa_ops.cli.options import settings_or_exit
-    from cpa_ops.core.latency import LatencyRecorder
+    from cpa_ops.core.redis import LatencyRecorder
 
     terminal = Terminal()
     overrides = topology_overrides(mode, sentinels, sentinel_master)
     settings = settings_or_exit(ctx, redis_url=redis_url, **overrides)
-    url = settings.redis_url.get_secret_value()
+    target = settings.redis_target
     if settings.redis_mode != "standalone":
         from cpa_ops.cli.topology import ping_topology
 
         # a cluster is sampled node by node there; sentinel mode pings the master they name
-        url = ping_topology(settings, count, interval, timeout, output_format, terminal)
-    recorder = LatencyRecorder(url)
+        target = ping_topology(settings, count, interval, timeout, output_format, terminal)
+    recorder = LatencyRecorder(target.masked)
     if output_format is OutputFormat.json:
         view: _View = _View(terminal)
     elif terminal.stdout_live:
@@ -130,7 +131,7 @@ def ping(
         view = _LineView(terminal)
     view.start(recorder.url, count, interval, timeout)
     try:
-        stopped_by = _sample(url, count, interval, timeout, recorder, view)
+        stopped_by = _sample(target, count, interval, timeout, recorder, view)
     finally:
         view.stop()
     summary = recorder.summary()
@@ -182,7 +183,7 @@ def _new_event_loop() -> asyncio.AbstractEventLoop:
 
 
 def _sample(
-    url: str,
+    target: RedisTarget,
     count: int,
     interval: float,
     timeout: float,
@@ -192,10 +193,10 @@ def _sample(
     """Run the samples; the signal (SIGINT, SIGTERM) that stopped them early, if any."""
     import contextlib
 
-    from cpa_ops.core.latency import sample_latency
+    from cpa_ops.core.redis import sample_latency
 
     async def run() -> None:
-        samples = sample_latency(url, count=count, interval=interval, timeout=timeout)
+        samples = sample_latency(target, count=count, interval=interval, timeout=timeout)
         async with contextlib.aclosing(samples):
             async for sample in samples:
                 recorder.add(sample)

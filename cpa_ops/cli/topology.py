@@ -11,8 +11,9 @@ import typer
 if TYPE_CHECKING:
     from cpa_ops.cli.console import Terminal
     from cpa_ops.cli.options import OutputFormat
-    from cpa_ops.core.redis_topology import NodeTarget
+    from cpa_ops.core.redis import NodeTarget
     from cpa_ops.core.settings import Settings
+    from cpa_ops.core.urls import RedisTarget
 
 
 class RedisMode(StrEnum):
@@ -70,14 +71,23 @@ def ping_topology(
     timeout: float,
     output_format: OutputFormat,
     terminal: Terminal,
-) -> str:
+) -> RedisTarget:
     """Cluster: sample every node and exit. Sentinel: the URL of the master the sentinels name,
     for the standalone ping to sample. No node to ping: one line on stderr, exit 1."""
-    from cpa_ops.core.health import Status
-    from cpa_ops.core.redis import run_with_budget
-    from cpa_ops.core.redis_topology import ping_targets
+    import asyncio
+    import time
 
-    targets, diagnosis = run_with_budget(ping_targets(settings, budget=timeout))
+    from cpa_ops.core.health import Status
+    from cpa_ops.core.redis import ping_targets
+
+    deadline = time.monotonic() + timeout
+    loop = asyncio.new_event_loop()
+    try:
+        targets, diagnosis = loop.run_until_complete(
+            ping_targets(settings.redis_target, deadline=deadline)
+        )
+    finally:
+        loop.close()
     if not targets:
         failures = [c for c in diagnosis.checks if c.status is Status.FAIL]
         # what ping lacks is a node: the master or cluster check says why before the quorum's
@@ -87,7 +97,7 @@ def ping_topology(
         terminal.err(f"cpa-ops ping: no {settings.redis_mode} node to ping: {why}")
         raise typer.Exit(1)
     if settings.redis_mode == "sentinel":
-        return targets[0].url
+        return targets[0].target
     _ping_cluster(settings, targets, count, interval, timeout, output_format, terminal)
 
 
@@ -105,11 +115,9 @@ def _ping_cluster(
 
     from cpa_ops.cli.options import OutputFormat
     from cpa_ops.cli.ping import SIGNAL_EXITS, _sample_line, _summary_lines, run_until_signal
-    from cpa_ops.core.latency import LatencyRecorder
-    from cpa_ops.core.redis import REASONS
-    from cpa_ops.core.redis_topology import sample_nodes
+    from cpa_ops.core.redis import REASONS, LatencyRecorder, sample_nodes
 
-    recorders = {t.address: LatencyRecorder(t.url) for t in targets}
+    recorders = {t.address: LatencyRecorder(t.target.masked) for t in targets}
     roles = {t.address: {"slave": "replica"}.get(t.role or "", t.role or "node") for t in targets}
     text = output_format is not OutputFormat.json
     if text:

@@ -1,4 +1,4 @@
-"""The one settings model of cpa-ops and the platform's services, and masking of its secrets.
+"""The one settings model of cpa-ops and the platform's services.
 
 Values come from, in order of precedence: explicit overrides (CLI options), the process
 environment, an optional ``.env`` file, then the defaults below.
@@ -8,52 +8,37 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
+from functools import cached_property
 from pathlib import Path
 from typing import Annotated, Any, Literal, get_args
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from pydantic import Field, SecretStr, ValidationError, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from cpa_ops.core.urls import (
+    DEFAULT_REDIS_URL,
+    RedisTarget,
+    dsn_host,
+    mask_dsn,
+    mask_url,
+    parse_host_port,
+    validate_redis_url,
+    validate_sentry_dsn,
+)
+
+__all__ = [
+    "ACCEPTED",
+    "ConfigError",
+    "Settings",
+    "load_settings",
+    "mask_dsn",
+    "mask_url",
+    "setting_sources",
+]
+
 Environment = Literal["development", "staging", "production"]
 LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"]
 RedisMode = Literal["standalone", "cluster", "sentinel"]
-
-REDIS_SCHEMES = ("redis", "rediss", "unix")
-DEFAULT_REDIS_URL = "redis://localhost:6379/0"
-MASK = "***"
-# Query parameters redis-py reads a secret from.
-_SECRET_QUERY_KEYS = frozenset({"password", "pass", "pwd", "auth", "token", "ssl_password"})
-
-# REDIS_URL query options handed on to redis-py, with the values each accepts (None: any text).
-# redis-py passes every query option to the connection as a keyword argument, and a query option
-# wins over what the caller passes: an unknown one is a TypeError at connect time, and a
-# socket_timeout or max_connections would override the deadlines and limits cpa-ops sets.
-_BOOLEAN = ("true", "false", "yes", "no", "1", "0")
-_URL_OPTIONS: dict[str, tuple[str, ...] | None] = {
-    "db": None,  # checked with the path's db
-    "username": None,
-    "password": None,
-    "client_name": None,
-    "protocol": ("2", "3"),
-}
-_TLS_URL_OPTIONS: dict[str, tuple[str, ...] | None] = {
-    "ssl_ca_certs": None,
-    "ssl_ca_path": None,
-    "ssl_certfile": None,
-    "ssl_keyfile": None,
-    "ssl_password": None,
-    "ssl_cert_reqs": ("none", "optional", "required"),
-    "ssl_check_hostname": _BOOLEAN,
-    "ssl_ciphers": None,
-}
-# Options redis-py knows that cpa-ops sets itself, and where to set them instead.
-_URL_OPTIONS_SET_ELSEWHERE = {
-    "max_connections": "REDIS_MAX_CONNECTIONS",
-    "timeout": "--timeout, or create_redis_pool(acquire_timeout=...)",
-    "socket_timeout": "--timeout, or create_redis_pool(socket_timeout=...)",
-    "socket_connect_timeout": "--timeout, or create_redis_pool(connect_timeout=...)",
-}
 
 # What each variable accepts: the second half of every error line.
 ACCEPTED: dict[str, str] = {
@@ -190,179 +175,37 @@ class Settings(BaseSettings):
             return "WARNING" if value == "WARN" else value
         return value
 
+    @cached_property
+    def redis_target(self) -> RedisTarget:
+        """REDIS_URL (and the sentinel settings) parsed once: what the probes and clients take."""
+        return RedisTarget.from_url(
+            self.redis_url.get_secret_value(),
+            self.redis_mode,
+            self.redis_sentinels,
+            self.redis_sentinel_master,
+        )
+
     @property
     def redis_url_masked(self) -> str:
         """REDIS_URL with its password shown as ``***`` (every seed's, in cluster mode)."""
-        return mask_url(self.redis_url.get_secret_value())
-
-    @property
-    def redis_seed_urls(self) -> list[str]:
-        """Cluster mode: the seed node URLs of REDIS_URL; otherwise REDIS_URL alone."""
-        raw = self.redis_url.get_secret_value()
-        if self.redis_mode != "cluster":
-            return [raw]
-        return [part.strip() for part in raw.split(",") if part.strip()]
+        return self.redis_target.masked
 
     @property
     def redis_target_masked(self) -> str:
         """What the Redis checks look at, for people: the URL(s), or the sentinel service."""
-        if self.redis_mode == "sentinel":
-            return (
-                f"sentinel service {self.redis_sentinel_master} via "
-                f"{','.join(self.redis_sentinels)} ({self.redis_url_masked})"
-            )
-        return self.redis_url_masked
+        return self.redis_target.description
 
     @property
     def sentry_host(self) -> str | None:
         """The Sentry host (and port) from the DSN, never its key; None when Sentry is off."""
         if self.sentry_dsn is None:
             return None
-        return urlsplit(self.sentry_dsn.get_secret_value()).netloc.rpartition("@")[2]
+        return dsn_host(self.sentry_dsn.get_secret_value())
 
     @property
     def log_format(self) -> Literal["console", "json"]:
         """The log format ENVIRONMENT selects."""
         return "console" if self.environment == "development" else "json"
-
-
-def validate_redis_url(url: str, mode: str = "standalone") -> None:
-    """Raise ValueError, naming the fault without repeating the URL, unless ``url`` is usable.
-
-    In cluster ``mode`` the URL may be a comma-separated list of seed URLs (TCP only).
-    """
-    url = url.strip()
-    if not url:
-        raise ValueError("is empty")
-    if mode == "cluster":
-        seeds = [seed.strip() for seed in url.split(",")]
-        for number, seed in enumerate(seeds, 1):
-            where = f"seed {number} " if len(seeds) > 1 else ""
-            if not seed:
-                raise ValueError(f"{where}is empty (expected URLs separated by single commas)")
-            try:
-                validate_redis_url(seed)
-            except ValueError as exc:
-                raise ValueError(f"{where}{exc}") from None
-            if seed.lower().startswith("unix:"):
-                raise ValueError(f"{where}is a unix socket: Redis Cluster needs host:port seeds")
-        return
-    if "," in url and url.count("://") > 1:
-        raise ValueError("is a list of URLs, which only REDIS_MODE=cluster accepts")
-    try:
-        parts = urlsplit(url)
-        port = parts.port
-    except ValueError:
-        raise ValueError("has an invalid port (expected 1-65535)") from None
-    scheme = parts.scheme.lower()
-    if scheme not in REDIS_SCHEMES:
-        shown = f"'{scheme}://'" if scheme else "no scheme"
-        raise ValueError(f"has {shown}")
-    _check_url_options(scheme, parts.query)
-    if scheme == "unix":
-        if not (parts.path or parts.netloc):
-            raise ValueError("names no socket path")
-        return
-    if not parts.hostname:
-        raise ValueError("names no host")
-    if port == 0:
-        raise ValueError("has an invalid port (expected 1-65535)")
-    db = parts.path.lstrip("/")
-    query_db = dict(parse_qsl(parts.query)).get("db")
-    for candidate in (db, query_db):
-        if candidate and not (candidate.isascii() and candidate.isdigit()):
-            raise ValueError("has a database that is not a whole number (expected /0, /1, ...)")
-
-
-def _check_url_options(scheme: str, query: str) -> None:
-    """Raise ValueError unless every query option of a REDIS_URL is one cpa-ops hands on.
-
-    An unknown option is not named: a mistyped URL can put a password where a key belongs.
-    """
-    options = dict(_URL_OPTIONS, **(_TLS_URL_OPTIONS if scheme == "rediss" else {}))
-    accepted = ", ".join(options) + ("" if scheme == "rediss" else "; ssl_* options with rediss://")
-    # blank values are skipped, as redis-py skips them
-    for key, value in parse_qsl(query):
-        if key in _URL_OPTIONS_SET_ELSEWHERE:
-            instead = _URL_OPTIONS_SET_ELSEWHERE[key]
-            raise ValueError(f"sets {key}, which cpa-ops sets itself: use {instead}")
-        if key in _TLS_URL_OPTIONS and key not in options:
-            raise ValueError(f"has the TLS option {key} on {scheme}:// (TLS needs rediss://)")
-        if key not in options:
-            raise ValueError(f"has a query option cpa-ops does not accept (accepted: {accepted})")
-        choices = options[key]
-        # redis-py reads booleans in any case, the other choices exactly as written
-        if choices is not None and (value.lower() if choices is _BOOLEAN else value) not in choices:
-            raise ValueError(f"has {key} that is not one of {', '.join(choices)}")
-
-
-def parse_host_port(address: str) -> tuple[str, int]:
-    """``host:port`` (``[v6]:port`` for IPv6) as a pair; ValueError naming the fault otherwise."""
-    host, colon, port_text = address.strip().rpartition(":")
-    host = host.strip("[]")
-    if not colon or not host or any(c.isspace() or c in "/@," for c in host):
-        raise ValueError("is not host:port")
-    if not (port_text.isascii() and port_text.isdigit() and 0 < int(port_text) < 65536):
-        raise ValueError("has an invalid port (expected 1-65535)")
-    return host, int(port_text)
-
-
-def validate_sentry_dsn(dsn: str) -> None:
-    """Raise ValueError, never repeating the DSN, unless ``dsn`` is a Sentry DSN."""
-    try:
-        parts = urlsplit(dsn.strip())
-        parts.port  # noqa: B018 - raises on a bad port
-    except ValueError:
-        raise ValueError("is malformed (bad port)") from None
-    if parts.scheme not in ("http", "https"):
-        raise ValueError("is malformed (scheme must be http or https)")
-    if not parts.username:
-        raise ValueError("is malformed (no public key before '@')")
-    if not parts.hostname:
-        raise ValueError("is malformed (no host)")
-    project = parts.path.rstrip("/").rpartition("/")[2]
-    if not project:
-        raise ValueError("is malformed (no project id after the host)")
-
-
-def mask_url(url: str) -> str:
-    """``url`` with any password (userinfo or query) replaced by ``***``; safe on garbage.
-
-    A comma-separated list of URLs (cluster seeds) is masked URL by URL.
-    """
-    if "," in url and url.count("://") > 1:
-        return ",".join(mask_url(part) for part in url.split(","))
-    try:
-        parts = urlsplit(url)
-    except ValueError:
-        return MASK
-    netloc = parts.netloc
-    if "@" in netloc:
-        userinfo, _, hostport = netloc.rpartition("@")
-        user, has_password, _ = userinfo.partition(":")
-        # a lone userinfo (redis://secret@host) is masked too: it is often a misplaced password
-        userinfo = f"{user}:{MASK}" if has_password else MASK
-        netloc = f"{userinfo}@{hostport}"
-    query = parts.query
-    if query:
-        pairs = parse_qsl(query, keep_blank_values=True)
-        query = urlencode(
-            [(k, MASK if k.lower() in _SECRET_QUERY_KEYS else v) for k, v in pairs], safe="*/:"
-        )
-    if netloc == parts.netloc and query == parts.query:
-        return url  # nothing secret: keep it exactly as given (unix:/// stays unix:///)
-    return urlunsplit((parts.scheme, netloc, parts.path, query, parts.fragment))
-
-
-def mask_dsn(dsn: str) -> str:
-    """A Sentry DSN with its public (and any secret) key replaced by ``***``."""
-    try:
-        parts = urlsplit(dsn)
-    except ValueError:
-        return MASK
-    hostport = parts.netloc.rpartition("@")[2]
-    netloc = f"{MASK}@{hostport}" if "@" in parts.netloc else hostport
-    return urlunsplit((parts.scheme, netloc, parts.path, "", ""))
 
 
 def _problem_line(field: str, error: Mapping[str, Any], value: Any) -> str:

@@ -12,7 +12,7 @@ from collections.abc import Callable
 
 import pytest
 
-from cpa_ops.core.latency import (
+from cpa_ops.core.redis import (
     PING_CLIENT_NAME,
     LatencyRecorder,
     LatencySampler,
@@ -20,6 +20,7 @@ from cpa_ops.core.latency import (
     Spread,
     sample_latency,
 )
+from cpa_ops.core.urls import RedisTarget
 from tests.servers.redis_fixtures import RedisProcess
 
 pytestmark = pytest.mark.timeout(40)
@@ -27,7 +28,7 @@ pytestmark = pytest.mark.timeout(40)
 
 def collect(url: str, **options: float) -> list[Sample]:
     async def run() -> list[Sample]:
-        samples = sample_latency(url, **options)  # type: ignore[arg-type]
+        samples = sample_latency(RedisTarget.from_url(url), **options)  # type: ignore[arg-type]
         async with contextlib.aclosing(samples):
             return [sample async for sample in samples]
 
@@ -67,7 +68,7 @@ class TestRecorder:
     def test_counts_errors_by_reason_and_connects_apart(self) -> None:
         """Failures are counted per reason in order of first occurrence; round-trips only from
         successful samples; connect times apart, failed connects included only as errors."""
-        recorder = LatencyRecorder("redis://:hunter2@cache:6379/0")
+        recorder = LatencyRecorder(RedisTarget.from_url("redis://:hunter2@cache:6379/0").masked)
         for sample in (
             Sample(1, rtt_ms=0.5, connect_ms=2.0),
             Sample(2, rtt_ms=1.5),
@@ -119,7 +120,7 @@ class TestSampling:
         admin = server.client()
 
         async def run() -> tuple[list[str], list[str]]:
-            sampler = LatencySampler(server.url, timeout=1.0)
+            sampler = LatencySampler(RedisTarget.from_url(server.url), timeout=1.0)
             assert (await sampler.sample(1)).ok
             during = [c["name"] for c in admin.client_list()]
             await sampler.close()
@@ -175,7 +176,7 @@ class TestSampling:
         server = redis_factory()
 
         async def run() -> tuple[Sample, Sample, Sample, float]:
-            sampler = LatencySampler(server.url, timeout=0.3)
+            sampler = LatencySampler(RedisTarget.from_url(server.url), timeout=0.3)
             try:
                 first = await sampler.sample(1)
                 server.freeze()
@@ -214,7 +215,7 @@ class TestSampling:
         admin = server.client()
 
         async def run() -> list[Sample]:
-            sampler = LatencySampler(server.url, timeout=1.0)
+            sampler = LatencySampler(RedisTarget.from_url(server.url), timeout=1.0)
             try:
                 samples = [await sampler.sample(1)]
                 ours = [c for c in admin.client_list() if c["name"] == PING_CLIENT_NAME]

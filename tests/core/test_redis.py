@@ -12,11 +12,13 @@ import redis
 from cpa_ops.core.health import Status
 from cpa_ops.core.redis import (
     PROBE_CLIENT_NAME,
+    RedisDiagnosis,
     check_redis_health,
     create_redis_pool,
-    probe_redis,
+    diagnose,
 )
 from cpa_ops.core.settings import load_settings
+from cpa_ops.core.urls import RedisTarget
 from tests.servers.redis_faults import RedisServer
 from tests.servers.redis_fixtures import REDIS_PASSWORD
 
@@ -143,10 +145,18 @@ class TestPool:
         assert refused_after < 0.5, f"a wrong password took {refused_after:.2f} s"
 
 
+async def probe_url(url: str, budget: float, write: bool = False) -> RedisDiagnosis:
+    """The standalone probe of ``url`` within ``budget`` seconds from now."""
+    target = RedisTarget.from_url(url)
+    diagnosis = await diagnose(target, deadline=time.monotonic() + budget, write=write)
+    assert isinstance(diagnosis, RedisDiagnosis)
+    return diagnosis
+
+
 class TestProbe:
     def test_healthy_server_facts(self, server: int) -> None:
         """A healthy server: pass, round-trip measured, INFO facts filled in."""
-        diagnosis = asyncio.run(probe_redis(f"redis://127.0.0.1:{server}/0", budget=2))
+        diagnosis = asyncio.run(probe_url(f"redis://127.0.0.1:{server}/0", 2))
         assert diagnosis.status is Status.PASS
         assert diagnosis.reason is None
         assert diagnosis.rtt_ms is not None and diagnosis.rtt_ms > 0
@@ -163,9 +173,7 @@ class TestProbe:
         seen: list[list[dict[str, str]]] = []
 
         async def main() -> None:
-            probe = asyncio.create_task(
-                probe_redis(f"redis://127.0.0.1:{server}/0", budget=2, write=True)
-            )
+            probe = asyncio.create_task(probe_url(f"redis://127.0.0.1:{server}/0", 2, write=True))
             # look while the probe runs: CLIENT LIST from a side connection in a thread
             while not probe.done():
                 seen.append(await asyncio.to_thread(_clients, server, PROBE_CLIENT_NAME))
@@ -182,7 +190,7 @@ class TestProbe:
 
     def test_write_key_is_removed(self, server: int) -> None:
         """--write leaves no cpa-ops:health:* key behind."""
-        diagnosis = asyncio.run(probe_redis(f"redis://127.0.0.1:{server}/0", budget=2, write=True))
+        diagnosis = asyncio.run(probe_url(f"redis://127.0.0.1:{server}/0", 2, write=True))
         assert diagnosis.status is Status.PASS
         assert diagnosis.write_ms is not None
         side = redis.Redis(port=server, socket_timeout=2)
@@ -191,7 +199,7 @@ class TestProbe:
     def test_refused_port_is_named(self, refused_port: int) -> None:
         """Nothing listening: fail, reason refused, well inside the budget."""
         started = time.monotonic()
-        diagnosis = asyncio.run(probe_redis(f"redis://127.0.0.1:{refused_port}/0", budget=1))
+        diagnosis = asyncio.run(probe_url(f"redis://127.0.0.1:{refused_port}/0", 1))
         assert diagnosis.status is Status.FAIL
         assert diagnosis.reason == "refused"
         assert time.monotonic() - started < 1.0
@@ -199,8 +207,6 @@ class TestProbe:
     def test_password_never_in_the_diagnosis(self, refused_port: int) -> None:
         """A password in the URL appears nowhere in the value the probe returns."""
         secret = "s3cr3t-PW-xyz"
-        diagnosis = asyncio.run(
-            probe_redis(f"redis://:{secret}@127.0.0.1:{refused_port}/0", budget=1)
-        )
+        diagnosis = asyncio.run(probe_url(f"redis://:{secret}@127.0.0.1:{refused_port}/0", 1))
         assert secret not in repr(diagnosis)
         assert ":***@" in diagnosis.url

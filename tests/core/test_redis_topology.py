@@ -9,17 +9,16 @@ import time
 import pytest
 
 from cpa_ops.core.health import Check, Status
-from cpa_ops.core.redis import check_redis_health, create_redis_pool, run_with_budget
-from cpa_ops.core.redis_topology import (
+from cpa_ops.core.redis import (
     TopologyDiagnosis,
-    key_in_slots,
+    check_redis_health,
+    create_redis_pool,
+    diagnose,
     parse_cluster_nodes,
-    probe_cluster,
-    probe_sentinel,
-    url_for_node,
-    url_for_sentinel,
 )
+from cpa_ops.core.redis.cluster import key_in_slots
 from cpa_ops.core.settings import ConfigError, load_settings
+from cpa_ops.core.urls import RedisTarget
 from tests.servers.redis_topology import (
     MASTER_NAME,
     ClusterSetup,
@@ -39,11 +38,19 @@ def by_key(diagnosis: TopologyDiagnosis, key: str) -> list[Check]:
     return [c for c in diagnosis.checks if c.key == key]
 
 
+def probe_cluster(
+    seeds: list[str], budget: float = VERDICT_BUDGET, write: bool = False
+) -> TopologyDiagnosis:
+    target = RedisTarget.from_url(",".join(seeds), "cluster")
+    diagnosis = asyncio.run(diagnose(target, deadline=time.monotonic() + budget, write=write))
+    assert isinstance(diagnosis, TopologyDiagnosis)
+    return diagnosis
+
+
 def probe_the_cluster(
     setup: ClusterSetup, budget: float = VERDICT_BUDGET, write: bool = False
 ) -> TopologyDiagnosis:
-    seeds = setup.seed_urls.split(",")
-    return run_with_budget(probe_cluster(seeds, budget=budget, write=write))
+    return probe_cluster(setup.seed_urls.split(","), budget=budget, write=write)
 
 
 def probe_the_sentinels(
@@ -52,10 +59,12 @@ def probe_the_sentinels(
     service: str = MASTER_NAME,
     write: bool = False,
 ) -> TopologyDiagnosis:
-    sentinels = setup.sentinel_addresses.split(",")
+    sentinels = tuple(setup.sentinel_addresses.split(","))
     # REDIS_URL's host is never used in sentinel mode: only its password, db and TLS options
-    url = "redis://unused/0"
-    return run_with_budget(probe_sentinel(sentinels, service, url, budget=budget, write=write))
+    target = RedisTarget.from_url("redis://unused/0", "sentinel", sentinels, service)
+    diagnosis = asyncio.run(diagnose(target, deadline=time.monotonic() + budget, write=write))
+    assert isinstance(diagnosis, TopologyDiagnosis)
+    return diagnosis
 
 
 class TestValues:
@@ -83,14 +92,18 @@ class TestValues:
     def test_node_urls_keep_credentials_and_tls_but_sentinels_get_no_password(self) -> None:
         """A data node's URL keeps REDIS_URL's password, db and TLS options; a sentinel's keeps
         only the scheme and TLS options."""
-        base = f"rediss://app:{SECRET}@seed:6380/2?ssl_ca_certs=/ca.pem"
-        assert url_for_node(base, "10.0.0.5:7000") == (
-            f"rediss://app:{SECRET}@10.0.0.5:7000/2?ssl_ca_certs=/ca.pem"
+        base = RedisTarget.from_url(f"rediss://app:{SECRET}@seed:6380/2?ssl_ca_certs=/ca.pem")
+        node = base.for_node("10.0.0.5:7000")
+        assert node.url == f"rediss://app:{SECRET}@10.0.0.5:7000/2?ssl_ca_certs=/ca.pem"
+        assert (node.address, node.masked) == (
+            "10.0.0.5:7000",
+            "rediss://app:***@10.0.0.5:7000/2?ssl_ca_certs=/ca.pem",
         )
-        sentinel = url_for_sentinel(base, "10.0.0.9:26379")
-        assert sentinel == "rediss://10.0.0.9:26379?ssl_ca_certs=%2Fca.pem"
-        assert SECRET not in sentinel
-        assert url_for_node("redis://h:1/0", "[::1]:7000") == "redis://[::1]:7000/0"
+        sentinel = base.for_sentinel("10.0.0.9:26379")
+        assert sentinel.url == "rediss://10.0.0.9:26379?ssl_ca_certs=%2Fca.pem"
+        assert SECRET not in sentinel.url and sentinel.secrets == ()
+        v6 = RedisTarget.from_url("redis://h:1/0").for_node("[::1]:7000")
+        assert (v6.url, v6.address) == ("redis://[::1]:7000/0", "[::1]:7000")
 
     def test_a_health_key_is_found_in_a_masters_slots(self) -> None:
         """The write check's key hashes into the master's own slots (hash tag)."""
@@ -108,10 +121,12 @@ class TestSettings:
             redis_mode="Cluster", redis_url=f"redis://:{SECRET}@a:7000,redis://:{SECRET}@b:7001"
         )
         assert settings.redis_mode == "cluster"
-        assert settings.redis_seed_urls == [
+        assert settings.redis_target.urls == (
             f"redis://:{SECRET}@a:7000",
             f"redis://:{SECRET}@b:7001",
-        ]
+        )
+        assert settings.redis_target.addresses == ("a:7000", "b:7001")
+        assert SECRET not in repr(settings.redis_target)
         assert SECRET not in settings.redis_url_masked
         assert settings.redis_url_masked == "redis://:***@a:7000,redis://:***@b:7001"
 
@@ -198,7 +213,7 @@ class TestClusterProbe:
         """The first seed refuses; the cluster is still diagnosed through the next one, and the
         dead seed is a warn of its own."""
         seeds = ["redis://127.0.0.1:1/0", *healthy_cluster.seed_urls.split(",")]
-        diagnosis = run_with_budget(probe_cluster(seeds, budget=VERDICT_BUDGET))
+        diagnosis = probe_cluster(seeds)
         (state,) = by_key(diagnosis, "redis:cluster")
         assert state.status is Status.PASS
         pings = by_key(diagnosis, "redis:ping")
@@ -213,21 +228,21 @@ class TestClusterProbe:
     def test_a_seed_named_by_host_name_is_one_node(self, healthy_cluster: ClusterSetup) -> None:
         """A seed given as localhost: reported once, under the address the cluster knows."""
         seed = f"redis://localhost:{healthy_cluster.masters[0].port}/0"
-        diagnosis = run_with_budget(probe_cluster([seed], budget=VERDICT_BUDGET))
+        diagnosis = probe_cluster([seed])
         assert diagnosis.status is Status.PASS, diagnosis.checks
         addresses = sorted(c.component_id or "" for c in by_key(diagnosis, "redis:ping"))
         assert addresses == sorted(n.address for n in healthy_cluster.nodes)
 
     def test_no_seed_answering_is_a_fail_with_the_seeds_reason(self) -> None:
         """Every seed refused: fail, reason refused."""
-        diagnosis = run_with_budget(probe_cluster(["redis://127.0.0.1:1/0"], budget=VERDICT_BUDGET))
+        diagnosis = probe_cluster(["redis://127.0.0.1:1/0"])
         assert diagnosis.status is Status.FAIL
         assert diagnosis.reason == "refused"
 
     def test_a_standalone_server_is_not_a_cluster(self, sentinels: SentinelSetup) -> None:
         """REDIS_MODE=cluster pointed at a plain server: fail, reason not_cluster."""
         assert sentinels.master is not None
-        diagnosis = run_with_budget(probe_cluster([sentinels.master.url], budget=VERDICT_BUDGET))
+        diagnosis = probe_cluster([sentinels.master.url])
         assert diagnosis.reason == "not_cluster"
 
     def test_a_replica_down_is_a_warn(self, healthy_cluster: ClusterSetup) -> None:

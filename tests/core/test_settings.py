@@ -6,7 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from cpa_ops.core.settings import ConfigError, load_settings, mask_dsn, mask_url
+from cpa_ops.core.settings import ConfigError, load_settings
+from cpa_ops.core.urls import mask_dsn, mask_url
 
 SECRET = "s3cr3t-PW-xyz"
 
@@ -173,13 +174,13 @@ class TestRedisUrlQueryOptions:
 
         from redis.asyncio.connection import AbstractConnection, SSLConnection
 
-        from cpa_ops.core import settings
+        from cpa_ops.core import urls
 
         def keywords(cls: type) -> set[str]:
             return set(inspect.signature(cls.__init__).parameters)
 
-        assert set(settings._URL_OPTIONS) <= keywords(AbstractConnection)
-        assert set(settings._TLS_URL_OPTIONS) <= keywords(SSLConnection)
+        assert set(urls._URL_OPTIONS) <= keywords(AbstractConnection)
+        assert set(urls._TLS_URL_OPTIONS) <= keywords(SSLConnection)
 
 
 class TestMasking:

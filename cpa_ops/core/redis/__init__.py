@@ -1,0 +1,76 @@
+"""Redis for the platform: the services' client and liveness boolean, and the diagnosing probe.
+
+The services::
+
+    client = await create_redis_client(settings)   # any REDIS_MODE; owns its pool
+    healthy = await check_redis_health(client)     # a liveness boolean, never raises
+    await client.aclose()                          # closes every connection
+
+The probe (:func:`diagnose`) is what ``cpa-ops health`` runs: one named connection per node, no
+retries, step timeouts cut from one deadline (a ``time.monotonic()`` instant), and a verdict
+naming the fault by a reason code (:data:`REASONS`).
+
+This face only re-exports; the modules below it never import it. Layers, lowest first:
+``reasons``, ``facts``, ``model``, ``classify``, ``connection``, ``node``, ``checks``, then the
+verdicts ``standalone``, ``cluster``, ``sentinel`` (dispatched by ``probe``), ``clients``,
+``latency`` and ``sampling`` (``cpa-ops ping``).
+"""
+
+from __future__ import annotations
+
+from cpa_ops.core.redis.checks import NEAR_LIMIT
+from cpa_ops.core.redis.classify import classify_failure
+from cpa_ops.core.redis.clients import check_redis_health, create_redis_client, create_redis_pool
+from cpa_ops.core.redis.facts import ClusterNodeEntry, ServerFacts, parse_cluster_nodes
+from cpa_ops.core.redis.latency import LatencyRecorder, LatencySummary, Sample, Spread
+from cpa_ops.core.redis.model import (
+    PROBE_CLIENT_NAME,
+    WRITE_KEY_TTL_MS,
+    Diagnosis,
+    NodeState,
+    ProbeFailure,
+    RedisDiagnosis,
+    TopologyDiagnosis,
+)
+from cpa_ops.core.redis.probe import diagnose
+from cpa_ops.core.redis.reasons import REASONS, Reason, reason_of
+from cpa_ops.core.redis.sampling import (
+    PING_CLIENT_NAME,
+    LatencySampler,
+    NodeTarget,
+    ping_targets,
+    sample_latency,
+    sample_nodes,
+)
+
+__all__ = [
+    "NEAR_LIMIT",
+    "PING_CLIENT_NAME",
+    "PROBE_CLIENT_NAME",
+    "REASONS",
+    "WRITE_KEY_TTL_MS",
+    "ClusterNodeEntry",
+    "Diagnosis",
+    "LatencyRecorder",
+    "LatencySampler",
+    "LatencySummary",
+    "NodeState",
+    "NodeTarget",
+    "ProbeFailure",
+    "Reason",
+    "RedisDiagnosis",
+    "Sample",
+    "ServerFacts",
+    "Spread",
+    "TopologyDiagnosis",
+    "check_redis_health",
+    "classify_failure",
+    "create_redis_client",
+    "create_redis_pool",
+    "diagnose",
+    "parse_cluster_nodes",
+    "ping_targets",
+    "reason_of",
+    "sample_latency",
+    "sample_nodes",
+]

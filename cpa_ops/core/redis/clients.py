@@ -1,0 +1,236 @@
+"""The services' Redis: a client (or pool) for any REDIS_MODE, and the liveness boolean.
+
+Every client sets explicit timeouts, retries only connection errors and timeouts (twice, with
+a short capped backoff), and lets a caller that finds every connection in use wait a bounded
+time for one instead of failing at once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import TYPE_CHECKING, Any
+
+from cpa_ops.core.redis.facts import parse_info_fields, text
+from cpa_ops.core.urls import parse_host_port
+
+if TYPE_CHECKING:
+    from redis.asyncio import BlockingConnectionPool, Redis, RedisCluster
+
+    from cpa_ops.core.settings import Settings
+
+
+def service_connection_options(
+    socket_timeout: float, connect_timeout: float, client_name: str | None
+) -> dict[str, Any]:
+    """What every services' client (standalone, sentinel, cluster) sets on its connections:
+    explicit timeouts; connection errors and timeouts retried twice with a short capped backoff
+    (Retry's default errors: nothing that cannot succeed, such as a wrong password); a health
+    check of a connection idle for 30 s."""
+    from redis.asyncio.retry import Retry
+    from redis.backoff import ExponentialBackoff
+
+    return {
+        "socket_timeout": socket_timeout,
+        "socket_connect_timeout": connect_timeout,
+        "retry": Retry(ExponentialBackoff(cap=0.25, base=0.02), 2),
+        "health_check_interval": 30,
+        "client_name": client_name,
+    }
+
+
+async def create_redis_pool(
+    settings: Settings,
+    *,
+    acquire_timeout: float = 5.0,
+    socket_timeout: float = 5.0,
+    connect_timeout: float = 2.0,
+    client_name: str | None = None,
+) -> BlockingConnectionPool | RedisCluster:
+    """A pool of at most ``settings.redis_max_connections`` connections to REDIS_URL.
+
+    A caller that finds every connection in use waits up to ``acquire_timeout`` seconds for one
+    to be released (then ConnectionError), instead of failing at once.
+
+    REDIS_MODE=sentinel: the same pool, to the master the sentinels name. REDIS_MODE=cluster: a
+    ``RedisCluster`` client with the same limit per node, timeouts and bounded wait. Prefer
+    :func:`create_redis_client`, which gives a client for every mode that owns its pool.
+    """
+    options = service_connection_options(socket_timeout, connect_timeout, client_name)
+    if settings.redis_mode == "cluster":
+        return _cluster_client(settings, acquire_timeout, options)
+    if settings.redis_mode == "sentinel":
+        return _sentinel_pool(settings, acquire_timeout, options)
+    from redis.asyncio import BlockingConnectionPool
+
+    return BlockingConnectionPool.from_url(
+        settings.redis_target.url,
+        max_connections=settings.redis_max_connections,
+        timeout=acquire_timeout,
+        **options,
+    )
+
+
+async def create_redis_client(
+    settings: Settings,
+    *,
+    acquire_timeout: float = 5.0,
+    socket_timeout: float = 5.0,
+    connect_timeout: float = 2.0,
+    client_name: str | None = None,
+) -> Redis | RedisCluster:
+    """The service's Redis client for any REDIS_MODE, owning its pool: ``await client.aclose()``
+    closes every connection it opened (standalone, sentinel and cluster alike).
+
+    Limits, timeouts and the bounded wait for a free connection are those of
+    :func:`create_redis_pool`.
+    """
+    from redis.asyncio import Redis, RedisCluster
+
+    pool = await create_redis_pool(
+        settings,
+        acquire_timeout=acquire_timeout,
+        socket_timeout=socket_timeout,
+        connect_timeout=connect_timeout,
+        client_name=client_name,
+    )
+    if isinstance(pool, RedisCluster):
+        return pool
+    # from_pool hands the pool to the client: aclose() disconnects it (Redis(connection_pool=)
+    # would leave every connection of the pool open)
+    return Redis.from_pool(pool)
+
+
+def _cluster_client(
+    settings: Settings, acquire_timeout: float, options: dict[str, Any]
+) -> RedisCluster:
+    """A cluster client for REDIS_URL's seeds: at most REDIS_MAX_CONNECTIONS command connections
+    per node (redis-py keeps one more per seed, the one it discovered the topology with), and a
+    caller finding every connection in use waits up to ``acquire_timeout`` (redis-py's cluster
+    client would fail at once)."""
+    from redis.asyncio import RedisCluster
+    from redis.asyncio.cluster import ClusterNode
+    from redis.exceptions import ConnectionError as RedisConnectionError
+
+    target = settings.redis_target
+    url_options = target.connection_options()
+    url_options.pop("db", None)  # a cluster has only db 0
+    nodes = [ClusterNode(*parse_host_port(address)) for address in target.addresses]
+    limit = settings.redis_max_connections
+
+    class WaitingRedisCluster(RedisCluster):
+        """At most ``limit`` commands in flight (so at most that many connections per node);
+        one more waits for a free slot, up to ``acquire_timeout``."""
+
+        _in_flight = asyncio.Semaphore(limit)
+
+        async def execute_command(self, *args: Any, **kwargs: Any) -> Any:
+            try:
+                async with asyncio.timeout(acquire_timeout):
+                    await self._in_flight.acquire()
+            except TimeoutError:
+                raise RedisConnectionError("No connection available.") from None
+            try:
+                return await super().execute_command(*args, **kwargs)
+            finally:
+                self._in_flight.release()
+
+    return WaitingRedisCluster(
+        startup_nodes=nodes,
+        max_connections=limit,
+        # REDIS_URL's own options (client_name may be one) win, as from_url lets them
+        **{**options, **url_options},
+    )
+
+
+def _sentinel_pool(
+    settings: Settings, acquire_timeout: float, options: dict[str, Any]
+) -> BlockingConnectionPool:
+    """A blocking pool of at most REDIS_MAX_CONNECTIONS connections to the master the sentinels
+    name (re-asked on every new connection, so it follows a failover); REDIS_URL gives the
+    password, db and TLS options; the sentinels are asked with the same timeouts, no password."""
+    from redis.asyncio import BlockingConnectionPool
+    from redis.asyncio.sentinel import Sentinel, SentinelConnectionPool
+
+    class BlockingSentinelPool(SentinelConnectionPool, BlockingConnectionPool):
+        """SentinelConnectionPool's master discovery with BlockingConnectionPool's bounded wait."""
+
+    target = settings.redis_target
+    url_options = target.connection_options()
+    sentinel_options = {"ssl": True} if url_options.get("ssl") else {}
+    sentinel_options.update({k: v for k, v in url_options.items() if k.startswith("ssl_")})
+    sentinel = Sentinel(  # type: ignore[no-untyped-call]
+        target.sentinel_addresses,
+        sentinel_kwargs={
+            "socket_timeout": options["socket_timeout"],
+            "socket_connect_timeout": options["socket_connect_timeout"],
+            **sentinel_options,
+        },
+    )
+    pool: BlockingConnectionPool = BlockingSentinelPool(  # type: ignore[no-untyped-call]
+        target.sentinel_master,
+        sentinel,
+        max_connections=settings.redis_max_connections,
+        timeout=acquire_timeout,
+        # REDIS_URL's own options (client_name may be one) win, as from_url lets them
+        **{**options, **url_options},
+    )
+    return pool
+
+
+async def check_redis_health(
+    client: Redis | BlockingConnectionPool | RedisCluster, timeout: float = 1.0
+) -> bool:
+    """True when a PING through ``client`` (a client or a pool) is answered PONG within
+    ``timeout`` seconds; for a cluster client, when every master says cluster_state:ok.
+
+    Never raises (cancellation aside): any error or the timeout is False.
+    """
+    from redis.asyncio import Redis, RedisCluster
+
+    if isinstance(client, RedisCluster):
+        return await _check_cluster_health(client, timeout)
+    redis = client if isinstance(client, Redis) else Redis(connection_pool=client)
+    # redis-py can swallow a cancellation during a connection's handshake and keep reading from
+    # a frozen server, so asyncio.timeout() alone does not bound the call: stop waiting instead
+    ping = asyncio.ensure_future(redis.ping())
+    try:
+        done, _ = await asyncio.wait({ping}, timeout=timeout)
+    except asyncio.CancelledError:
+        ping.cancel()
+        raise
+    if not done:
+        ping.cancel()
+        ping.add_done_callback(_retrieve_outcome)  # it ends on its own, in the background
+        return False
+    try:
+        return bool(ping.result())
+    except Exception:
+        return False
+
+
+def _retrieve_outcome(task: asyncio.Future[Any]) -> None:
+    """Mark an abandoned task's exception as seen (no "never retrieved" warning)."""
+    if not task.cancelled():
+        task.exception()
+
+
+async def _check_cluster_health(client: RedisCluster, timeout: float = 1.0) -> bool:
+    """True when every master answers CLUSTER INFO with cluster_state:ok within ``timeout``.
+
+    PING alone would be true on the survivors of a cluster that refuses every query.
+    """
+    try:
+        async with asyncio.timeout(timeout):
+            replies = await client.execute_command("CLUSTER INFO", target_nodes=client.PRIMARIES)
+    except asyncio.CancelledError:
+        raise
+    except Exception:
+        return False
+    views = replies.values() if isinstance(replies, dict) else [replies]
+    return bool(views) and all(_cluster_state_ok(view) for view in views)
+
+
+def _cluster_state_ok(view: Any) -> bool:
+    if isinstance(view, dict):
+        return text(view.get("cluster_state", "")) == "ok"
+    return parse_info_fields(view).get("cluster_state") == "ok"

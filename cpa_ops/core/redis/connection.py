@@ -1,0 +1,186 @@
+"""The probe's connection: name resolution, connect (TLS handshake bounded apart), one
+send-and-read of a command, close. No retries anywhere: a failed step is the verdict.
+
+Time is one thing here: a ``deadline`` is a :func:`time.monotonic` instant. Each step's own
+timeout ends :data:`STEP_MARGIN` before it, so the step (not the deadline) names the fault.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import socket
+import threading
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from cpa_ops.core.redis.classify import classify_failure
+from cpa_ops.core.redis.model import ProbeFailure
+
+if TYPE_CHECKING:
+    from redis.asyncio.connection import AbstractConnection
+
+    from cpa_ops.core.urls import RedisTarget
+
+_T = TypeVar("_T")
+STEP_MARGIN = 0.05
+
+
+def remaining(deadline: float) -> float:
+    """Seconds left until ``deadline`` (a time.monotonic() instant)."""
+    return deadline - time.monotonic()
+
+
+def step_timeout(deadline: float) -> float:
+    """The timeout of a step that must end (and name its fault) before ``deadline``."""
+    return max(remaining(deadline) - STEP_MARGIN, 0.001)
+
+
+def timeout_at(deadline: float) -> asyncio.Timeout:
+    """asyncio.timeout_at for a time.monotonic() ``deadline`` (the loop's clock may differ)."""
+    loop = asyncio.get_running_loop()
+    return asyncio.timeout_at(loop.time() + remaining(deadline))
+
+
+async def resolve(target: RedisTarget, deadline: float) -> None:
+    """Resolve the target's host in a daemon thread (a hung resolver cannot hold the process);
+    ProbeFailure ``dns`` when it fails or does not answer in time."""
+    host = target.host
+    if not host:
+        return
+    try:
+        socket.inet_pton(socket.AF_INET6 if ":" in host else socket.AF_INET, host)
+        return  # an address literal: nothing to resolve
+    except OSError:
+        pass
+    budget = max(remaining(deadline) - STEP_MARGIN, 0.0)
+    port = target.port
+    try:
+        await in_daemon_thread(lambda: socket.getaddrinfo(host, port), budget)
+    except socket.gaierror as exc:
+        raise ProbeFailure("dns", f"cannot resolve {host!r}: {exc.strerror}") from None
+    except TimeoutError:
+        silent = f"DNS lookup of {host!r} did not answer in {budget:.2f} s"
+        raise ProbeFailure("dns", silent) from None
+
+
+async def in_daemon_thread(func: Callable[[], _T], timeout: float) -> _T:
+    """Run a blocking call in a daemon thread: unlike the default executor, a call that never
+    returns does not keep the process alive at exit."""
+    loop = asyncio.get_running_loop()
+    future: asyncio.Future[_T] = loop.create_future()
+
+    def settle(result: _T | None, error: BaseException | None) -> None:
+        if future.done():
+            return
+        if error is not None:
+            future.set_exception(error)
+        else:
+            future.set_result(result)  # type: ignore[arg-type]
+
+    def run() -> None:
+        try:
+            result = func()
+        except BaseException as exc:
+            loop.call_soon_threadsafe(settle, None, exc)
+        else:
+            loop.call_soon_threadsafe(settle, result, None)
+
+    threading.Thread(target=run, name="cpa-ops-resolver", daemon=True).start()
+    return await asyncio.wait_for(future, timeout)
+
+
+async def open_probe_connection(
+    target: RedisTarget, deadline: float, client_name: str, opened: list[AbstractConnection]
+) -> AbstractConnection:
+    """Connect with no retry, by ``deadline``; ``opened`` gets the connection first so the
+    caller closes it whatever happens."""
+    from redis.asyncio import ConnectionPool, SSLConnection
+
+    step = step_timeout(deadline)
+    pool = ConnectionPool.from_url(
+        target.url,
+        socket_connect_timeout=step,
+        socket_timeout=step,
+        retry=None,
+        retry_on_error=[],
+        retry_on_timeout=False,
+        health_check_interval=0,
+        client_name=client_name,
+        max_connections=1,
+    )
+    if pool.connection_class is SSLConnection:
+        pool.connection_class = _probe_ssl_connection_class()
+    conn: AbstractConnection = pool.make_connection()  # type: ignore[no-untyped-call]
+    opened.append(conn)
+    try:
+        await conn.connect()  # type: ignore[no-untyped-call]
+    except Exception as exc:
+        raise classify_failure(exc, phase="connect") from None
+    return conn
+
+
+def _probe_ssl_connection_class() -> type:
+    from redis.asyncio import SSLConnection
+
+    class ProbeSSLConnection(SSLConnection):
+        """Bounds the TLS handshake apart from the TCP connect, so a handshake that is never
+        answered (TLS into a plain port) is told apart from a black-holed host."""
+
+        def _connection_arguments(self) -> Mapping[str, Any]:
+            arguments = dict(super()._connection_arguments())
+            # asyncio takes ~0.1 s past this to abort: keep it well inside the step
+            timeout = self.socket_connect_timeout or 1.0
+            arguments["ssl_handshake_timeout"] = max(timeout - 0.2, timeout / 2, 0.01)
+            return arguments
+
+    return ProbeSSLConnection
+
+
+@dataclass(frozen=True, slots=True)
+class Reply:
+    """One command's answer: its value, or the error reply Redis sent; the round-trip."""
+
+    value: Any
+    error: Exception | None
+    elapsed_ms: float
+
+    def raise_error(self, phase: str = "read") -> Reply:
+        """This reply, or the ProbeFailure its error reply stands for."""
+        if self.error is not None:
+            raise classify_failure(self.error, phase=phase)
+        return self
+
+
+async def send_command(
+    conn: AbstractConnection, deadline: float, *args: Any, phase: str = "read"
+) -> Reply:
+    """Send one command and read its reply by ``deadline``: the one send/read of the probe.
+
+    An error reply is returned (:attr:`Reply.error`); a transport fault (timeout, closed or
+    garbled connection) raises the ProbeFailure it stands for.
+    """
+    from redis.exceptions import ResponseError
+
+    conn.socket_timeout = step_timeout(deadline)
+    started = time.perf_counter()
+    try:
+        await conn.send_command(*args, check_health=False)
+        # the bound is conn.socket_timeout: redis-py's read_response(timeout=...) returns None
+        # when that timeout runs out (a poll), which would pass an unanswered command as done
+        value = await conn.read_response()
+    except ResponseError as exc:
+        return Reply(None, exc, (time.perf_counter() - started) * 1000)
+    except Exception as exc:
+        raise classify_failure(exc, phase=phase) from None
+    elapsed = (time.perf_counter() - started) * 1000
+    if isinstance(value, Exception):
+        return Reply(None, value, elapsed)
+    return Reply(value, None, elapsed)
+
+
+async def close_connection(conn: AbstractConnection) -> None:
+    with contextlib.suppress(Exception):
+        await asyncio.wait_for(conn.disconnect(nowait=True), 0.1)

@@ -1,0 +1,189 @@
+"""One node's probe (the one skeleton every verdict is built on), and concurrent node probes
+that share a deadline: a node that has not answered by then is reported as ``deadline``, never
+dropped."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import socket
+import time
+from collections.abc import Callable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any
+
+from cpa_ops.core.redis.connection import (
+    close_connection,
+    open_probe_connection,
+    remaining,
+    resolve,
+    send_command,
+    timeout_at,
+)
+from cpa_ops.core.redis.facts import ServerFacts, text
+from cpa_ops.core.redis.model import PROBE_CLIENT_NAME, WRITE_KEY_TTL_MS, NodeState, ProbeFailure
+
+if TYPE_CHECKING:
+    from redis.asyncio.connection import AbstractConnection
+
+    from cpa_ops.core.urls import RedisTarget
+
+INFO = ("INFO",)
+ROLE = ("ROLE",)
+#: given the replies so far, the key to SET PX and DEL (None: do not write)
+WriteKey = Callable[[Mapping[str, Any]], str | None]
+
+
+def health_key(tag: str = "") -> str:
+    """``cpa-ops:health:{<host>:<pid><tag>}``: this process's own key (hash-tagged whole, so a
+    cluster puts it in one slot)."""
+    return f"cpa-ops:health:{{{socket.gethostname()}:{os.getpid()}{tag}}}"
+
+
+def deadline_text(budget: float) -> str:
+    return f"no verdict within {budget:.2f} s"
+
+
+async def probe_node(
+    target: RedisTarget,
+    *,
+    deadline: float,
+    commands: Sequence[tuple[str, ...]] = (),
+    write_key: WriteKey | None = None,
+    client_name: str = PROBE_CLIENT_NAME,
+) -> NodeState:
+    """Resolve, connect, PING (the round-trip), then each of ``commands``; never raises for a
+    Redis fault. Everything ends by ``deadline`` (a time.monotonic() instant).
+
+    An error reply to one of ``commands`` is kept as its reply (an ACL may deny INFO); a
+    transport fault makes the node unreachable. ``INFO`` fills :attr:`NodeState.facts` (also
+    when PING is refused with LOADING: how far loading got). A write failure is recorded apart
+    (:attr:`NodeState.write_failure`): the node answered, its writes did not.
+    """
+    import redis.asyncio  # noqa: F401 - imported before timing: the round-trips time the network
+
+    budget = remaining(deadline)
+    opened: list[AbstractConnection] = []
+    replies: dict[str, Any] = {}
+    connect_ms = rtt_ms = write_ms = None
+    facts: ServerFacts | None = None
+    write_failure = None
+    try:
+        try:
+            async with timeout_at(deadline):
+                await resolve(target, deadline)
+                started = time.perf_counter()
+                conn = await open_probe_connection(target, deadline, client_name, opened)
+                connect_ms = (time.perf_counter() - started) * 1000
+                try:
+                    rtt_ms = (await send_command(conn, deadline, "PING")).raise_error().elapsed_ms
+                except ProbeFailure as failure:
+                    if failure.reason == "loading" and INFO in commands:
+                        facts = ServerFacts.from_reply(
+                            (await send_command(conn, deadline, *INFO)).value
+                        )
+                    raise
+                for args in commands:
+                    reply = await send_command(conn, deadline, *args)
+                    replies[" ".join(args[:2]).upper()] = (
+                        reply.error if reply.error is not None else reply.value
+                    )
+                facts = ServerFacts.from_reply(replies.get("INFO"))
+                key = write_key(replies) if write_key else None
+                if key is not None:
+                    try:
+                        set_reply = await send_command(
+                            conn, deadline, "SET", key, "1", "PX", WRITE_KEY_TTL_MS, phase="write"
+                        )
+                        write_ms = set_reply.raise_error("write").elapsed_ms
+                        (await send_command(conn, deadline, "DEL", key, phase="write")).raise_error(
+                            "write"
+                        )
+                    except ProbeFailure as failure:
+                        write_failure = failure
+        except TimeoutError:
+            # the deadline ran out before redis-py's own timeouts fired
+            raise ProbeFailure("deadline", deadline_text(budget)) from None
+    except ProbeFailure as failure:
+        return NodeState(
+            target.address,
+            False,
+            failure.reason,
+            target.without_secrets(failure.detail),
+            rtt_ms,
+            _role(replies),
+            replies,
+            connect_ms=connect_ms,
+            facts=facts,
+        )
+    finally:
+        await asyncio.gather(*(close_connection(conn) for conn in opened))
+    if write_failure is not None:
+        detail = target.without_secrets(write_failure.detail)
+        write_failure = ProbeFailure(write_failure.reason, detail)
+    return NodeState(
+        target.address,
+        True,
+        rtt_ms=rtt_ms,
+        role=_role(replies),
+        replies=replies,
+        write_ms=write_ms,
+        write_failure=write_failure,
+        connect_ms=connect_ms,
+        facts=facts,
+    )
+
+
+def _role(replies: dict[str, Any]) -> str | None:
+    """ROLE's first word; a ROLE that did not answer a list (denied) is dropped from replies."""
+    reply = replies.get("ROLE")
+    if isinstance(reply, list) and reply:
+        return text(reply[0])
+    replies.pop("ROLE", None)
+    return None
+
+
+class NodeProbes:
+    """The concurrent node probes of one verdict, sharing its deadline; none outlives it."""
+
+    def __init__(self, deadline: float, client_name: str) -> None:
+        self.deadline = deadline
+        self.client_name = client_name
+        self._tasks: dict[asyncio.Task[NodeState], str] = {}
+
+    def start(
+        self,
+        target: RedisTarget,
+        commands: Sequence[tuple[str, ...]],
+        write_key: WriteKey | None = None,
+    ) -> asyncio.Task[NodeState]:
+        task = asyncio.create_task(
+            probe_node(
+                target,
+                deadline=self.deadline,
+                commands=commands,
+                write_key=write_key,
+                client_name=self.client_name,
+            )
+        )
+        self._tasks[task] = target.address
+        return task
+
+    async def results(self, tasks: Sequence[asyncio.Task[NodeState]]) -> list[NodeState]:
+        """Every task's NodeState, in order, by the deadline: a task still running then is
+        cancelled and reported as ``deadline`` (a slow node never vanishes from a verdict)."""
+        if tasks:
+            await asyncio.wait(tasks, timeout=max(remaining(self.deadline), 0) + 0.05)
+        states = []
+        for task in tasks:
+            if task.done() and not task.cancelled():
+                states.append(task.result())
+                continue
+            task.cancel()
+            late = "no answer by the deadline"
+            states.append(NodeState(self._tasks.get(task, "?"), False, "deadline", late))
+        return states
+
+    async def cancel_rest(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)

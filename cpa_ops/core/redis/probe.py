@@ -1,0 +1,40 @@
+"""The probe REDIS_MODE asks for: one server, a cluster, or a Sentinel-managed master."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from cpa_ops.core.redis.model import PROBE_CLIENT_NAME, Diagnosis
+
+if TYPE_CHECKING:
+    from cpa_ops.core.urls import RedisTarget
+
+
+async def diagnose(
+    target: RedisTarget,
+    *,
+    deadline: float,
+    write: bool = False,
+    warn_ms: float = 100.0,
+    client_name: str = PROBE_CLIENT_NAME,
+) -> Diagnosis:
+    """Diagnose ``target`` (``settings.redis_target``) by ``deadline``, a time.monotonic()
+    instant; never raises for a Redis fault. ``write`` also SETs PX and DELs a health key;
+    a round-trip over ``warn_ms`` warns."""
+    if target.mode == "cluster":
+        from cpa_ops.core.redis.cluster import probe_cluster
+
+        return await probe_cluster(
+            target, deadline=deadline, write=write, warn_ms=warn_ms, client_name=client_name
+        )
+    if target.mode == "sentinel":
+        from cpa_ops.core.redis.sentinel import probe_sentinel
+
+        return await probe_sentinel(
+            target, deadline=deadline, write=write, warn_ms=warn_ms, client_name=client_name
+        )
+    from cpa_ops.core.redis.standalone import probe_standalone
+
+    return await probe_standalone(
+        target, deadline=deadline, write=write, warn_ms=warn_ms, client_name=client_name
+    )

@@ -1,0 +1,199 @@
+"""Every reason code a Redis verdict can carry, its explanation and its hint: one table, one
+lookup (:func:`reason_of`).
+
+Failures of one server (``refused`` ... ``deadline``), the warnings of its checks (``slow``,
+``memory``, ``clients``, ``stale``), and the verdicts of a cluster or a sentinel set-up.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Reason:
+    """A fault the probe can name: what it means and what to do about it."""
+
+    code: str
+    explanation: str
+    hint: str
+
+
+REASONS: dict[str, Reason] = {
+    r.code: r
+    for r in (
+        Reason(
+            "refused",
+            "nothing accepts connections at that address (connection refused)",
+            "start Redis, or fix the host/port in REDIS_URL",
+        ),
+        Reason(
+            "unreachable",
+            "the network has no route to that address",
+            "check the host in REDIS_URL and the network between here and Redis",
+        ),
+        Reason(
+            "timeout",
+            "the TCP connection was not accepted in time (host black-holed, firewalled or down)",
+            "check that the host is up and that a firewall or security group lets this pod in",
+        ),
+        Reason(
+            "read_timeout",
+            "connected, but the server did not answer in time (frozen, overloaded or not Redis)",
+            "check the server's CPU and SLOWLOG; a SIGSTOPped or swapping process looks like this",
+        ),
+        Reason(
+            "dns",
+            "the host name in REDIS_URL could not be resolved",
+            "check the host name and the pod's DNS (resolv.conf, CoreDNS)",
+        ),
+        Reason(
+            "tls",
+            "the TLS handshake failed: the server's certificate is not trusted or does not match",
+            "pass the right CA (rediss://...?ssl_ca_certs=/path/ca.pem) or fix the host name",
+        ),
+        Reason(
+            "auth",
+            "Redis refused our credentials (NOAUTH, WRONGPASS or NOPERM)",
+            "set the right password (and user) in REDIS_URL: redis://user:password@host:6379/0",
+        ),
+        Reason(
+            "protocol",
+            "the peer does not speak Redis here (not Redis, or a TLS/plain mismatch)",
+            "use rediss:// for a TLS port and redis:// for a plain one; check the port",
+        ),
+        Reason(
+            "loading",
+            "Redis is loading its dataset into memory and refuses commands until done",
+            "wait for loading to finish (see the ETA); it is not ready for traffic yet",
+        ),
+        Reason(
+            "max_clients",
+            "Redis has reached maxclients and refuses new connections",
+            "find the client leaking connections (CLIENT LIST) or raise maxclients",
+        ),
+        Reason(
+            "misconf",
+            "Redis refuses writes (and PING) because its last RDB/AOF save failed (MISCONF)",
+            "fix the disk or permissions of Redis's dir, then BGSAVE; see the server log",
+        ),
+        Reason(
+            "masterdown",
+            "this replica has lost its master and is set not to serve stale data (MASTERDOWN)",
+            "restore the master or the replication link; see INFO replication",
+        ),
+        Reason(
+            "readonly",
+            "the server is a read-only replica: writes are refused",
+            "point REDIS_URL at the master (or the Sentinel/Cluster entry point)",
+        ),
+        Reason(
+            "oom",
+            "Redis is at maxmemory with a noeviction policy: writes are refused (OOM)",
+            "free memory, raise maxmemory, or choose an eviction policy",
+        ),
+        Reason(
+            "write_timeout",
+            "a write was not answered in time (CLIENT PAUSE WRITE, a slow disk with "
+            "appendfsync always, or a blocked server)",
+            "check CLIENT LIST for a pause, and the server's latency (LATENCY DOCTOR)",
+        ),
+        Reason(
+            "error",
+            "Redis answered with an unexpected error",
+            "read the error above and the server log",
+        ),
+        Reason(
+            "deadline",
+            "the check did not finish within its time budget",
+            "raise --timeout, or look for a hanging DNS lookup or a frozen server",
+        ),
+        # warnings of a server's checks
+        Reason(
+            "slow",
+            "the round-trip is slower than --warn-ms",
+            "check network latency and the server's load (LATENCY DOCTOR)",
+        ),
+        Reason(
+            "memory",
+            "used memory is near maxmemory",
+            "free memory, raise maxmemory or pick an eviction policy",
+        ),
+        Reason(
+            "clients",
+            "connected clients are near maxclients",
+            "find the client leaking connections (CLIENT LIST) or raise maxclients",
+        ),
+        Reason(
+            "stale",
+            "replica serving possibly stale data: its link to the master is down",
+            "restore the master or the replication link (INFO replication)",
+        ),
+        # cluster and sentinel verdicts
+        Reason(
+            "cluster_down",
+            "the cluster reports cluster_state:fail: it refuses queries (CLUSTERDOWN), even on "
+            "nodes that answer PING",
+            "bring the failed master back or let a replica take over; see CLUSTER INFO and "
+            "CLUSTER NODES",
+        ),
+        Reason(
+            "slots_unserved",
+            "some hash slots have no reachable master: queries for their keys fail",
+            "restart the unreachable master, or wait for cluster-node-timeout and a replica's "
+            "failover; assign any unassigned slots (redis-cli --cluster fix)",
+        ),
+        Reason(
+            "not_cluster",
+            "the seed answered, but not as a Redis Cluster node (cluster support disabled?)",
+            "set REDIS_MODE to what the server is (standalone, cluster or sentinel)",
+        ),
+        Reason(
+            "degraded",
+            "a node is unreachable (or suspected down), but every slot is still served",
+            "restart the node: the cluster has less redundancy until it is back",
+        ),
+        Reason(
+            "no_quorum",
+            "the sentinels cannot reach their quorum: a failover could not be authorised",
+            "bring sentinels back until a majority is reachable (SENTINEL CKQUORUM)",
+        ),
+        Reason(
+            "no_master",
+            "no usable master: the sentinels name none, disagree, or name one that is down",
+            "check the master and SENTINEL MASTER <name>; during a failover this clears in "
+            "a few seconds",
+        ),
+        Reason(
+            "not_master",
+            "the node the sentinels call master answers ROLE as a replica",
+            "the sentinels' view is stale or split: check SENTINEL MASTER and the node's "
+            "REPLICAOF; the sentinels reconfigure it after a while",
+        ),
+        Reason(
+            "failover",
+            "the sentinels consider the master down (o_down) or are failing over",
+            "wait for the failover to finish; check SENTINEL MASTER <name> flags",
+        ),
+        Reason(
+            "sentinel_disagrees",
+            "this sentinel names a different master than the majority",
+            "it may lag behind a failover; check its SENTINEL MASTER and its connectivity",
+        ),
+        Reason(
+            "replica_down",
+            "a replica is unreachable or its link to the master is not up",
+            "restart the replica or restore its link (INFO replication on the replica)",
+        ),
+        Reason(
+            "no_replica",
+            "the master has no replica: a failover has nowhere to go",
+            "add a replica (REPLICAOF) so the sentinels can fail over",
+        ),
+    )
+}
+
+
+def reason_of(code: str | None) -> Reason:
+    """The explanation and hint of any reason code (``error``'s for an unknown one)."""
+    return REASONS.get(code or "error") or REASONS["error"]
