@@ -21,7 +21,6 @@ import trustme
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from cpa_ops.core import sentry as core_sentry
 from cpa_ops.core.redact import MARKER_PREFIX
 from cpa_ops.core.sentry import (
     RELEASE,
@@ -32,6 +31,7 @@ from cpa_ops.core.sentry import (
     send_test_event,
     sentry_options,
 )
+from cpa_ops.core.sentry import scrub as sentry_scrub
 from cpa_ops.core.settings import ConfigError, Settings, load_settings
 from tests.servers.sentry_ingest import PUBLIC_KEY, Mode, ReceivedEnvelope, SentryIngest, dead_port
 
@@ -371,7 +371,7 @@ class TestScrubbingEndToEnd:
         before = len(events())
         with sentry_sdk.isolation_scope():
             with monkeypatch.context() as patch:
-                patch.setattr(core_sentry, "redact", broken)
+                patch.setattr(sentry_scrub, "redact", broken)
                 sentry_sdk.add_breadcrumb(message="crumb while broken 123-45-6789")
                 assert sentry_sdk.capture_message("client 123-45-6789") is None
                 sentry_sdk.flush(timeout=5)
@@ -437,7 +437,7 @@ class TestScrubHooks:
         self, monkeypatch: pytest.MonkeyPatch
     ) -> None:
         """scrub_record returns None when redaction raises."""
-        monkeypatch.setattr(core_sentry, "redact", lambda value: 1 / 0)
+        monkeypatch.setattr(sentry_scrub, "redact", lambda value: 1 / 0)
         assert scrub_record({"message": "x"}, {}) is None
         assert scrub_event({"message": "x"}, {}) is None
 
