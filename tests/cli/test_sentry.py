@@ -8,7 +8,6 @@ import re
 import socket
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -18,7 +17,8 @@ from hypothesis import strategies as st
 from cpa_ops import __version__
 from cpa_ops.core.redact import MARKER_PREFIX
 from tests.conftest import Ran, clean_env, run_cpa_ops
-from tests.core.test_sentry import assert_no_pii, planted_pii
+from tests.servers import sentry_fixtures
+from tests.servers.sentry_fixtures import StartSentryIngest, assert_no_pii, planted_pii
 from tests.servers.sentry_ingest import (
     PUBLIC_KEY,
     RETRY_AFTER,
@@ -28,13 +28,11 @@ from tests.servers.sentry_ingest import (
     dead_port,
 )
 
+# The fixtures, until tests/conftest.py lists tests.servers.sentry_fixtures in pytest_plugins
+sentry_ingest = sentry_fixtures.sentry_ingest
+start_sentry_ingest = sentry_fixtures.start_sentry_ingest
+
 EVENT_ID = re.compile(r"[0-9a-f]{32}")
-
-
-@pytest.fixture
-def ingest() -> Iterator[SentryIngest]:
-    with SentryIngest(Mode.OK) as server:
-        yield server
 
 
 def sentry_test(dsn: str | None, *args: str, **env: str) -> Ran:
@@ -54,20 +52,20 @@ def assert_one_line(stderr: str) -> None:
 
 class TestDelivered:
     @pytest.mark.timeout(20)
-    def test_reports_event_id_host_status_and_elapsed(self, ingest: SentryIngest) -> None:
+    def test_reports_event_id_host_status_and_elapsed(self, sentry_ingest: SentryIngest) -> None:
         """2xx: exit 0; the report names the event, the host (no key), 200 and the time."""
-        ran = sentry_test(ingest.dsn, "--tag", "team=ops", "--tag", "ticket=OPS-17")
+        ran = sentry_test(sentry_ingest.dsn, "--tag", "team=ops", "--tag", "ticket=OPS-17")
         assert ran.returncode == 0, ran.stderr
         assert ran.stderr == ""
         report = dict(
             line.split(None, 1) for line in ran.stdout.replace("event id", "id").splitlines()
         )
         assert EVENT_ID.fullmatch(report["id"])
-        assert report["host"] == f"127.0.0.1:{ingest.port}"
+        assert report["host"] == f"127.0.0.1:{sentry_ingest.port}"
         assert report["status"] == "200"
         assert re.fullmatch(r"\d+\.\d{3} s", report["elapsed"])
         assert PUBLIC_KEY not in ran.stdout
-        [envelope] = ingest.wait_for(1)
+        [envelope] = sentry_ingest.wait_for(1)
         assert envelope.headers["event_id"] == report["id"]
         event = envelope.event
         assert event["environment"] == "staging"
@@ -79,26 +77,26 @@ class TestDelivered:
         assert envelope.content_encoding in ("br", "gzip")
 
     @pytest.mark.timeout(20)
-    def test_json_report(self, ingest: SentryIngest) -> None:
+    def test_json_report(self, sentry_ingest: SentryIngest) -> None:
         """--format json: one object with the verdict, id, host, status, elapsed."""
-        ran = sentry_test(ingest.dsn, "--format", "json")
+        ran = sentry_test(sentry_ingest.dsn, "--format", "json")
         assert ran.returncode == 0, ran.stderr
         report = json.loads(ran.stdout)
         assert report["delivered"] is True
         assert report["verdict"] == "delivered"
         assert report["status"] == 200
-        assert report["host"] == f"127.0.0.1:{ingest.port}"
+        assert report["host"] == f"127.0.0.1:{sentry_ingest.port}"
         assert report["retry_after"] is None
         assert 0 <= report["elapsed"] < 2
-        [envelope] = ingest.wait_for(1)
+        [envelope] = sentry_ingest.wait_for(1)
         assert envelope.headers["event_id"] == report["event_id"]
 
     @pytest.mark.timeout(20)
-    def test_exception_carries_a_stack_trace(self, ingest: SentryIngest) -> None:
+    def test_exception_carries_a_stack_trace(self, sentry_ingest: SentryIngest) -> None:
         """--exception: an error-level event with the raised exception and its frames."""
-        ran = sentry_test(ingest.dsn, "--exception", "--message", "boom for test")
+        ran = sentry_test(sentry_ingest.dsn, "--exception", "--message", "boom for test")
         assert ran.returncode == 0, ran.stderr
-        event = ingest.wait_for(1)[0].event
+        event = sentry_ingest.wait_for(1)[0].event
         assert event["level"] == "error"
         [error] = event["exception"]["values"]
         assert (error["type"], error["value"]) == ("SentryTestError", "boom for test")
@@ -106,19 +104,19 @@ class TestDelivered:
         assert all("vars" not in frame for frame in error["stacktrace"]["frames"])
 
     @pytest.mark.timeout(20)
-    def test_level(self, ingest: SentryIngest) -> None:
+    def test_level(self, sentry_ingest: SentryIngest) -> None:
         """--level sets the event level, with or without --exception."""
-        assert sentry_test(ingest.dsn, "--level", "warning").returncode == 0
-        assert sentry_test(ingest.dsn, "--level", "fatal", "--exception").returncode == 0
-        assert [e.event["level"] for e in ingest.wait_for(2)] == ["warning", "fatal"]
+        assert sentry_test(sentry_ingest.dsn, "--level", "warning").returncode == 0
+        assert sentry_test(sentry_ingest.dsn, "--level", "fatal", "--exception").returncode == 0
+        assert [e.event["level"] for e in sentry_ingest.wait_for(2)] == ["warning", "fatal"]
 
     @pytest.mark.timeout(20)
-    def test_test_event_carries_no_identity(self, ingest: SentryIngest) -> None:
+    def test_test_event_carries_no_identity(self, sentry_ingest: SentryIngest) -> None:
         """No env vars, OS user, host name, IP, argv or DSN key; no integrations loaded."""
         canary = "canary-value-7f3a9c"
-        ran = sentry_test(ingest.dsn, "--exception", CPA_CANARY=canary)
+        ran = sentry_test(sentry_ingest.dsn, "--exception", CPA_CANARY=canary)
         assert ran.returncode == 0, ran.stderr
-        [envelope] = ingest.wait_for(1)
+        [envelope] = sentry_ingest.wait_for(1)
         event = envelope.event
         text = envelope.text
         assert canary not in text
@@ -150,12 +148,12 @@ class TestFailures:
         ],
     )
     def test_each_refusal_exits_1_with_its_reason(
-        self, mode: Mode, verdict: str, status: int | None
+        self, start_sentry_ingest: StartSentryIngest, mode: Mode, verdict: str, status: int | None
     ) -> None:
         """Every non-2xx answer (or none): exit 1, the verdict on stdout and in one stderr line."""
-        with SentryIngest(mode) as server:
-            ran = sentry_test(server.dsn, "--format", "json", "--timeout", "3")
-            assert len(server.received) == 1
+        server = start_sentry_ingest(mode)
+        ran = sentry_test(server.dsn, "--format", "json", "--timeout", "3")
+        assert len(server.received) == 1
         assert ran.returncode == 1, ran.stderr
         report = json.loads(ran.stdout)
         assert (report["verdict"], report["status"], report["delivered"]) == (
@@ -171,10 +169,12 @@ class TestFailures:
         assert ran.elapsed < 3
 
     @pytest.mark.timeout(20)
-    def test_rate_limit_shows_retry_after_in_text(self) -> None:
+    def test_rate_limit_shows_retry_after_in_text(
+        self, start_sentry_ingest: StartSentryIngest
+    ) -> None:
         """429 in text: Retry-After is shown in the report and in the stderr line."""
-        with SentryIngest(Mode.RATE_LIMITED) as server:
-            ran = sentry_test(server.dsn)
+        server = start_sentry_ingest(Mode.RATE_LIMITED)
+        ran = sentry_test(server.dsn)
         assert ran.returncode == 1
         assert re.search(rf"^retry after +{RETRY_AFTER} s$", ran.stdout, re.MULTILINE)
         assert ran.stderr.rstrip().endswith(f"retry after {RETRY_AFTER} s")
@@ -190,11 +190,13 @@ class TestFailures:
 
     @pytest.mark.timeout(20)
     @pytest.mark.parametrize("timeout", ["1.2"])
-    def test_silent_endpoint_exits_1_within_timeout(self, timeout: str) -> None:
+    def test_silent_endpoint_exits_1_within_timeout(
+        self, start_sentry_ingest: StartSentryIngest, timeout: str
+    ) -> None:
         """A server that accepts and never answers: exit 1 (timeout) within --timeout + 0.5 s."""
-        with SentryIngest(Mode.SILENT) as server:
-            ran = sentry_test(server.dsn, "--timeout", timeout, "--format", "json")
-            assert len(server.received) == 1
+        server = start_sentry_ingest(Mode.SILENT)
+        ran = sentry_test(server.dsn, "--timeout", timeout, "--format", "json")
+        assert len(server.received) == 1
         assert ran.returncode == 1, ran.stderr
         assert json.loads(ran.stdout)["verdict"] == "timeout"
         assert_one_line(ran.stderr)
@@ -215,13 +217,15 @@ class TestFailures:
 
 class TestDryRun:
     @pytest.mark.timeout(20)
-    def test_sends_nothing_and_prints_the_scrubbed_envelope(self, ingest: SentryIngest) -> None:
+    def test_sends_nothing_and_prints_the_scrubbed_envelope(
+        self, sentry_ingest: SentryIngest
+    ) -> None:
         """--dry-run: exit 0, nothing reaches the server, stdout is the envelope as JSON."""
         ran = sentry_test(
-            ingest.dsn, "--dry-run", "--message", "client jane@example.com", "--tag", "k=v"
+            sentry_ingest.dsn, "--dry-run", "--message", "client jane@example.com", "--tag", "k=v"
         )
         assert ran.returncode == 0, ran.stderr
-        assert ingest.received == []
+        assert sentry_ingest.received == []
         envelope = json.loads(ran.stdout)
         assert EVENT_ID.fullmatch(envelope["headers"]["event_id"])
         [item] = envelope["items"]
@@ -234,9 +238,9 @@ class TestDryRun:
         assert PUBLIC_KEY not in ran.stdout
 
     @pytest.mark.timeout(20)
-    def test_json_format_is_one_line(self, ingest: SentryIngest) -> None:
+    def test_json_format_is_one_line(self, sentry_ingest: SentryIngest) -> None:
         """--dry-run --format json: the envelope on a single line."""
-        ran = sentry_test(ingest.dsn, "--dry-run", "--format", "json")
+        ran = sentry_test(sentry_ingest.dsn, "--dry-run", "--format", "json")
         assert ran.returncode == 0
         assert len(ran.stdout.splitlines()) == 1
         assert json.loads(ran.stdout)["items"][0]["payload"]["level"] == "info"
@@ -258,14 +262,14 @@ class TestPlantedPii:
     )
     @given(pii=planted_pii, exception=st.booleans())
     def test_planted_pii_never_leaves_the_machine(
-        self, ingest: SentryIngest, pii: str, exception: bool
+        self, sentry_ingest: SentryIngest, pii: str, exception: bool
     ) -> None:
         """PII in --message and --tag values is redacted before the envelope is sent."""
-        before = len(ingest.received)
+        before = len(sentry_ingest.received)
         args = ["--message", f"client {pii} failed", "--tag", f"client={pii}"]
-        ran = sentry_test(ingest.dsn, *args, *(["--exception"] if exception else []))
+        ran = sentry_test(sentry_ingest.dsn, *args, *(["--exception"] if exception else []))
         assert ran.returncode == 0, ran.stderr
-        envelope: ReceivedEnvelope = ingest.wait_for(before + 1)[-1]
+        envelope: ReceivedEnvelope = sentry_ingest.wait_for(before + 1)[-1]
         assert_no_pii(envelope, pii)
         assert envelope.event["tags"]["client"].startswith(MARKER_PREFIX)
 
@@ -313,13 +317,15 @@ class TestUsage:
             ["--format", "xml"],
         ],
     )
-    def test_bad_option_exits_2_with_one_line(self, ingest: SentryIngest, args: list[str]) -> None:
+    def test_bad_option_exits_2_with_one_line(
+        self, sentry_ingest: SentryIngest, args: list[str]
+    ) -> None:
         """A bad --tag/--timeout/--level/--format: exit 2, one line, nothing sent."""
-        ran = sentry_test(ingest.dsn, *args)
+        ran = sentry_test(sentry_ingest.dsn, *args)
         assert ran.returncode == 2
         assert_one_line(ran.stderr)
         assert args[0] in ran.stderr
-        assert ingest.received == []
+        assert sentry_ingest.received == []
 
     def test_help_does_not_import_the_sdk(self) -> None:
         """Loading the CLI (for --help or completion) imports no sentry_sdk."""

@@ -19,9 +19,7 @@ import pytest
 import sentry_sdk
 import trustme
 from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
 
-from cpa_ops.core import sentry as core_sentry
 from cpa_ops.core.redact import MARKER_PREFIX
 from cpa_ops.core.sentry import (
     RELEASE,
@@ -32,77 +30,18 @@ from cpa_ops.core.sentry import (
     send_test_event,
     sentry_options,
 )
+from cpa_ops.core.sentry import scrub as sentry_scrub
 from cpa_ops.core.settings import ConfigError, Settings, load_settings
+from tests.servers import sentry_fixtures
+from tests.servers.sentry_fixtures import StartSentryIngest, assert_no_pii, planted_pii
 from tests.servers.sentry_ingest import PUBLIC_KEY, Mode, ReceivedEnvelope, SentryIngest, dead_port
 
-# ---------------------------------------------------------------------------------------------
-# Planted PII: values the redaction must catch wherever they hide
-
-
-def _luhn_completed(body: str) -> str:
-    total = 0
-    for position, char in enumerate(reversed(body)):
-        value = int(char)
-        if position % 2 == 0:  # doubled: the check digit will sit to the right
-            value = value * 2 - 9 if value > 4 else value * 2
-        total += value
-    return body + str((10 - total % 10) % 10)
-
-
-def _card(prefix: str, length: int, digits: str, grouped: str) -> str:
-    number = _luhn_completed((prefix + digits)[: length - 1])
-    if grouped and length == 16:
-        return grouped.join(number[i : i + 4] for i in range(0, 16, 4))
-    return number
-
-
-ssns = st.builds(
-    "{:03d}-{:02d}-{:04d}".format,
-    st.integers(1, 899).filter(lambda n: n != 666),
-    st.integers(1, 99),
-    st.integers(1, 9999),
-)
-eins = st.builds("{:02d}-{:07d}".format, st.integers(10, 99), st.integers(0, 9_999_999))
-emails = st.builds(
-    "{}{}@{}.{}".format,
-    st.sampled_from("abcjmz"),
-    st.text("abcdefghijklmnopqrstuvwxyz0123456789._", max_size=15),
-    st.text("abcdefghijklmnopqrstuvwxyz0123456789", min_size=1, max_size=12),
-    st.sampled_from(["com", "org", "net", "io", "co.uk", "accountants"]),
-)
-phones = st.builds(
-    lambda fmt, area, exchange, line: fmt.format(area, exchange, line),
-    st.sampled_from(["({}) {}-{}", "{}-{}-{}", "{}.{}.{}", "+1 {} {} {}", "1-{}-{}-{}"]),
-    st.integers(200, 999),
-    st.integers(200, 999),
-    st.integers(0, 9999).map("{:04d}".format),
-)
-_digits = st.text("0123456789", min_size=18, max_size=18)
-cards = st.builds(
-    _card,
-    st.sampled_from(["4", "51", "55", "6011", "2221"]),
-    st.just(16),
-    _digits,
-    st.sampled_from(["", " ", "-"]),
-) | st.builds(_card, st.just("37"), st.just(15), _digits, st.just(""))
-planted_pii = st.one_of(ssns, eins, emails, phones, cards)
-
-
-def assert_no_pii(envelope: ReceivedEnvelope, *planted: str) -> None:
-    """Neither a planted value nor the DSN key appears anywhere in the envelope."""
-    for value in planted:
-        assert value not in envelope.text, f"{value!r} reached Sentry"
-    assert PUBLIC_KEY not in envelope.body.decode()
-
+# The fixtures, until tests/conftest.py lists tests.servers.sentry_fixtures in pytest_plugins
+sentry_ingest_per_module = sentry_fixtures.sentry_ingest_per_module
+start_sentry_ingest = sentry_fixtures.start_sentry_ingest
 
 # ---------------------------------------------------------------------------------------------
 # Fixtures
-
-
-@pytest.fixture(scope="module")
-def ingest() -> Iterator[SentryIngest]:
-    with SentryIngest(Mode.OK) as server:
-        yield server
 
 
 @pytest.fixture
@@ -116,9 +55,9 @@ def no_sentry() -> Iterator[None]:
 
 
 @pytest.fixture
-def service_sentry(ingest: SentryIngest, no_sentry: None) -> None:
+def service_sentry(sentry_ingest_per_module: SentryIngest, no_sentry: None) -> None:
     """The global SDK as a service would init it, plus local variables (to prove their scrub)."""
-    init_sentry(_settings(ingest), include_local_variables=True)
+    init_sentry(_settings(sentry_ingest_per_module), include_local_variables=True)
 
 
 def _settings(ingest: SentryIngest, **values: Any) -> Settings:
@@ -145,10 +84,12 @@ class TestInitSentry:
         assert not sentry_sdk.get_client().is_active()
 
     def test_environment_release_and_sample_rate_come_from_settings(
-        self, ingest: SentryIngest, no_sentry: None
+        self, sentry_ingest_per_module: SentryIngest, no_sentry: None
     ) -> None:
         """The event carries ENVIRONMENT and the package release; the rate is the setting's."""
-        assert init_sentry(_settings(ingest, sentry_traces_sample_rate=0.25)) is True
+        assert (
+            init_sentry(_settings(sentry_ingest_per_module, sentry_traces_sample_rate=0.25)) is True
+        )
         options = sentry_sdk.get_client().options
         assert options["traces_sample_rate"] == 0.25
         assert options["send_default_pii"] is False
@@ -156,7 +97,9 @@ class TestInitSentry:
         collected = options["data_collection"]  # what the SDK derives from the PII switch
         assert collected["user_info"] is False and collected["stack_frame_variables"] is False
         assert collected["gen_ai"] == {"inputs": False, "outputs": False}
-        envelope = _received_after(ingest, lambda: sentry_sdk.capture_message("hello"))
+        envelope = _received_after(
+            sentry_ingest_per_module, lambda: sentry_sdk.capture_message("hello")
+        )
         event = envelope.event
         assert (event["environment"], event["release"]) == ("staging", RELEASE)
         assert envelope.path == "/api/4242/envelope/"
@@ -173,27 +116,33 @@ class TestInitSentry:
     )
     def test_ingest_decodes_every_body_encoding(
         self,
-        ingest: SentryIngest,
+        sentry_ingest_per_module: SentryIngest,
         no_sentry: None,
         experiments: dict[str, Any],
         encoding: str | None,
     ) -> None:
         """br, gzip and plain bodies all arrive decoded, whatever the SDK is told to send."""
-        init_sentry(_settings(ingest), _experiments=experiments)
-        envelope = _received_after(ingest, lambda: sentry_sdk.capture_message(f"via {encoding}"))
+        init_sentry(_settings(sentry_ingest_per_module), _experiments=experiments)
+        envelope = _received_after(
+            sentry_ingest_per_module, lambda: sentry_sdk.capture_message(f"via {encoding}")
+        )
         assert envelope.content_encoding == encoding
         assert envelope.event["message"] == f"via {encoding}"
 
-    def test_traces_sample_rate_defaults_to_a_tenth(self, ingest: SentryIngest) -> None:
+    def test_traces_sample_rate_defaults_to_a_tenth(
+        self, sentry_ingest_per_module: SentryIngest
+    ) -> None:
         """SENTRY_TRACES_SAMPLE_RATE unset: 0.1."""
-        assert sentry_options(_settings(ingest))["traces_sample_rate"] == 0.1
+        assert sentry_options(_settings(sentry_ingest_per_module))["traces_sample_rate"] == 0.1
 
-    def test_send_default_pii_cannot_be_turned_on(self, ingest: SentryIngest) -> None:
+    def test_send_default_pii_cannot_be_turned_on(
+        self, sentry_ingest_per_module: SentryIngest
+    ) -> None:
         """An override asking for default PII (or a data_collection) is refused, not applied."""
         with pytest.raises(ValueError, match="send_default_pii"):
-            sentry_options(_settings(ingest), send_default_pii=True)
+            sentry_options(_settings(sentry_ingest_per_module), send_default_pii=True)
         with pytest.raises(ValueError, match="data_collection"):
-            sentry_options(_settings(ingest), data_collection={"user_info": True})
+            sentry_options(_settings(sentry_ingest_per_module), data_collection={"user_info": True})
 
     def test_dsn_the_sdk_rejects_is_a_config_error(self) -> None:
         """A DSN settings accept but the SDK cannot parse: ConfigError naming SENTRY_DSN."""
@@ -205,25 +154,29 @@ class TestInitSentry:
         assert "f00dfeed" not in line
 
     def test_fastapi_integration_is_active_exactly_when_installed(
-        self, ingest: SentryIngest, no_sentry: None
+        self, sentry_ingest_per_module: SentryIngest, no_sentry: None
     ) -> None:
         """Services keep the SDK's auto-enabling: FastAPI is instrumented wherever installed."""
-        init_sentry(_settings(ingest))
+        init_sentry(_settings(sentry_ingest_per_module))
         client = sentry_sdk.get_client()
         assert client.options["auto_enabling_integrations"] is True
         installed = importlib.util.find_spec("fastapi") is not None
         assert ("fastapi" in client.integrations) == installed
         assert "logging" in client.integrations
 
-    def test_caller_hook_runs_before_scrubbing(self, ingest: SentryIngest, no_sentry: None) -> None:
+    def test_caller_hook_runs_before_scrubbing(
+        self, sentry_ingest_per_module: SentryIngest, no_sentry: None
+    ) -> None:
         """A before_send override cannot bypass scrubbing: what it adds is scrubbed too."""
 
         def add_extra(event: dict[str, Any], hint: dict[str, Any]) -> dict[str, Any]:
             event.setdefault("extra", {})["contact"] = "reach jane.doe@example.com"
             return event
 
-        init_sentry(_settings(ingest), before_send=add_extra)
-        envelope = _received_after(ingest, lambda: sentry_sdk.capture_message("hook"))
+        init_sentry(_settings(sentry_ingest_per_module), before_send=add_extra)
+        envelope = _received_after(
+            sentry_ingest_per_module, lambda: sentry_sdk.capture_message("hook")
+        )
         assert envelope.event["extra"]["contact"] == f"reach {MARKER_PREFIX}email]"
 
 
@@ -236,7 +189,7 @@ class TestScrubbingEndToEnd:
     @given(pii=planted_pii)
     def test_planted_pii_never_reaches_ingest(
         self,
-        ingest: SentryIngest,
+        sentry_ingest_per_module: SentryIngest,
         service_sentry: None,
         pii: str,
         monkeypatch: pytest.MonkeyPatch,
@@ -264,7 +217,7 @@ class TestScrubbingEndToEnd:
 
         events = {}
         for send in (message, exception, log_entry):
-            envelope = _received_after(ingest, send)
+            envelope = _received_after(sentry_ingest_per_module, send)
             assert_no_pii(envelope, pii)
             assert "trace" not in envelope.headers  # the DSC would carry the DSN key
             events[send.__name__] = event = envelope.event
@@ -289,7 +242,7 @@ class TestScrubbingEndToEnd:
         assert MARKER_PREFIX in logentry["formatted"] and MARKER_PREFIX in logentry["params"][0]
 
     def test_frame_variables_are_scrubbed_not_just_dropped(
-        self, ingest: SentryIngest, service_sentry: None
+        self, sentry_ingest_per_module: SentryIngest, service_sentry: None
     ) -> None:
         """With locals turned on, the frame's variables arrive, with PII redacted."""
 
@@ -303,14 +256,16 @@ class TestScrubbingEndToEnd:
             except RuntimeError as error:
                 sentry_sdk.capture_exception(error)
 
-        envelope = _received_after(ingest, send)
+        envelope = _received_after(sentry_ingest_per_module, send)
         frames = envelope.event["exception"]["values"][0]["stacktrace"]["frames"]
         assert frames[-1]["vars"]["client_ssn"] == f"{MARKER_PREFIX}ssn]"
         assert_no_pii(envelope, "123-45-6789")
 
-    def test_locals_are_off_by_default(self, ingest: SentryIngest, no_sentry: None) -> None:
+    def test_locals_are_off_by_default(
+        self, sentry_ingest_per_module: SentryIngest, no_sentry: None
+    ) -> None:
         """Without an override, frames carry no variables at all."""
-        init_sentry(_settings(ingest))
+        init_sentry(_settings(sentry_ingest_per_module))
 
         def send() -> None:
             try:
@@ -318,15 +273,15 @@ class TestScrubbingEndToEnd:
             except RuntimeError as error:
                 sentry_sdk.capture_exception(error)
 
-        envelope = _received_after(ingest, send)
+        envelope = _received_after(sentry_ingest_per_module, send)
         frames = envelope.event["exception"]["values"][0]["stacktrace"]["frames"]
         assert all("vars" not in frame for frame in frames)
 
     def test_transaction_and_spans_are_scrubbed(
-        self, ingest: SentryIngest, no_sentry: None
+        self, sentry_ingest_per_module: SentryIngest, no_sentry: None
     ) -> None:
         """Transaction names and span descriptions/data go through before_send_transaction."""
-        init_sentry(_settings(ingest, sentry_traces_sample_rate=1.0))
+        init_sentry(_settings(sentry_ingest_per_module, sentry_traces_sample_rate=1.0))
 
         def send() -> None:
             with sentry_sdk.start_transaction(name="lookup 123-45-6789", op="task") as txn:
@@ -335,21 +290,21 @@ class TestScrubbingEndToEnd:
                 with txn.start_child(op="http") as span:
                     span.set_data("phone", "(555) 123-4567")
 
-        envelope = _received_after(ingest, send)
+        envelope = _received_after(sentry_ingest_per_module, send)
         [transaction] = envelope.payloads("transaction")
         assert len(transaction["spans"]) == 2
         assert_no_pii(envelope, "123-45-6789", "a.b@c.org", "12-3456789", "123-4567")
 
     def test_sentry_logs_are_scrubbed_when_enabled(
-        self, ingest: SentryIngest, no_sentry: None
+        self, sentry_ingest_per_module: SentryIngest, no_sentry: None
     ) -> None:
         """A service that turns on Sentry logs gets them through the same redaction."""
-        init_sentry(_settings(ingest), enable_logs=True)
-        before = len(ingest.received)
+        init_sentry(_settings(sentry_ingest_per_module), enable_logs=True)
+        before = len(sentry_ingest_per_module.received)
         sentry_sdk.logger.warning("client {email} called", email="jane.roe@example.com")
         sentry_sdk.logger.info("ssn 123-45-6789 on file")
         sentry_sdk.flush(timeout=5)
-        envelopes = ingest.wait_for(before + 1)[before:]
+        envelopes = sentry_ingest_per_module.wait_for(before + 1)[before:]
         logs = [log for e in envelopes for batch in e.payloads("log") for log in batch["items"]]
         assert len(logs) == 2
         for envelope in envelopes:
@@ -357,21 +312,26 @@ class TestScrubbingEndToEnd:
         assert MARKER_PREFIX in logs[0]["body"] and MARKER_PREFIX in logs[1]["body"]
 
     def test_scrubbing_failure_drops_the_event(
-        self, ingest: SentryIngest, no_sentry: None, monkeypatch: pytest.MonkeyPatch
+        self,
+        sentry_ingest_per_module: SentryIngest,
+        no_sentry: None,
+        monkeypatch: pytest.MonkeyPatch,
     ) -> None:
         """If redaction raises, the event is dropped (fail closed), and so is a breadcrumb."""
-        init_sentry(_settings(ingest))
+        init_sentry(_settings(sentry_ingest_per_module))
 
         def broken(value: object) -> object:
             raise RuntimeError("redaction broke")
 
         def events() -> list[ReceivedEnvelope]:
-            return [e for e in ingest.received if e.payloads("event")]  # not client reports
+            return [
+                e for e in sentry_ingest_per_module.received if e.payloads("event")
+            ]  # not client reports
 
         before = len(events())
         with sentry_sdk.isolation_scope():
             with monkeypatch.context() as patch:
-                patch.setattr(core_sentry, "redact", broken)
+                patch.setattr(sentry_scrub, "redact", broken)
                 sentry_sdk.add_breadcrumb(message="crumb while broken 123-45-6789")
                 assert sentry_sdk.capture_message("client 123-45-6789") is None
                 sentry_sdk.flush(timeout=5)
@@ -437,7 +397,7 @@ class TestScrubHooks:
         self, monkeypatch: pytest.MonkeyPatch
     ) -> None:
         """scrub_record returns None when redaction raises."""
-        monkeypatch.setattr(core_sentry, "redact", lambda value: 1 / 0)
+        monkeypatch.setattr(sentry_scrub, "redact", lambda value: 1 / 0)
         assert scrub_record({"message": "x"}, {}) is None
         assert scrub_event({"message": "x"}, {}) is None
 
@@ -458,36 +418,41 @@ class TestSendTestEvent:
             (Mode.SILENT, Verdict.TIMEOUT),
         ],
     )
-    def test_verdict_is_how_the_endpoint_answered(self, mode: Mode, verdict: Verdict) -> None:
+    def test_verdict_is_how_the_endpoint_answered(
+        self, start_sentry_ingest: StartSentryIngest, mode: Mode, verdict: Verdict
+    ) -> None:
         """The transport records the status the SDK's own request got (or why it got none)."""
-        with SentryIngest(mode) as server:
-            result = send_test_event(_settings(server), deadline=time.monotonic() + 0.5)
-            assert result.delivery.verdict is verdict
-            assert result.host == f"127.0.0.1:{server.port}"
-            [envelope] = server.wait_for(1)
-            assert envelope.headers["event_id"] == result.event_id
+        server = start_sentry_ingest(mode)
+        result = send_test_event(_settings(server), deadline=time.monotonic() + 0.5)
+        assert result.delivery.verdict is verdict
+        assert result.host == f"127.0.0.1:{server.port}"
+        [envelope] = server.wait_for(1)
+        assert envelope.headers["event_id"] == result.event_id
         status = int(mode.value) if mode.value.isdigit() else None
         assert result.delivery.status == status
         assert result.delivery.retry_after == (37.0 if mode is Mode.RATE_LIMITED else None)
         assert result.elapsed < (0.9 if mode is Mode.SILENT else 0.5)
 
     def test_untrusted_certificate_is_a_tls_error(
-        self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+        self,
+        start_sentry_ingest: StartSentryIngest,
+        tmp_path: Path,
+        monkeypatch: pytest.MonkeyPatch,
     ) -> None:
         """HTTPS with a certificate the SDK does not trust: tls_error; trusted, it delivers."""
         authority = trustme.CA()
         server_context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
         authority.issue_cert("127.0.0.1").configure_cert(server_context)
-        with SentryIngest(Mode.OK, tls=server_context) as server:
-            result = send_test_event(_settings(server), deadline=time.monotonic() + 2)
-            assert result.delivery.verdict is Verdict.TLS_ERROR
-            assert server.received == []
-            ca_file = tmp_path / "ca.pem"
-            authority.cert_pem.write_to_path(str(ca_file))
-            monkeypatch.setenv("SSL_CERT_FILE", str(ca_file))  # how the SDK is told of a CA
-            trusted = send_test_event(_settings(server), deadline=time.monotonic() + 2)
-            assert trusted.delivery.verdict is Verdict.DELIVERED
-            assert len(server.wait_for(1)) == 1
+        server = start_sentry_ingest(Mode.OK, tls=server_context)
+        result = send_test_event(_settings(server), deadline=time.monotonic() + 2)
+        assert result.delivery.verdict is Verdict.TLS_ERROR
+        assert server.received == []
+        ca_file = tmp_path / "ca.pem"
+        authority.cert_pem.write_to_path(str(ca_file))
+        monkeypatch.setenv("SSL_CERT_FILE", str(ca_file))  # how the SDK is told of a CA
+        trusted = send_test_event(_settings(server), deadline=time.monotonic() + 2)
+        assert trusted.delivery.verdict is Verdict.DELIVERED
+        assert len(server.wait_for(1)) == 1
 
     def test_refused_connection(self) -> None:
         """Nothing listening: connection_refused, at once."""
@@ -501,9 +466,11 @@ class TestSendTestEvent:
         with pytest.raises(ConfigError, match="SENTRY_DSN is not set"):
             send_test_event(load_settings(), deadline=time.monotonic() + 1)
 
-    def test_global_client_is_left_alone(self, ingest: SentryIngest, no_sentry: None) -> None:
+    def test_global_client_is_left_alone(
+        self, sentry_ingest_per_module: SentryIngest, no_sentry: None
+    ) -> None:
         """A service calling send_test_event keeps its own global client."""
-        init_sentry(_settings(ingest))
+        init_sentry(_settings(sentry_ingest_per_module))
         before = sentry_sdk.get_client()
-        send_test_event(_settings(ingest), deadline=time.monotonic() + 2)
+        send_test_event(_settings(sentry_ingest_per_module), deadline=time.monotonic() + 2)
         assert sentry_sdk.get_client() is before
