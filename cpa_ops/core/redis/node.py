@@ -33,10 +33,12 @@ ROLE = ("ROLE",)
 WriteKey = Callable[[Mapping[str, Any]], str | None]
 
 
-def health_key(tag: str = "") -> str:
-    """``cpa-ops:health:{<host>:<pid><tag>}``: this process's own key (hash-tagged whole, so a
-    cluster puts it in one slot)."""
-    return f"cpa-ops:health:{{{socket.gethostname()}:{os.getpid()}{tag}}}"
+def health_key(slot_tag: str | None = None) -> str:
+    """``cpa-ops:health:<host>:<pid>``: this process's own key; with ``slot_tag`` (a cluster
+    looking for a key in a master's slots) ``cpa-ops:health:{<host>:<pid><slot_tag>}``, hash-
+    tagged whole."""
+    own = f"{socket.gethostname()}:{os.getpid()}"
+    return f"cpa-ops:health:{own}" if slot_tag is None else f"cpa-ops:health:{{{own}{slot_tag}}}"
 
 
 def deadline_text(budget: float) -> str:
