@@ -46,18 +46,8 @@ TARGET = 1.05
 LOOPBACK = "127.0.0.1"
 # a developer's own settings and the calling shell's completion state must not change what is
 # measured, nor a PYTHONPATH send one version's python to the other's code
-_DROPPED = (
-    "REDIS_URL",
-    "SENTRY_DSN",
-    "ENVIRONMENT",
-    "LOG_LEVEL",
-    "LOG_FORMAT",
-    "FORCE_COLOR",
-    "CPA_OPS_ENV_FILE",
-    "PYTHONPATH",
-    "PYTHONHOME",
-    "VIRTUAL_ENV",
-)
+_DROPPED = {"REDIS_URL", "SENTRY_DSN", "ENVIRONMENT", "LOG_LEVEL", "LOG_FORMAT", "FORCE_COLOR"}
+_DROPPED |= {"CPA_OPS_ENV_FILE", "PYTHONPATH", "PYTHONHOME", "VIRTUAL_ENV"}
 _BASE_ENV = {
     k: v
     for k, v in os.environ.items()
@@ -168,16 +158,16 @@ def measures(url: str, lines: int, cwd: str) -> dict[str, tuple[str, Measure]]:
         return wall, cpu
 
     def help_(v: Version) -> Sample:
-        seconds, out = _run([str(v.cpa_ops), "--help"], cwd=cwd)
+        sample, out = _run([str(v.cpa_ops), "--help"], cwd=cwd)
         if "Usage" not in out:
             raise CommandFailed(f"cpa-ops --help ({v.label}) printed no usage: {out[:200]!r}")
-        return seconds
+        return sample
 
     def tab(v: Version) -> Sample:
-        seconds, out = _run([str(v.cpa_ops)], cwd=cwd, env=_TAB_ENV)
+        sample, out = _run([str(v.cpa_ops)], cwd=cwd, env=_TAB_ENV)
         if "--format" not in out:
             raise CommandFailed(f"Tab round ({v.label}) did not offer --format: {out[:200]!r}")
-        return seconds
+        return sample
 
     return {
         "health cold start": ("ms", health),
@@ -217,20 +207,9 @@ def redis_server() -> Iterator[int]:
     with tempfile.TemporaryDirectory(prefix="cpa-ops-bench-") as workdir:
         for _ in range(3):  # a free port can be taken before redis-server binds it
             port = free_port()
+            options = f"--port {port} --bind {LOOPBACK} --appendonly no".split()
             proc = subprocess.Popen(
-                [
-                    binary,
-                    "--port",
-                    str(port),
-                    "--bind",
-                    LOOPBACK,
-                    "--save",
-                    "",
-                    "--appendonly",
-                    "no",
-                    "--dir",
-                    workdir,
-                ],
+                [binary, *options, "--save", "", "--dir", workdir],
                 stdin=subprocess.DEVNULL,
                 stdout=subprocess.DEVNULL,
                 stderr=subprocess.DEVNULL,
