@@ -66,7 +66,7 @@ from cpa_ops.core.logging import bind_correlation, configure_logging, get_logger
 from cpa_ops.core.settings import load_settings
 lines = int(sys.argv[1])
 with open(os.devnull, "w") as sink:
-    configure_logging(load_settings(), stream=sink, log_format="json", service="bench")
+    configure_logging(load_settings(), stream=sink, log_format="json")
     log = get_logger("bench")
     with bind_correlation(task_id="task-7f3a9c1e", client_id="cl-00421", agent="bookkeeper"):
         for i in range(1000):  # warm-up: first-call caches
