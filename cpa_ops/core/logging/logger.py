@@ -8,7 +8,7 @@ from typing import Any, Final
 
 from structlog import BoundLoggerBase
 
-from cpa_ops.core.logging.pipeline import STRUCTLOG_VARS, Sink, extended_line
+from cpa_ops.core.logging.pipeline import STRUCTLOG_VARS, Sink, extended_line, structlog_context
 from cpa_ops.core.logging.state import LEVELS, state
 from cpa_ops.core.logging.values import message_text, safe_repr
 
@@ -51,12 +51,16 @@ def _level_method(level_no: int, level: str) -> Callable[..., None]:
         try:
             if args:
                 event = _interpolate(event, args)
-            if current.processors or STRUCTLOG_VARS:
+            if current.processors:
                 text = extended_line(
                     current.lines, current.processors, self._logger, level, event, self._context, kw
                 )
                 if text is None:  # a processor dropped it
                     return None
+            elif STRUCTLOG_VARS and (context := structlog_context()):
+                text = current.lines.line(
+                    level, self._logger.name, event, context, self._context, kw
+                )
             else:
                 text = current.lines.line(level, self._logger.name, event, self._context, kw)
         except Exception as exc:

@@ -37,11 +37,14 @@ def structlog_context() -> dict[str, Any]:
     """The structlog contextvars bound in this context, as ``get_contextvars()`` returns them."""
     if STRUCTLOG_VARS is not _FOUND:
         return structlog.contextvars.get_contextvars()
-    context = {}
-    for var in tuple(STRUCTLOG_VARS.values()):  # a copy: another thread may bind a new key
-        value = var.get()
-        if value is not Ellipsis:  # structlog's "unbound"
-            context[var.name[_PREFIX_LEN:]] = value
+    context: dict[str, Any] = {}
+    try:
+        for name, var in STRUCTLOG_VARS.items():
+            value = var.get()
+            if value is not Ellipsis:  # structlog's "unbound"
+                context[name[_PREFIX_LEN:]] = value
+    except RuntimeError:  # another thread bound a new key meanwhile: structlog's own reading
+        return structlog.contextvars.get_contextvars()
     return context
 
 

@@ -8,7 +8,7 @@ from typing import IO, Any
 
 import structlog
 
-from cpa_ops.core.logging.pipeline import STRUCTLOG_VARS, Sink, extended_line
+from cpa_ops.core.logging.pipeline import STRUCTLOG_VARS, Sink, extended_line, structlog_context
 from cpa_ops.core.logging.state import LEVELS, Lines, Processor, state
 
 _LEVEL_ALIASES = {"warn": "warning", "fatal": "critical", "notset": "debug"}
@@ -32,10 +32,12 @@ class StdlibRenderer:
         level = _LEVEL_ALIASES.get(level, level)
         if level not in LEVELS:
             level = "info"
-        if self._processors or STRUCTLOG_VARS:
+        if self._processors:
             sink = Sink(record.name)
             text = extended_line(self._lines, self._processors, sink, level, message, event_dict)
             return "" if text is None else text.rstrip("\n")
+        if STRUCTLOG_VARS and (context := structlog_context()):
+            return self._lines.line(level, record.name, message, context, event_dict).rstrip("\n")
         return self._lines.line(level, record.name, message, event_dict).rstrip("\n")
 
 
