@@ -2,6 +2,11 @@
 
   cpa-ops      configure_logging() for production: orjson lines, redaction on, three
                correlation ids bound (task_id, client_id, agent), one flush per line
+  cpa-ops-contextvar
+               reference: the same with one structlog contextvar bound
+               (structlog.contextvars.bind_contextvars(request_id=...)), merged into each line
+  cpa-ops-processor
+               reference: the same with one processor adding a field (region)
   pjl          stdlib logging + python-json-logger's JsonFormatter emitting the same fields
                (correlation ids added by a logging.Filter reading the same context variables),
                StreamHandler (one flush per record); no redaction
@@ -34,6 +39,7 @@ import os
 import sys
 import time
 from collections.abc import Callable
+from typing import Any
 
 import orjson
 
@@ -47,17 +53,37 @@ def event_fields(i: int) -> dict[str, object]:
     return {"invoice_id": f"inv-{i:06d}", "amount": 1234.56, "lines": 12, "status": "posted"}
 
 
-def run_cpa_ops(sink: object, lines: int) -> None:
+def run_cpa_ops(sink: object, lines: int, **extension: Any) -> None:
     from cpa_ops.core.logging import bind_correlation, configure_logging, get_logger
     from cpa_ops.core.settings import load_settings
 
     configure_logging(
-        load_settings(environment="production"), stream=sink, service="bench", version="0.1.0"
+        load_settings(environment="production"),
+        stream=sink,
+        service="bench",
+        version="0.1.0",
+        **extension,
     )
     log = get_logger("bench")
     with bind_correlation(**IDS):
         for i in range(lines):
             log.info("invoice posted", **event_fields(i))
+
+
+def run_cpa_ops_contextvar(sink: object, lines: int) -> None:
+    import structlog
+
+    with structlog.contextvars.bound_contextvars(request_id="req-5d1e"):
+        run_cpa_ops(sink, lines)
+
+
+def _add_region(logger: object, method_name: str, event: dict[str, Any]) -> dict[str, Any]:
+    event["region"] = "eu-1"
+    return event
+
+
+def run_cpa_ops_processor(sink: object, lines: int) -> None:
+    run_cpa_ops(sink, lines, processors=[_add_region])
 
 
 def _pjl_logger(sink: object, formatter: logging.Formatter) -> logging.Logger:
@@ -173,6 +199,8 @@ def main() -> int:
 
     pipelines: dict[str, Callable[[object, int], None]] = {
         "cpa-ops": run_cpa_ops,
+        "cpa-ops-contextvar": run_cpa_ops_contextvar,
+        "cpa-ops-processor": run_cpa_ops_processor,
         "pjl": lambda sink, n: run_pjl(sink, n, JsonFormatter),
         "pjl-orjson": lambda sink, n: run_pjl(sink, n, OrjsonFormatter),
         "orjson": run_orjson,
@@ -194,7 +222,7 @@ def main() -> int:
     print(f"logging benchmark: {LINES} lines x {ROUNDS} rounds, best round each")
     for name, lines_per_second in rate.items():
         per_line = 1e6 / lines_per_second
-        print(f"  {name:<16} {lines_per_second:>11,.0f} lines/s  {per_line:6.2f} us/line")
+        print(f"  {name:<18} {lines_per_second:>11,.0f} lines/s  {per_line:6.2f} us/line")
     vs_pjl = rate["cpa-ops"] / rate["pjl"]
     vs_orjson = rate["cpa-ops"] / rate["orjson"]
     missed = vs_pjl < 2.5 or vs_orjson < 0.3
@@ -202,6 +230,8 @@ def main() -> int:
     print(f"cpa-ops / orjson           = {vs_orjson:.2f}x (target >= 0.3x)")
     for name in ("pjl-orjson", "orjson-same-dict", "orjson-buffered", "structlog-bare"):
         print(f"cpa-ops / {name:<16} = {rate['cpa-ops'] / rate[name]:.2f}x (reference)")
+    for name in ("cpa-ops-contextvar", "cpa-ops-processor"):
+        print(f"{name} / cpa-ops = {rate[name] / rate['cpa-ops']:.2f}x (the extension's cost)")
     bare = rate["structlog-bare"] / rate["orjson-same-dict"]
     print(f"structlog-bare / orjson-same-dict = {bare:.2f}x (the literal reading's floor)")
     return 1 if missed else 0

@@ -346,7 +346,7 @@ class TestStdlib:
     def test_bad_stdlib_record_still_writes_a_line(self, captured: Captured) -> None:
         """A stdlib call with wrong %-args writes a line instead of a '--- Logging error ---'."""
         root = logging.getLogger()
-        pytest_handlers = [h for h in root.handlers if type(h).__name__ != "_StdlibHandler"]
+        pytest_handlers = [h for h in root.handlers if type(h).__name__ != "StdlibHandler"]
         for handler in pytest_handlers:  # pytest's capture handler re-raises on bad records
             root.removeHandler(handler)
         try:

@@ -1,0 +1,61 @@
+"""One event as readable console text (structlog's ConsoleRenderer), redacted, plain traceback."""
+
+from __future__ import annotations
+
+import traceback
+from collections.abc import Mapping
+from typing import Any
+
+import structlog
+
+from cpa_ops.core.logging.clock import Clock
+from cpa_ops.core.logging.correlation import correlation_ids
+from cpa_ops.core.logging.values import SPECIAL_KEYS, error_fields, message_text, plain, shorten
+from cpa_ops.core.redact import redact, redact_text
+
+
+class ConsoleLines:
+    """Renders one event as readable (optionally coloured) console text, redacted."""
+
+    def __init__(self, colour: bool, extra: Mapping[str, Any] | None = None) -> None:
+        self._clock = Clock()
+        self._extra = dict(extra or {})
+        self._renderer = structlog.dev.ConsoleRenderer(
+            colors=colour, exception_formatter=structlog.dev.plain_traceback
+        )
+
+    def line(
+        self, level: str, logger_name: str, message: Any, *field_maps: Mapping[str, Any]
+    ) -> str:
+        event: dict[str, Any] = {
+            "timestamp": self._clock.now(),
+            "level": level,
+            "logger": logger_name,
+            "event": shorten(redact_text(message_text(message))),
+            **correlation_ids(),
+        }
+        error = None
+        for fields in (self._extra, *field_maps):
+            for key, value in fields.items():
+                if key in SPECIAL_KEYS:
+                    if key == "stack_info" and value:
+                        event["stack"] = "".join(traceback.format_stack()[:-3])
+                    elif key != "stack_info" and value:
+                        error = error_fields(value)
+                    continue
+                if key in event or key in ("stack", "exception"):
+                    key = f"{key}_"
+                event[key] = value
+        event = plain(redact(event))
+        if error is not None:
+            event["exception"] = shorten(redact_text(error["stack"].rstrip("\n")))
+        return str(self._renderer(None, level, event)) + "\n"
+
+    def fallback(
+        self, level: str, logger_name: str, problem: BaseException, stage: str = "rendered"
+    ) -> str:
+        """The text written when processing or rendering failed."""
+        return (
+            f"{self._clock.now()} [{level}] {logger_name}: log event could not be {stage} "
+            f"({type(problem).__name__})\n"
+        )

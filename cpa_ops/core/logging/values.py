@@ -1,0 +1,134 @@
+"""Any value made safe for a log line: JSON-safe parts only, redacted, bounded in size.
+
+Shared by both line formats: strings are redacted then cut to :data:`MAX_STRING_CHARS`,
+objects with fields (dataclasses, pydantic models, Mappings) become redacted dicts so their field
+names count as keys, the rest becomes a redacted ``repr``; an exception becomes the error fields.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import sys
+import traceback
+from collections.abc import Mapping
+from typing import Any, Final
+
+from cpa_ops.core.redact import redact, redact_text
+
+# Longer strings are cut (after redaction), so one call cannot flood the log platform.
+MAX_STRING_CHARS: Final = 16_384
+# Keys of an event that are instructions to the renderer, not fields.
+SPECIAL_KEYS: Final = frozenset({"exc_info", "exception", "stack_info"})
+
+
+def _exc_info_of(value: Any) -> tuple[type[BaseException], BaseException, Any] | None:
+    if isinstance(value, BaseException):
+        return type(value), value, value.__traceback__
+    if isinstance(value, tuple) and len(value) == 3 and isinstance(value[1], BaseException):
+        return (type(value[1]), value[1], value[2])
+    if value is True or (value and not isinstance(value, tuple)):
+        current = sys.exception()
+        if isinstance(current, BaseException):
+            return type(current), current, current.__traceback__
+    return None
+
+
+def error_fields(value: Any) -> dict[str, str] | None:
+    """kind, message and stack of the exception ``value`` names; never its local variables."""
+    info = _exc_info_of(value)
+    if info is None:
+        return None
+    kind, exc, tb = info
+    try:
+        message = str(exc)
+    except Exception:
+        message = f"<unprintable {kind.__name__}>"
+    try:
+        stack = "".join(traceback.format_exception(kind, exc, tb))
+    except Exception:
+        stack = f"{kind.__name__}: <traceback could not be formatted>"
+    qualified = (
+        kind.__qualname__
+        if kind.__module__ == "builtins"
+        else (f"{kind.__module__}.{kind.__qualname__}")
+    )
+    return {"kind": qualified, "message": message, "stack": stack}
+
+
+def safe_repr(value: Any) -> str:
+    """The redacted, bounded ``repr`` of ``value``, even when its ``__repr__`` raises."""
+    try:
+        text = repr(value)
+    except Exception:
+        text = f"<unrepresentable {type(value).__name__}>"
+    return shorten(redact_text(text))
+
+
+def shorten(text: str) -> str:
+    """``text`` cut to :data:`MAX_STRING_CHARS`, saying how much was cut."""
+    if len(text) <= MAX_STRING_CHARS:
+        return text
+    return f"{text[:MAX_STRING_CHARS]}...[truncated {len(text) - MAX_STRING_CHARS} chars]"
+
+
+def message_text(message: Any) -> str:
+    """The event (structlog's first argument) as text."""
+    if isinstance(message, str):
+        return str(message)
+    return safe_repr(message)
+
+
+def orjson_default(value: Any) -> Any:
+    """What orjson cannot serialise natively: sets as lists, bytes as text, objects with fields
+    as (redacted) dicts, the rest as (redacted) repr."""
+    return _object_value(value, 0)
+
+
+def _object_value(value: Any, depth: int) -> Any:
+    if isinstance(value, set | frozenset):
+        return list(value)
+    if isinstance(value, bytes | bytearray | memoryview):
+        return shorten(redact_text(bytes(value).decode("utf-8", "backslashreplace")))
+    if isinstance(value, str):
+        return shorten(redact_text(str(value)))
+    fields = _fields_of(value)
+    if fields is not None:  # field names matter: account_number=... must be redacted by key
+        return plain(redact(fields), depth + 1)
+    return safe_repr(value)
+
+
+def _fields_of(value: Any) -> dict[str, Any] | None:
+    """The fields of a dataclass, a pydantic model or a Mapping, else None."""
+    try:
+        if dataclasses.is_dataclass(value) and not isinstance(value, type):
+            return {f.name: getattr(value, f.name) for f in dataclasses.fields(value)}
+        if isinstance(value, Mapping):
+            return dict(value)
+        dump = getattr(type(value), "model_dump", None)
+        if callable(dump):
+            dumped = dump(value)
+            return dumped if isinstance(dumped, dict) else None
+    except Exception:
+        return None
+    return None
+
+
+def plain(value: Any, depth: int = 0) -> Any:
+    """``value`` made of JSON-safe parts only: str keys, short strings, bounded ints."""
+    if isinstance(value, str):
+        return shorten(redact_text(str(value)))
+    if value is None or isinstance(value, bool | float):
+        return value
+    if isinstance(value, int):
+        return int(value) if -(2**63) <= value < 2**64 else str(value)
+    if depth > 64:
+        return "<too deep>"
+    if isinstance(value, dict):
+        return {_key_text(k): plain(v, depth + 1) for k, v in value.items()}
+    if isinstance(value, list | tuple | set | frozenset):
+        return [plain(v, depth + 1) for v in value]
+    return _object_value(value, depth)
+
+
+def _key_text(key: Any) -> str:
+    return shorten(redact_text(key)) if isinstance(key, str) else safe_repr(key)
