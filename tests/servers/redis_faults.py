@@ -477,7 +477,13 @@ def loading_redis(
     DEBUG RELOAD saves then reloads ``keys`` keys, sleeping ``load_delay_us`` per key, and
     serves clients every 1024 bytes loaded; ~8 s with the defaults.
     """
-    with redis_server("--enable-debug-command", "local", **kwargs) as server:
+    with redis_server(
+        "--enable-debug-command",
+        "local",
+        "--loading-process-events-interval-bytes",
+        "1024",
+        **kwargs,
+    ) as server:
         server.start_loading(keys, load_delay_us, value_size=16)
         yield server
 
