@@ -22,6 +22,7 @@ import pytest
 
 from tests.conftest import BIN, Ran, clean_env, run_cpa_ops
 from tests.servers import redis_faults as faults
+from tests.servers.net import free_port, wait_until
 from tests.servers.redis_faults import RedisServer, TlsFiles
 from tests.servers.redis_fixtures import REDIS_PASSWORD
 
@@ -132,14 +133,18 @@ FAULTS = {
     "tls-other-ca": Fault("redis_tls", _server_url(ca="other_ca"), "tls"),
     "tls-system-trust": Fault("redis_tls", _server_url(), "tls"),
     "plain-to-tls-port": Fault("redis_tls", _server_url(scheme="redis"), "protocol"),
-    "tls-to-plain-port": Fault("redis_healthy", _server_url(scheme="rediss", ca="ca"), "protocol"),
+    "tls-to-plain-port": Fault("redis_server", _server_url(scheme="rediss", ca="ca"), "protocol"),
     "max-clients": Fault("redis_max_clients", _server_url(), "max_clients"),
     # the verdict says how far loading got and how long is left, from INFO
     "loading": Fault("redis_loading", _server_url(), "loading", output=r"\d+(\.\d+)?% loaded.*ETA"),
     "misconf": Fault("redis_misconf", _server_url(), "misconf"),
     "masterdown": Fault("redis_masterdown_replica", _server_url(), "masterdown"),
-    "dns-failure": Fault("refused_port", _fake_host_url, "dns", resolver="resolver_failing"),
-    "dns-hang": Fault("refused_port", _fake_host_url, "dns", resolver="resolver_hanging"),
+    "dns-failure": Fault(
+        "refused_port", _fake_host_url, "dns", resolver="failing_resolver_pythonpath"
+    ),
+    "dns-hang": Fault(
+        "refused_port", _fake_host_url, "dns", resolver="hanging_resolver_pythonpath"
+    ),
     "readonly-write": Fault(
         "redis_readonly_replica", _server_url(), "readonly", "redis:write", ("--write",)
     ),
@@ -267,10 +272,10 @@ class TestWarnings:
             _shown(ran)
         )
 
-    def test_round_trip_over_warn_ms_warns(self, redis_healthy: RedisServer) -> None:
+    def test_round_trip_over_warn_ms_warns(self, redis_server: RedisServer) -> None:
         """A --warn-ms no round-trip can beat: redis:ping warns with its measured ms."""
         ran, document = _health_json(
-            redis_healthy.url(), "--warn-ms", "0.0001", timeout=ROOMY_TIMEOUT
+            redis_server.url(), "--warn-ms", "0.0001", timeout=ROOMY_TIMEOUT
         )
         ping = _check(document, "redis:ping")
         assert (document["status"], ping["status"], ran.returncode) == ("warn", "warn", 0), _shown(
@@ -290,10 +295,10 @@ class TestWarnings:
 
 
 class TestHealthy:
-    def test_json_report_shape(self, redis_healthy: RedisServer) -> None:
+    def test_json_report_shape(self, redis_server: RedisServer) -> None:
         """Healthy: pass, exit 0, redis:ping measured in ms at an RFC 3339 UTC time, and the
         memory, clients, replication, sentry and logging checks beside it."""
-        ran, document = _health_json(redis_healthy.url())
+        ran, document = _health_json(redis_server.url())
         assert (document["status"], ran.returncode) == ("pass", 0), _shown(ran)
         ping = _check(document, "redis:ping")
         assert ping["status"] == "pass" and "reason" not in ping
@@ -306,12 +311,12 @@ class TestHealthy:
         assert "redis:write" not in document["checks"]
         assert ran.elapsed <= DEADLINE, _shown(ran)
 
-    def test_write_sets_and_deletes_its_key(self, redis_healthy: RedisServer) -> None:
+    def test_write_sets_and_deletes_its_key(self, redis_server: RedisServer) -> None:
         """--write: redis:write passes and no cpa-ops:health:* key is left behind."""
-        ran, document = _health_json(redis_healthy.url(), "--write", timeout=ROOMY_TIMEOUT)
+        ran, document = _health_json(redis_server.url(), "--write", timeout=ROOMY_TIMEOUT)
         write = _check(document, "redis:write")
         assert (write["status"], ran.returncode) == ("pass", 0), _shown(ran)
-        with redis_healthy.client() as conn:
+        with redis_server.client() as conn:
             assert conn.call("KEYS", "cpa-ops:health:*") == []
             assert int(conn.info("stats")["total_commands_processed"]) > 0
 
@@ -349,23 +354,23 @@ class TestHealthy:
         ran, document = _health_json(base + "?protocol=3", timeout=ROOMY_TIMEOUT)
         assert _check(document, "redis:ping").get("reason") == "auth", _shown(ran)
 
-    def test_unix_socket(self, redis_unix_socket: Path) -> None:
+    def test_unix_socket(self, redis_unix_socket_path: Path) -> None:
         """unix:// to a listening socket: pass; to a path with no socket: refused."""
-        ran, document = _health_json(f"unix://{redis_unix_socket}", timeout=ROOMY_TIMEOUT)
+        ran, document = _health_json(f"unix://{redis_unix_socket_path}", timeout=ROOMY_TIMEOUT)
         assert (document["status"], ran.returncode) == ("pass", 0), _shown(ran)
-        missing = redis_unix_socket.with_name("missing.sock")
+        missing = redis_unix_socket_path.with_name("missing.sock")
         ran, document = _health_json(f"unix://{missing}")
         assert _check(document, "redis:ping").get("reason") == "refused", _shown(ran)
         assert ran.returncode == 1 and ran.elapsed <= DEADLINE, _shown(ran)
 
-    def test_quiet_prints_nothing(self, redis_healthy: RedisServer) -> None:
+    def test_quiet_prints_nothing(self, redis_server: RedisServer) -> None:
         """--quiet and healthy: no output at all, exit 0."""
-        ran = _health(redis_healthy.url(), "--quiet", timeout=ROOMY_TIMEOUT)
+        ran = _health(redis_server.url(), "--quiet", timeout=ROOMY_TIMEOUT)
         assert (ran.returncode, ran.stdout, ran.stderr) == (0, "", ""), _shown(ran)
 
-    def test_nagios_ok_line_with_perfdata(self, redis_healthy: RedisServer) -> None:
+    def test_nagios_ok_line_with_perfdata(self, redis_server: RedisServer) -> None:
         """--format nagios: one OK line, then perfdata 'label'=value[UOM];warn;crit;min;max."""
-        ran = _health(redis_healthy.url(), "--format", "nagios", timeout=ROOMY_TIMEOUT)
+        ran = _health(redis_server.url(), "--format", "nagios", timeout=ROOMY_TIMEOUT)
         lines = ran.stdout.splitlines()
         assert (ran.returncode, len(lines)) == (0, 1), _shown(ran)
         status, bar, perfdata = lines[0].partition(" | ")
@@ -397,10 +402,10 @@ class TestProbeConnection:
             )
             try:
                 # between its TCP connect and CLIENT SETNAME the connection has no name yet
-                during = faults.wait_until(
+                during = wait_until(
                     lambda: (
-                        [c for c in _clients(side) if c.get("name") != "side"]
-                        if any(c.get("name") == "cpa-ops-health" for c in _clients(side))
+                        [c for c in side.client_list() if c.get("name") != "side"]
+                        if any(c.get("name") == "cpa-ops-health" for c in side.client_list())
                         else None
                     ),
                     8,
@@ -412,19 +417,11 @@ class TestProbeConnection:
                 if probe.poll() is None:
                     probe.kill()
                     probe.wait()
-            faults.wait_until(
-                lambda: [c.get("name") for c in _clients(side)] == ["side"],
+            wait_until(
+                lambda: [c.get("name") for c in side.client_list()] == ["side"],
                 2,
                 "only the side connection is left",
             )
-
-
-def _clients(conn: faults.RawRedis) -> list[dict[str, str]]:
-    listing = conn.check("CLIENT", "LIST")
-    return [
-        dict(field.split("=", 1) for field in line.split() if "=" in field)
-        for line in listing.splitlines()
-    ]
 
 
 # --------------------------------------------------------------------------------------------
@@ -441,9 +438,9 @@ class TestWait:
         assert _check(document, "redis:ping").get("reason") == fault.reason, _shown(ran)
         assert ran.returncode == 1 and ran.elapsed >= 1.0, _shown(ran)
 
-    def test_wait_succeeds_once_redis_comes_up(self, server_dir: Path) -> None:
+    def test_wait_succeeds_once_redis_comes_up(self, redis_server_dir: Path) -> None:
         """--wait polls until a redis-server started a second later answers: exit 0."""
-        port = faults.free_port()
+        port = free_port()
         url = f"redis://127.0.0.1:{port}/0"
         started = time.monotonic()
         waiting = subprocess.Popen(
@@ -457,7 +454,7 @@ class TestWait:
         try:
             time.sleep(1.0)
             assert waiting.poll() is None, "still waiting while nothing listens"
-            with faults.redis_server(port=port, workdir=server_dir):
+            with faults.redis_server(port=port, workdir=redis_server_dir):
                 stdout, stderr = waiting.communicate(timeout=15)
         finally:
             if waiting.poll() is None:

@@ -101,9 +101,9 @@ WARNINGS = {
     "oom-memory": ("redis_oom", ()),
     "stale-replica": ("redis_stale_replica", ()),
     "crowded": ("redis_crowded", ()),
-    "healthy": ("redis_healthy", ()),
-    "healthy-write": ("redis_healthy", ("--write",)),
-    "slow": ("redis_healthy", ("--warn-ms", "0.0001")),
+    "healthy": ("redis_server", ()),
+    "healthy-write": ("redis_server", ("--write",)),
+    "slow": ("redis_server", ("--warn-ms", "0.0001")),
 }
 
 
@@ -119,12 +119,12 @@ def test_tls_with_the_right_ca_is_golden(redis_tls: Any, tls_files: Any) -> None
     _compare("warn-tls-right-ca", _run_json(args))
 
 
-def test_healthy_cluster_is_golden(healthy_cluster: ClusterSetup) -> None:
+def test_healthy_cluster_is_golden(redis_cluster: ClusterSetup) -> None:
     args = ["--mode", "cluster", "--timeout", ROOMY, "--write"]
-    _compare("cluster-healthy", _run_json(args, clean_env(REDIS_URL=healthy_cluster.seed_urls)))
+    _compare("cluster-healthy", _run_json(args, clean_env(REDIS_URL=redis_cluster.seed_urls)))
 
 
-def test_healthy_sentinel_is_golden(sentinels: SentinelSetup) -> None:
-    args = ["--mode", "sentinel", "--sentinels", sentinels.sentinel_addresses]
+def test_healthy_sentinel_is_golden(redis_sentinels_per_module: SentinelSetup) -> None:
+    args = ["--mode", "sentinel", "--sentinels", redis_sentinels_per_module.sentinel_addresses]
     args += ["--sentinel-master", MASTER_NAME, "--timeout", ROOMY, "--write"]
     _compare("sentinel-healthy", _run_json(args))

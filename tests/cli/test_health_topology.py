@@ -14,13 +14,9 @@ import pytest
 
 from tests.cli.conftest import Background
 from tests.conftest import Ran, clean_env, run_cpa_ops
-from tests.servers.redis_topology import (
-    MASTER_NAME,
-    ClusterSetup,
-    SentinelSetup,
-    command,
-    wait_until,
-)
+from tests.servers.net import wait_until
+from tests.servers.redis_topology import MASTER_NAME, ClusterSetup, SentinelSetup
+from tests.servers.resp import command_text
 
 #: --timeout where the hard deadline is under test
 TIMEOUT = 1.0
@@ -70,25 +66,25 @@ def assert_failed_inside_deadline(ran: Ran) -> None:
 
 @pytest.mark.timeout(90)
 class TestCluster:
-    def test_healthy_text_verdict(self, healthy_cluster: ClusterSetup) -> None:
+    def test_healthy_text_verdict(self, redis_cluster: ClusterSetup) -> None:
         """A healthy cluster: exit 0, the cluster line and one line per node."""
-        ran = cluster_health(healthy_cluster)
+        ran = cluster_health(redis_cluster)
         assert ran.returncode == 0, ran.stdout + ran.stderr
         assert "PASS  redis:cluster" in ran.stdout
         assert "cluster_state:ok" in ran.stdout
-        for node in healthy_cluster.nodes:
+        for node in redis_cluster.nodes:
             assert f"redis:ping {node.address}" in ran.stdout
         assert ran.stdout.rstrip().endswith("status: pass")
 
-    def test_json_has_an_array_per_node_under_each_key(self, healthy_cluster: ClusterSetup) -> None:
+    def test_json_has_an_array_per_node_under_each_key(self, redis_cluster: ClusterSetup) -> None:
         """--format json: "redis:ping" holds one object per node with "componentId": host:port,
         its role and round-trip; "redis:write" one per master."""
-        ran = cluster_health(healthy_cluster, "--format", "json", "--write")
+        ran = cluster_health(redis_cluster, "--format", "json", "--write")
         assert ran.returncode == 0, ran.stdout + ran.stderr
         checks = checks_of(ran)
         pings = checks["redis:ping"]
         assert sorted(p["componentId"] for p in pings) == sorted(
-            n.address for n in healthy_cluster.nodes
+            n.address for n in redis_cluster.nodes
         )
         assert all(p["status"] == "pass" and p["observedUnit"] == "ms" for p in pings)
         assert sorted(p["details"]["role"] for p in pings) == [
@@ -101,21 +97,19 @@ class TestCluster:
         assert state["details"]["slotsOk"] == 16384
         assert len(checks["redis:write"]) == 3
 
-    def test_nagios_has_a_series_per_node(self, healthy_cluster: ClusterSetup) -> None:
+    def test_nagios_has_a_series_per_node(self, redis_cluster: ClusterSetup) -> None:
         """--format nagios: OK, with one round-trip perfdata series per node."""
-        ran = cluster_health(healthy_cluster, "--format", "nagios")
+        ran = cluster_health(redis_cluster, "--format", "nagios")
         assert ran.returncode == 0
         assert ran.stdout.startswith("CPA-OPS OK - cluster_state:ok")
-        for node in healthy_cluster.nodes:
+        for node in redis_cluster.nodes:
             assert f"'redis_ping_{node.address.replace(':', '_')}_rtt'=" in ran.stdout
 
-    def test_wrong_credentials_are_auth_and_never_shown(
-        self, healthy_cluster: ClusterSetup
-    ) -> None:
+    def test_wrong_credentials_are_auth_and_never_shown(self, redis_cluster: ClusterSetup) -> None:
         """Seeds with credentials the nodes refuse (no such ACL user): fail, reason auth, the
         password masked everywhere (JSON, text, stderr)."""
         seeds = ",".join(
-            f"redis://intruder:{SECRET}@{node.address}/0" for node in healthy_cluster.masters
+            f"redis://intruder:{SECRET}@{node.address}/0" for node in redis_cluster.masters
         )
         runs = {}
         for output in ("json", "text"):
@@ -131,27 +125,27 @@ class TestCluster:
         assert "redis://intruder:***@" in json.loads(runs["json"].stdout)["description"]
 
     def test_a_killed_master_fails_then_cluster_down_while_survivors_answer_pong(
-        self, healthy_cluster: ClusterSetup
+        self, redis_cluster: ClusterSetup
     ) -> None:
         """Kill a master without replica: at once a fail (its slots unserved), and once the
         cluster notices, cluster_down although every surviving node answers PONG; both inside
         the deadline. The text verdict's stderr line names the cluster check; with --quiet each
         failing check has its line, a node's naming the node."""
-        victim = healthy_cluster.master_without_replica()
+        victim = redis_cluster.master_without_replica()
         victim.kill()
-        hurried, ran = hurried_and_roomy(cluster_health, healthy_cluster, "--format", "json")
+        hurried, ran = hurried_and_roomy(cluster_health, redis_cluster, "--format", "json")
         assert_failed_inside_deadline(hurried)
         assert ran.returncode == 1
         (state,) = checks_of(ran)["redis:cluster"]
         assert state["reason"] in ("slots_unserved", "cluster_down")
 
-        survivor = next(n for n in healthy_cluster.nodes if n is not victim)
+        survivor = next(n for n in redis_cluster.nodes if n is not victim)
         wait_until(
-            lambda: "cluster_state:fail" in command(survivor.port, "CLUSTER", "INFO"),
+            lambda: "cluster_state:fail" in command_text(survivor.port, "CLUSTER", "INFO"),
             15,
             "the cluster to notice",
         )
-        hurried, ran = hurried_and_roomy(cluster_health, healthy_cluster, "--format", "json")
+        hurried, ran = hurried_and_roomy(cluster_health, redis_cluster, "--format", "json")
         assert_failed_inside_deadline(hurried)
         assert ran.returncode == 1
         checks = checks_of(ran)
@@ -164,24 +158,24 @@ class TestCluster:
             else:
                 assert ping["status"] == "pass", ping  # PONG, while the cluster refuses queries
 
-        ran = cluster_health(healthy_cluster)
+        ran = cluster_health(redis_cluster)
         assert ran.returncode == 1
         assert "cpa-ops health: redis:cluster failed [cluster_down]" in ran.stderr
-        quiet = cluster_health(healthy_cluster, "--quiet")
+        quiet = cluster_health(redis_cluster, "--quiet")
         assert quiet.returncode == 1
         assert quiet.stdout == ""
         assert f"cpa-ops health: redis:ping {victim.address} [refused]" in quiet.stderr
 
-    def test_a_frozen_master_keeps_the_deadline(self, healthy_cluster: ClusterSetup) -> None:
+    def test_a_frozen_master_keeps_the_deadline(self, redis_cluster: ClusterSetup) -> None:
         """A SIGSTOPped master (connects, never answers): exit 1 inside --timeout + 0.5 s; with
         a longer budget, that node's read_timeout among the others' PONGs."""
-        victim = healthy_cluster.master_without_replica()
+        victim = redis_cluster.master_without_replica()
         victim.freeze()
         assert_failed_inside_deadline(
-            cluster_health(healthy_cluster, "--format", "json", timeout=TIMEOUT)
+            cluster_health(redis_cluster, "--format", "json", timeout=TIMEOUT)
         )
         # with a budget of its own the verdict names the silent node; the others answered
-        ran = cluster_health(healthy_cluster, "--format", "json", timeout=2.0)
+        ran = cluster_health(redis_cluster, "--format", "json", timeout=2.0)
         assert ran.returncode == 1
         assert checks_of(ran)["redis:cluster"][0]["reason"] in ("slots_unserved", "cluster_down")
         pings = {p["componentId"]: p for p in checks_of(ran)["redis:ping"]}
@@ -189,40 +183,40 @@ class TestCluster:
         assert all(p["status"] == "pass" for p in pings.values())
 
     def test_watch_rounds_keep_one_entry_per_node(
-        self, healthy_cluster: ClusterSetup, background: Callable[..., Background]
+        self, redis_cluster: ClusterSetup, background: Callable[..., Background]
     ) -> None:
         """health --watch --format json: every round is one object with an entry per node;
         Ctrl-C ends it with exit 0."""
         run = background(
             "health", "--mode", "cluster", "--watch", "0.2", "--format", "json",
-            "--timeout", str(VERDICT_TIMEOUT), env=clean_env(REDIS_URL=healthy_cluster.seed_urls),
+            "--timeout", str(VERDICT_TIMEOUT), env=clean_env(REDIS_URL=redis_cluster.seed_urls),
         )  # fmt: skip
         for _ in range(2):
             document = json.loads(run.next_line(timeout=20))
             pings = document["checks"]["redis:ping"]
             assert sorted(p["componentId"] for p in pings) == sorted(
-                n.address for n in healthy_cluster.nodes
+                n.address for n in redis_cluster.nodes
             )
         code, _, stderr = run.stop(signal.SIGINT)
         assert code == 0, stderr
 
-    def test_a_failed_over_master_is_a_warn(self, healthy_cluster: ClusterSetup) -> None:
+    def test_a_failed_over_master_is_a_warn(self, redis_cluster: ClusterSetup) -> None:
         """Kill the master that has a replica: once the replica took over, every slot is served
         and the dead node is a warn (exit 0)."""
-        assert healthy_cluster.replica is not None
-        replica = healthy_cluster.replica
-        master_address = command(replica.port, "INFO", "replication")
-        victim = next(n for n in healthy_cluster.nodes if f"master_port:{n.port}" in master_address)
+        assert redis_cluster.replica is not None
+        replica = redis_cluster.replica
+        master_address = command_text(replica.port, "INFO", "replication")
+        victim = next(n for n in redis_cluster.nodes if f"master_port:{n.port}" in master_address)
         victim.kill()
         wait_until(
             lambda: (
-                "role:master" in command(replica.port, "INFO", "replication")
-                and "cluster_state:ok" in command(replica.port, "CLUSTER", "INFO")
+                "role:master" in command_text(replica.port, "INFO", "replication")
+                and "cluster_state:ok" in command_text(replica.port, "CLUSTER", "INFO")
             ),
             20,
             "the replica to take over",
         )
-        ran = cluster_health(healthy_cluster, "--format", "json")
+        ran = cluster_health(redis_cluster, "--format", "json")
         assert ran.returncode == 0, ran.stdout
         assert json.loads(ran.stdout)["status"] == "warn"
         (state,) = checks_of(ran)["redis:cluster"]
@@ -239,14 +233,14 @@ def cluster_ping(setup: ClusterSetup, *args: str) -> Ran:
 
 @pytest.mark.timeout(90)
 class TestClusterPing:
-    def test_json_has_a_latency_summary_per_node(self, healthy_cluster: ClusterSetup) -> None:
+    def test_json_has_a_latency_summary_per_node(self, redis_cluster: ClusterSetup) -> None:
         """ping --mode cluster --format json: one summary per node, each with its componentId,
         role and round-trip statistics; exit 0."""
-        ran = cluster_ping(healthy_cluster, "--format", "json")
+        ran = cluster_ping(redis_cluster, "--format", "json")
         assert ran.returncode == 0, ran.stdout + ran.stderr
         document = json.loads(ran.stdout)
         nodes = {n["componentId"]: n for n in document["nodes"]}
-        assert sorted(nodes) == sorted(n.address for n in healthy_cluster.nodes)
+        assert sorted(nodes) == sorted(n.address for n in redis_cluster.nodes)
         assert sorted(n["role"] for n in nodes.values()) == [
             "master",
             "master",
@@ -258,38 +252,38 @@ class TestClusterPing:
             assert node["roundTripMs"]["count"] == 3
         assert document["interrupted"] is False
 
-    def test_text_has_a_statistics_block_per_node(self, healthy_cluster: ClusterSetup) -> None:
+    def test_text_has_a_statistics_block_per_node(self, redis_cluster: ClusterSetup) -> None:
         """Text: a line per sample naming the node, then ping(8)-like statistics per node."""
-        ran = cluster_ping(healthy_cluster)
+        ran = cluster_ping(redis_cluster)
         assert ran.returncode == 0, ran.stderr
-        for node in healthy_cluster.nodes:
+        for node in redis_cluster.nodes:
             assert f"--- {node.address} (" in ran.stdout
             assert ran.stdout.count(f"{node.address} ") >= 3
         assert ran.stdout.count("3 sent, 3 ok, 0 failed") == 4
 
     def test_sigterm_prints_every_nodes_summary_and_exits_143(
-        self, healthy_cluster: ClusterSetup, background: Callable[..., Background]
+        self, redis_cluster: ClusterSetup, background: Callable[..., Background]
     ) -> None:
         """An endless cluster ping ended by SIGTERM: the statistics so far for every node,
         exit 143, no traceback."""
         run = background(
             "ping", "--mode", "cluster", "-i", "0.05", "--timeout", str(VERDICT_TIMEOUT),
-            env=clean_env(REDIS_URL=healthy_cluster.seed_urls),
+            env=clean_env(REDIS_URL=redis_cluster.seed_urls),
         )  # fmt: skip
         run.wait_for(lambda line: "seq=2 " in line, timeout=20)
         code, rest, stderr = run.stop(signal.SIGTERM)
         assert code == 143
         assert "Traceback" not in stderr
-        for node in healthy_cluster.nodes:
+        for node in redis_cluster.nodes:
             assert f"--- {node.address} (" in rest
-        assert rest.count(" ok, 0 failed") == len(healthy_cluster.nodes)
+        assert rest.count(" ok, 0 failed") == len(redis_cluster.nodes)
 
-    def test_a_dead_master_fails_its_own_summary_only(self, healthy_cluster: ClusterSetup) -> None:
+    def test_a_dead_master_fails_its_own_summary_only(self, redis_cluster: ClusterSetup) -> None:
         """A killed master: its samples fail (refused), the others pass; exit 1 and one stderr
         line naming that node."""
-        victim = healthy_cluster.master_without_replica()
+        victim = redis_cluster.master_without_replica()
         victim.kill()
-        ran = cluster_ping(healthy_cluster, "--format", "json")
+        ran = cluster_ping(redis_cluster, "--format", "json")
         assert ran.returncode == 1
         nodes = {n["componentId"]: n for n in json.loads(ran.stdout)["nodes"]}
         assert nodes[victim.address]["errors"] == {"refused": 3}
@@ -300,21 +294,23 @@ class TestClusterPing:
 
 @pytest.mark.timeout(90)
 class TestSentinel:
-    def test_healthy_verdict(self, sentinels: SentinelSetup) -> None:
+    def test_healthy_verdict(self, redis_sentinels_per_module: SentinelSetup) -> None:
         """Healthy: exit 0; quorum, master, each sentinel and the replica's link in JSON."""
-        ran = sentinel_health(sentinels, "--format", "json")
+        ran = sentinel_health(redis_sentinels_per_module, "--format", "json")
         assert ran.returncode == 0, ran.stdout + ran.stderr
         checks = checks_of(ran)
         assert checks["redis:quorum"][0]["status"] == "pass"
         (master,) = checks["redis:master"]
-        assert master["componentId"] == sentinels.master_as_sentinels_see_it()
+        assert master["componentId"] == redis_sentinels_per_module.master_as_sentinels_see_it()
         assert sorted(s["componentId"] for s in checks["redis:sentinel"]) == sorted(
-            s.address for s in sentinels.sentinels
+            s.address for s in redis_sentinels_per_module.sentinels
         )
         assert checks["redis:replication"][0]["status"] == "pass"
         assert json.loads(ran.stdout)["status"] == "pass"
 
-    def test_the_environment_selects_the_mode(self, sentinels: SentinelSetup) -> None:
+    def test_the_environment_selects_the_mode(
+        self, redis_sentinels_per_module: SentinelSetup
+    ) -> None:
         """REDIS_MODE, REDIS_SENTINELS and REDIS_SENTINEL_MASTER from the environment."""
         ran = run_cpa_ops(
             "health",
@@ -324,7 +320,7 @@ class TestSentinel:
             str(VERDICT_TIMEOUT),
             env=clean_env(
                 REDIS_MODE="sentinel",
-                REDIS_SENTINELS=sentinels.sentinel_addresses,
+                REDIS_SENTINELS=redis_sentinels_per_module.sentinel_addresses,
                 REDIS_SENTINEL_MASTER=MASTER_NAME,
             ),
         )
@@ -332,22 +328,29 @@ class TestSentinel:
         assert ran.stdout.startswith("CPA-OPS OK - ")
         assert "is master by its own ROLE" in ran.stdout
 
-    def test_ping_samples_the_master_the_sentinels_name(self, sentinels: SentinelSetup) -> None:
+    def test_ping_samples_the_master_the_sentinels_name(
+        self, redis_sentinels_per_module: SentinelSetup
+    ) -> None:
         """ping --mode sentinel: the samples go to the master the sentinels name."""
         ran = run_cpa_ops(
-            "ping", "--mode", "sentinel", "--sentinels", sentinels.sentinel_addresses,
+            "ping", "--mode", "sentinel", "--sentinels",
+            redis_sentinels_per_module.sentinel_addresses,
             "--sentinel-master", MASTER_NAME, "-c", "2", "-i", "0", "--format", "json",
             "--timeout", str(VERDICT_TIMEOUT),
         )  # fmt: skip
         assert ran.returncode == 0, ran.stderr
         document = json.loads(ran.stdout)
-        assert document["url"] == f"redis://{sentinels.master_as_sentinels_see_it()}/0"
+        master = redis_sentinels_per_module.master_as_sentinels_see_it()
+        assert document["url"] == f"redis://{master}/0"
         assert document["ok"] == 2
 
-    def test_ping_without_a_master_is_one_line(self, sentinels: SentinelSetup) -> None:
+    def test_ping_without_a_master_is_one_line(
+        self, redis_sentinels_per_module: SentinelSetup
+    ) -> None:
         """ping --mode sentinel for a service no sentinel knows: exit 1, one stderr line."""
         ran = run_cpa_ops(
-            "ping", "--mode", "sentinel", "--sentinels", sentinels.sentinel_addresses,
+            "ping", "--mode", "sentinel", "--sentinels",
+            redis_sentinels_per_module.sentinel_addresses,
             "--sentinel-master", "nosuchmaster", "-c", "1", "--timeout", str(VERDICT_TIMEOUT),
         )  # fmt: skip
         assert ran.returncode == 1
@@ -356,12 +359,13 @@ class TestSentinel:
         assert lines[0].startswith("cpa-ops ping: no sentinel node to ping: [no_master]")
 
     def test_the_data_nodes_get_redis_urls_password_and_it_is_never_shown(
-        self, sentinels: SentinelSetup
+        self, redis_sentinels_per_module: SentinelSetup
     ) -> None:
         """REDIS_URL's credentials go to the master (which refuses them: auth), not to the
         sentinels (they answer); the password appears nowhere."""
         ran = run_cpa_ops(
-            "health", "--mode", "sentinel", "--sentinels", sentinels.sentinel_addresses,
+            "health", "--mode", "sentinel", "--sentinels",
+            redis_sentinels_per_module.sentinel_addresses,
             "--sentinel-master", MASTER_NAME, "--format", "json",
             "--timeout", str(VERDICT_TIMEOUT),
             env=clean_env(REDIS_URL=f"redis://intruder:{SECRET}@unused/0"),
@@ -375,14 +379,18 @@ class TestSentinel:
         assert "auth" in master["output"]
 
     def test_killing_the_master_fails_during_the_failover_then_recovers(
-        self, sentinels: SentinelSetup
+        self, redis_sentinels_per_module: SentinelSetup
     ) -> None:
         """Kill the master: while the sentinels still name it, exit 1 (no_master) inside the
         deadline; once they have failed over, exit 0 with the new master and the old one as a
         replica that is down (warn). Runs last: the set-up stays failed over."""
-        old = sentinels.node_at(sentinels.master_as_sentinels_see_it())
+        old = redis_sentinels_per_module.node_at(
+            redis_sentinels_per_module.master_as_sentinels_see_it()
+        )
         old.kill()
-        hurried, ran = hurried_and_roomy(sentinel_health, sentinels, "--format", "json")
+        hurried, ran = hurried_and_roomy(
+            sentinel_health, redis_sentinels_per_module, "--format", "json"
+        )
         assert_failed_inside_deadline(hurried)
         assert ran.returncode == 1, ran.stdout
         (master,) = checks_of(ran)["redis:master"]
@@ -390,19 +398,24 @@ class TestSentinel:
         assert master["componentId"] == old.address
 
         wait_until(
-            lambda: sentinels.master_as_sentinels_see_it() not in ("", old.address),
+            lambda: (
+                redis_sentinels_per_module.master_as_sentinels_see_it() not in ("", old.address)
+            ),
             30,
             "the sentinels to fail over",
         )
-        new_address = sentinels.master_as_sentinels_see_it()
+        new_address = redis_sentinels_per_module.master_as_sentinels_see_it()
         wait_until(
             lambda: (
-                "role:master" in command(sentinels.node_at(new_address).port, "INFO", "replication")
+                "role:master"
+                in command_text(
+                    redis_sentinels_per_module.node_at(new_address).port, "INFO", "replication"
+                )
             ),
             10,
             "the new master to be promoted",
         )
-        ran = sentinel_health(sentinels, "--format", "json")
+        ran = sentinel_health(redis_sentinels_per_module, "--format", "json")
         assert ran.returncode == 0, ran.stdout
         checks = checks_of(ran)
         (master,) = checks["redis:master"]

@@ -15,7 +15,7 @@ import pytest
 
 from tests.cli.conftest import Background, OnTerminal
 from tests.conftest import run_cpa_ops
-from tests.servers.redis_fixtures import RedisProcess
+from tests.servers.redis_faults import RedisServer
 
 pytestmark = pytest.mark.timeout(40)
 
@@ -26,12 +26,18 @@ def parse_time(stamp: str) -> float:
 
 class TestJsonRounds:
     def test_one_object_per_line_per_round_then_ctrl_c_exits_0(
-        self, healthy_redis: RedisProcess, background: Callable[..., Background]
+        self, redis_server_per_module: RedisServer, background: Callable[..., Background]
     ) -> None:
         """--watch 0.2 --format json: a health+json object per line, rounds about 0.2 s apart;
         Ctrl-C ends it with exit 0 and nothing on stderr."""
         run = background(
-            "health", "--watch", "0.2", "--format", "json", "--redis-url", healthy_redis.url
+            "health",
+            "--watch",
+            "0.2",
+            "--format",
+            "json",
+            "--redis-url",
+            redis_server_per_module.url(),
         )
         rounds = [json.loads(run.next_line()) for _ in range(4)]
         for document in rounds:
@@ -49,11 +55,13 @@ class TestJsonRounds:
             json.loads(line)  # whole lines only: nothing half-written at the interrupt
 
     def test_rounds_follow_the_server_and_each_is_bounded(
-        self, redis_factory: Callable[..., RedisProcess], background: Callable[..., Background]
+        self,
+        redis_server_factory: Callable[..., RedisServer],
+        background: Callable[..., Background],
     ) -> None:
         """A frozen server: rounds keep coming, each failing read_timeout within --timeout;
         thawed, the next rounds pass (is it getting better?)."""
-        server = redis_factory()
+        server = redis_server_factory()
         server.freeze()
         run = background(
             "health",
@@ -64,7 +72,7 @@ class TestJsonRounds:
             "--format",
             "json",
             "--redis-url",
-            server.url,
+            server.url(),
         )
         started = time.monotonic()
         failing = [json.loads(run.next_line(timeout=5)) for _ in range(3)]
@@ -81,11 +89,17 @@ class TestJsonRounds:
         assert "Traceback" not in stderr
 
     def test_sigterm_exits_143(
-        self, healthy_redis: RedisProcess, background: Callable[..., Background]
+        self, redis_server_per_module: RedisServer, background: Callable[..., Background]
     ) -> None:
         """SIGTERM (a pod shutting down) ends the watch with 143, no traceback."""
         run = background(
-            "health", "--watch", "0.2", "--format", "json", "--redis-url", healthy_redis.url
+            "health",
+            "--watch",
+            "0.2",
+            "--format",
+            "json",
+            "--redis-url",
+            redis_server_per_module.url(),
         )
         run.next_line()
         code, _, stderr = run.stop(signal.SIGTERM)
@@ -95,10 +109,10 @@ class TestJsonRounds:
 
 class TestTextRounds:
     def test_plain_rounds_into_a_pipe(
-        self, healthy_redis: RedisProcess, background: Callable[..., Background]
+        self, redis_server_per_module: RedisServer, background: Callable[..., Background]
     ) -> None:
         """Into a pipe: a header line per round, then the plain report, no colour codes."""
-        run = background("health", "--watch", "0.2", "--redis-url", healthy_redis.url)
+        run = background("health", "--watch", "0.2", "--redis-url", redis_server_per_module.url())
         assert run.next_line().startswith("--- round 1 at ")
         run.wait_for(lambda line: line.startswith("--- round 2 at "))
         code, rest, stderr = run.stop(signal.SIGINT)
@@ -110,10 +124,10 @@ class TestTextRounds:
         assert "\x1b[" not in text
 
     def test_live_table_on_a_terminal(
-        self, healthy_redis: RedisProcess, on_terminal: Callable[..., OnTerminal]
+        self, redis_server_per_module: RedisServer, on_terminal: Callable[..., OnTerminal]
     ) -> None:
         """On a terminal: one table redrawn in place each round; Ctrl-C exits 0, no traceback."""
-        run = on_terminal("health", "--watch", "0.2", "--redis-url", healthy_redis.url)
+        run = on_terminal("health", "--watch", "0.2", "--redis-url", redis_server_per_module.url())
         run.read_until(b"round 1 ")
         run.read_until(b"round 3 ")
         output = run.text

@@ -21,7 +21,7 @@ from cpa_ops.core.redis import (
     sample_latency,
 )
 from cpa_ops.core.urls import RedisTarget
-from tests.servers.redis_fixtures import RedisProcess
+from tests.servers.redis_faults import RedisServer
 
 pytestmark = pytest.mark.timeout(40)
 
@@ -102,25 +102,25 @@ class TestRecorder:
 
 class TestSampling:
     def test_healthy_server_one_connect_then_round_trips(
-        self, redis_factory: Callable[..., RedisProcess]
+        self, redis_server_factory: Callable[..., RedisServer]
     ) -> None:
         """20 samples back to back: all PONG; only the first connected (timed apart)."""
-        server = redis_factory()
-        samples = collect(server.url, count=20, interval=0, timeout=1.0)
+        server = redis_server_factory()
+        samples = collect(server.url(), count=20, interval=0, timeout=1.0)
         assert [s.seq for s in samples] == list(range(1, 21))
         assert all(s.ok and s.rtt_ms is not None and s.rtt_ms > 0 for s in samples)
         assert samples[0].connect_ms is not None and samples[0].connect_ms > 0
         assert all(s.connect_ms is None for s in samples[1:])
 
     def test_connection_is_named_and_closed(
-        self, redis_factory: Callable[..., RedisProcess]
+        self, redis_server_factory: Callable[..., RedisServer]
     ) -> None:
         """While sampling, the connection shows in CLIENT LIST as cpa-ops-ping; closed after."""
-        server = redis_factory()
+        server = redis_server_factory()
         admin = server.client()
 
         async def run() -> tuple[list[str], list[str]]:
-            sampler = LatencySampler(RedisTarget.from_url(server.url), timeout=1.0)
+            sampler = LatencySampler(RedisTarget.from_url(server.url()), timeout=1.0)
             assert (await sampler.sample(1)).ok
             during = [c["name"] for c in admin.client_list()]
             await sampler.close()
@@ -132,11 +132,13 @@ class TestSampling:
         assert PING_CLIENT_NAME in during
         assert PING_CLIENT_NAME not in after
 
-    def test_interval_paces_the_samples(self, redis_factory: Callable[..., RedisProcess]) -> None:
+    def test_interval_paces_the_samples(
+        self, redis_server_factory: Callable[..., RedisServer]
+    ) -> None:
         """interval 0.15 over 4 samples: about 0.45 s from first to last."""
-        server = redis_factory()
+        server = redis_server_factory()
         started = time.monotonic()
-        samples = collect(server.url, count=4, interval=0.15, timeout=1.0)
+        samples = collect(server.url(), count=4, interval=0.15, timeout=1.0)
         assert len(samples) == 4
         assert 0.43 <= time.monotonic() - started < 1.5
 
@@ -147,21 +149,21 @@ class TestSampling:
         assert all(s.connect_ms is None and s.rtt_ms is None for s in samples)
 
     def test_requirepass_without_password_is_auth(
-        self, redis_factory: Callable[..., RedisProcess]
+        self, redis_server_factory: Callable[..., RedisServer]
     ) -> None:
         """requirepass and no password: auth, each sample trying again (no hidden retry loop:
         one attempt per sample, quickly)."""
-        server = redis_factory(password="sesame")
+        server = redis_server_factory(password="sesame")
         started = time.monotonic()
-        samples = collect(server.url, count=3, interval=0, timeout=1.0)
+        samples = collect(server.url(), count=3, interval=0, timeout=1.0)
         assert [s.reason for s in samples] == ["auth", "auth", "auth"]
         assert time.monotonic() - started < 1.0  # redis-py's default retries take seconds
 
     def test_wrong_password_detail_has_no_secret(
-        self, redis_factory: Callable[..., RedisProcess]
+        self, redis_server_factory: Callable[..., RedisServer]
     ) -> None:
         """WRONGPASS is auth; the sample's detail does not contain the password."""
-        server = redis_factory(password="sesame")
+        server = redis_server_factory(password="sesame")
         samples = collect(
             f"redis://:not-it-42@127.0.0.1:{server.port}/0", count=1, interval=0, timeout=1
         )
@@ -169,14 +171,14 @@ class TestSampling:
         assert "not-it-42" not in (samples[0].detail or "")
 
     def test_frozen_server_times_out_then_reconnects(
-        self, redis_factory: Callable[..., RedisProcess]
+        self, redis_server_factory: Callable[..., RedisServer]
     ) -> None:
         """SIGSTOP mid-run: the sample fails as read_timeout within its timeout; after SIGCONT
         the next sample reconnects (connect time recorded apart) and succeeds."""
-        server = redis_factory()
+        server = redis_server_factory()
 
         async def run() -> tuple[Sample, Sample, Sample, float]:
-            sampler = LatencySampler(RedisTarget.from_url(server.url), timeout=0.3)
+            sampler = LatencySampler(RedisTarget.from_url(server.url()), timeout=0.3)
             try:
                 first = await sampler.sample(1)
                 server.freeze()
@@ -195,31 +197,31 @@ class TestSampling:
         assert after.ok and after.connect_ms is not None and after.rtt_ms is not None
 
     def test_loading_error_replies_keep_the_connection(
-        self, redis_factory: Callable[..., RedisProcess]
+        self, redis_server_factory: Callable[..., RedisServer]
     ) -> None:
         """LOADING replies are failures counted as loading; the stream stays in step, so the
         connection is kept: at most the first sample connects."""
-        server = redis_factory("--enable-debug-command", "local")
+        server = redis_server_factory("--enable-debug-command", "local")
         server.start_loading()
-        samples = collect(server.url, count=3, interval=0.05, timeout=1.0)
+        samples = collect(server.url(), count=3, interval=0.05, timeout=1.0)
         assert [s.reason for s in samples] == ["loading"] * 3
         assert all(s.detail and s.detail.startswith("LOADING") for s in samples)
         assert all(s.connect_ms is None for s in samples[1:])
 
     def test_killed_connection_fails_one_sample_then_reconnects(
-        self, redis_factory: Callable[..., RedisProcess]
+        self, redis_server_factory: Callable[..., RedisServer]
     ) -> None:
         """CLIENT KILL of our connection: the next sample fails (no retry inside it), naming
         the closed connection; the one after reconnects and succeeds."""
-        server = redis_factory()
+        server = redis_server_factory()
         admin = server.client()
 
         async def run() -> list[Sample]:
-            sampler = LatencySampler(RedisTarget.from_url(server.url), timeout=1.0)
+            sampler = LatencySampler(RedisTarget.from_url(server.url()), timeout=1.0)
             try:
                 samples = [await sampler.sample(1)]
                 ours = [c for c in admin.client_list() if c["name"] == PING_CLIENT_NAME]
-                admin.execute_command("CLIENT", "KILL", "ID", ours[0]["id"])
+                admin.check("CLIENT", "KILL", "ID", ours[0]["id"])
                 samples.append(await sampler.sample(2))
                 samples.append(await sampler.sample(3))
                 return samples

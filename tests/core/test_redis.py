@@ -26,9 +26,9 @@ pytestmark = pytest.mark.timeout(60)
 
 
 @pytest.fixture
-def server(redis_healthy: RedisServer) -> int:
+def server(redis_server: RedisServer) -> int:
     """The port of a healthy redis-server from the fault harness."""
-    return redis_healthy.port
+    return redis_server.port
 
 
 def _clients(port: int, name: str | None = None) -> list[dict[str, str]]:

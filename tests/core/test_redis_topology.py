@@ -19,12 +19,8 @@ from cpa_ops.core.redis import (
 from cpa_ops.core.redis.cluster import key_in_slots
 from cpa_ops.core.settings import ConfigError, load_settings
 from cpa_ops.core.urls import RedisTarget
-from tests.servers.redis_topology import (
-    MASTER_NAME,
-    ClusterSetup,
-    SentinelSetup,
-    command,
-)
+from tests.servers.redis_topology import MASTER_NAME, ClusterSetup, SentinelSetup
+from tests.servers.resp import command_text
 
 SECRET = "s3cr3t-PW-xyz"
 TEST_CLIENT = "cpa-ops-topology-test"
@@ -185,34 +181,34 @@ class TestSettings:
 @pytest.mark.timeout(90)
 class TestClusterProbe:
     def test_a_healthy_cluster_passes_with_one_check_per_node(
-        self, healthy_cluster: ClusterSetup
+        self, redis_cluster: ClusterSetup
     ) -> None:
         """cluster_state ok and every slot served: pass, with a redis:ping per node naming its
         host:port and role."""
-        diagnosis = probe_the_cluster(healthy_cluster)
+        diagnosis = probe_the_cluster(redis_cluster)
         assert diagnosis.status is Status.PASS, diagnosis.checks
         (state,) = by_key(diagnosis, "redis:cluster")
         assert state.details["clusterState"] == "ok"
         assert state.details["slotsOk"] == 16384
         pings = by_key(diagnosis, "redis:ping")
         assert sorted(c.component_id for c in pings) == sorted(
-            n.address for n in healthy_cluster.nodes
+            n.address for n in redis_cluster.nodes
         )
         roles = sorted(c.details["role"] for c in pings)
         assert roles == ["master", "master", "master", "slave"]
         assert all(c.observed_unit == "ms" and c.observed_value is not None for c in pings)
 
-    def test_write_checks_each_master_in_its_own_slots(self, healthy_cluster: ClusterSetup) -> None:
+    def test_write_checks_each_master_in_its_own_slots(self, redis_cluster: ClusterSetup) -> None:
         """--write: a SET PX + DEL on every master, each with a key of its own slots."""
-        diagnosis = probe_the_cluster(healthy_cluster, write=True)
+        diagnosis = probe_the_cluster(redis_cluster, write=True)
         writes = by_key(diagnosis, "redis:write")
         assert len(writes) == 3
         assert all(c.status is Status.PASS for c in writes), writes
 
-    def test_a_dead_seed_is_skipped_for_a_live_one(self, healthy_cluster: ClusterSetup) -> None:
+    def test_a_dead_seed_is_skipped_for_a_live_one(self, redis_cluster: ClusterSetup) -> None:
         """The first seed refuses; the cluster is still diagnosed through the next one, and the
         dead seed is a warn of its own."""
-        seeds = ["redis://127.0.0.1:1/0", *healthy_cluster.seed_urls.split(",")]
+        seeds = ["redis://127.0.0.1:1/0", *redis_cluster.seed_urls.split(",")]
         diagnosis = probe_cluster(seeds)
         (state,) = by_key(diagnosis, "redis:cluster")
         assert state.status is Status.PASS
@@ -225,13 +221,13 @@ class TestClusterProbe:
             "refused",
         )
 
-    def test_a_seed_named_by_host_name_is_one_node(self, healthy_cluster: ClusterSetup) -> None:
+    def test_a_seed_named_by_host_name_is_one_node(self, redis_cluster: ClusterSetup) -> None:
         """A seed given as localhost: reported once, under the address the cluster knows."""
-        seed = f"redis://localhost:{healthy_cluster.masters[0].port}/0"
+        seed = f"redis://localhost:{redis_cluster.masters[0].port}/0"
         diagnosis = probe_cluster([seed])
         assert diagnosis.status is Status.PASS, diagnosis.checks
         addresses = sorted(c.component_id or "" for c in by_key(diagnosis, "redis:ping"))
-        assert addresses == sorted(n.address for n in healthy_cluster.nodes)
+        assert addresses == sorted(n.address for n in redis_cluster.nodes)
 
     def test_no_seed_answering_is_a_fail_with_the_seeds_reason(self) -> None:
         """Every seed refused: fail, reason refused."""
@@ -239,40 +235,42 @@ class TestClusterProbe:
         assert diagnosis.status is Status.FAIL
         assert diagnosis.reason == "refused"
 
-    def test_a_standalone_server_is_not_a_cluster(self, sentinels: SentinelSetup) -> None:
+    def test_a_standalone_server_is_not_a_cluster(
+        self, redis_sentinels_per_module: SentinelSetup
+    ) -> None:
         """REDIS_MODE=cluster pointed at a plain server: fail, reason not_cluster."""
-        assert sentinels.master is not None
-        diagnosis = probe_cluster([sentinels.master.url])
+        assert redis_sentinels_per_module.master is not None
+        diagnosis = probe_cluster([redis_sentinels_per_module.master.url])
         assert diagnosis.reason == "not_cluster"
 
-    def test_a_replica_down_is_a_warn(self, healthy_cluster: ClusterSetup) -> None:
+    def test_a_replica_down_is_a_warn(self, redis_cluster: ClusterSetup) -> None:
         """A node down while every slot is served: warn (degraded), the node's check names why."""
-        assert healthy_cluster.replica is not None
-        healthy_cluster.replica.kill()
-        diagnosis = probe_the_cluster(healthy_cluster)
+        assert redis_cluster.replica is not None
+        redis_cluster.replica.kill()
+        diagnosis = probe_the_cluster(redis_cluster)
         assert diagnosis.status is Status.WARN
         (state,) = by_key(diagnosis, "redis:cluster")
         assert state.reason == "degraded"
         (down,) = [c for c in by_key(diagnosis, "redis:ping") if c.status is not Status.PASS]
-        assert down.component_id == healthy_cluster.replica.address
+        assert down.component_id == redis_cluster.replica.address
         assert down.reason == "refused"
 
     def test_a_node_near_maxmemory_warns_on_its_own_check(
-        self, healthy_cluster: ClusterSetup
+        self, redis_cluster: ClusterSetup
     ) -> None:
         """redis:memory per node: the node whose used memory is >= 90% of maxmemory warns."""
-        node = healthy_cluster.masters[0]
+        node = redis_cluster.masters[0]
         info = dict(
             line.split(":", 1)
-            for line in command(node.port, "INFO", "memory").splitlines()
+            for line in command_text(node.port, "INFO", "memory").splitlines()
             if ":" in line
         )
         used = int(info["used_memory"])
-        command(node.port, "CONFIG", "SET", "maxmemory", str(int(used * 1.02)))
+        command_text(node.port, "CONFIG", "SET", "maxmemory", str(int(used * 1.02)))
         try:
-            diagnosis = probe_the_cluster(healthy_cluster)
+            diagnosis = probe_the_cluster(redis_cluster)
         finally:
-            command(node.port, "CONFIG", "SET", "maxmemory", "0")
+            command_text(node.port, "CONFIG", "SET", "maxmemory", "0")
         memory = {c.component_id: c for c in by_key(diagnosis, "redis:memory")}
         assert len(memory) == 4
         assert memory[node.address].status is Status.WARN
@@ -280,13 +278,13 @@ class TestClusterProbe:
         assert all(c.status is Status.PASS for a, c in memory.items() if a != node.address)
         assert diagnosis.status is Status.WARN
 
-    def test_a_frozen_master_fails_inside_the_budget(self, healthy_cluster: ClusterSetup) -> None:
+    def test_a_frozen_master_fails_inside_the_budget(self, redis_cluster: ClusterSetup) -> None:
         """A SIGSTOPped master: the other nodes' answers and a fail within the budget, however
         long that node stays silent."""
-        frozen = healthy_cluster.master_without_replica()
+        frozen = redis_cluster.master_without_replica()
         frozen.freeze()
         started = time.monotonic()
-        diagnosis = probe_the_cluster(healthy_cluster, budget=SILENT_BUDGET)
+        diagnosis = probe_the_cluster(redis_cluster, budget=SILENT_BUDGET)
         elapsed = time.monotonic() - started
         assert elapsed < SILENT_BUDGET + 0.5, elapsed
         assert diagnosis.status is Status.FAIL
@@ -300,12 +298,12 @@ class TestClusterProbe:
 @pytest.mark.timeout(90)
 class TestClusterClient:
     def test_the_pool_factory_bounds_connections_per_node(
-        self, healthy_cluster: ClusterSetup
+        self, redis_cluster: ClusterSetup
     ) -> None:
         """create_redis_pool in cluster mode: 300 concurrent health checks on a limit of 5 all
         succeed (callers wait), and no node sees more than 5 command connections of ours."""
         settings = load_settings(
-            redis_mode="cluster", redis_url=healthy_cluster.seed_urls, redis_max_connections=5
+            redis_mode="cluster", redis_url=redis_cluster.seed_urls, redis_max_connections=5
         )
 
         async def many() -> tuple[list[bool], list[int]]:
@@ -315,8 +313,8 @@ class TestClusterClient:
                     *(check_redis_health(client, timeout=10) for _ in range(300))
                 )
                 seen = [
-                    command(node.port, "CLIENT", "LIST").count(f"name={TEST_CLIENT}")
-                    for node in healthy_cluster.masters
+                    command_text(node.port, "CLIENT", "LIST").count(f"name={TEST_CLIENT}")
+                    for node in redis_cluster.masters
                 ]
                 return results, seen
             finally:
@@ -327,11 +325,11 @@ class TestClusterClient:
         # + 1: redis-py keeps the connection it discovered the topology with, per seed
         assert all(1 <= count <= 5 + 1 for count in seen), seen
 
-    def test_the_urls_own_client_name_wins(self, healthy_cluster: ClusterSetup) -> None:
+    def test_the_urls_own_client_name_wins(self, redis_cluster: ClusterSetup) -> None:
         """REDIS_URL's ?client_name= (an accepted option) is the connections' name, not a
         'multiple values for keyword argument' TypeError."""
         seeds = ",".join(
-            f"{url}?client_name=from-url" for url in healthy_cluster.seed_urls.split(",")
+            f"{url}?client_name=from-url" for url in redis_cluster.seed_urls.split(",")
         )
         settings = load_settings(redis_mode="cluster", redis_url=seeds)
 
@@ -339,7 +337,7 @@ class TestClusterClient:
             client = await create_redis_pool(settings, client_name=TEST_CLIENT)
             try:
                 healthy = await check_redis_health(client, timeout=5)
-                return healthy, command(healthy_cluster.masters[0].port, "CLIENT", "LIST")
+                return healthy, command_text(redis_cluster.masters[0].port, "CLIENT", "LIST")
             finally:
                 await client.aclose()  # type: ignore[union-attr]
 
@@ -347,16 +345,16 @@ class TestClusterClient:
         assert healthy
         assert "name=from-url" in listing and f"name={TEST_CLIENT}" not in listing
 
-    def test_liveness_is_false_once_a_master_is_gone(self, healthy_cluster: ClusterSetup) -> None:
+    def test_liveness_is_false_once_a_master_is_gone(self, redis_cluster: ClusterSetup) -> None:
         """check_redis_health: true on a healthy cluster, false (within its timeout) when a
         master that owns slots is dead, although the survivors answer PING."""
-        settings = load_settings(redis_mode="cluster", redis_url=healthy_cluster.seed_urls)
+        settings = load_settings(redis_mode="cluster", redis_url=redis_cluster.seed_urls)
 
         async def before_and_after() -> tuple[bool, bool, float]:
             client = await create_redis_pool(settings)
             try:
                 before = await check_redis_health(client, timeout=2)
-                healthy_cluster.master_without_replica().kill()
+                redis_cluster.master_without_replica().kill()
                 started = time.monotonic()
                 after = await check_redis_health(client, timeout=1)
                 return before, after, time.monotonic() - started
@@ -371,14 +369,14 @@ class TestClusterClient:
 
 @pytest.mark.timeout(90)
 class TestSentinelProbe:
-    def test_a_healthy_set_up_passes(self, sentinels: SentinelSetup) -> None:
+    def test_a_healthy_set_up_passes(self, redis_sentinels_per_module: SentinelSetup) -> None:
         """Quorum OK, the master named by all three sentinels and a master by its own ROLE,
         the replica's link up."""
-        diagnosis = probe_the_sentinels(sentinels, write=True)
+        diagnosis = probe_the_sentinels(redis_sentinels_per_module, write=True)
         assert diagnosis.status is Status.PASS, diagnosis.checks
         (master,) = by_key(diagnosis, "redis:master")
-        assert sentinels.master is not None
-        assert master.component_id == sentinels.master.address
+        assert redis_sentinels_per_module.master is not None
+        assert master.component_id == redis_sentinels_per_module.master.address
         assert master.details["namedBy"] == 3
         assert len(by_key(diagnosis, "redis:sentinel")) == 3
         (replication,) = by_key(diagnosis, "redis:replication")
@@ -387,36 +385,42 @@ class TestSentinelProbe:
         (write,) = by_key(diagnosis, "redis:write")
         assert write.status is Status.PASS
 
-    def test_an_unknown_service_has_no_master(self, sentinels: SentinelSetup) -> None:
+    def test_an_unknown_service_has_no_master(
+        self, redis_sentinels_per_module: SentinelSetup
+    ) -> None:
         """A service name the sentinels do not monitor: fail, reason no_master."""
-        diagnosis = probe_the_sentinels(sentinels, service="nosuchmaster")
+        diagnosis = probe_the_sentinels(redis_sentinels_per_module, service="nosuchmaster")
         assert diagnosis.status is Status.FAIL
         assert diagnosis.reason == "no_master"
         (master,) = by_key(diagnosis, "redis:master")
         assert master.reason == "no_master"
 
-    def test_a_master_answering_as_replica_fails(self, sentinels: SentinelSetup) -> None:
+    def test_a_master_answering_as_replica_fails(
+        self, redis_sentinels_per_module: SentinelSetup
+    ) -> None:
         """The sentinels call it master, ROLE says replica: fail, reason not_master."""
-        assert sentinels.master is not None
-        command(sentinels.master.port, "REPLICAOF", "127.0.0.1", "1")
+        assert redis_sentinels_per_module.master is not None
+        command_text(redis_sentinels_per_module.master.port, "REPLICAOF", "127.0.0.1", "1")
         try:
-            diagnosis = probe_the_sentinels(sentinels)
+            diagnosis = probe_the_sentinels(redis_sentinels_per_module)
         finally:
-            command(sentinels.master.port, "REPLICAOF", "NO", "ONE")
-            sentinels.wait_settled()
+            command_text(redis_sentinels_per_module.master.port, "REPLICAOF", "NO", "ONE")
+            redis_sentinels_per_module.wait_settled()
         assert diagnosis.status is Status.FAIL
         assert diagnosis.reason == "not_master"
         (master,) = by_key(diagnosis, "redis:master")
         assert "slave of 127.0.0.1:1" in master.output
 
-    def test_a_frozen_sentinel_is_a_warn_inside_the_budget(self, sentinels: SentinelSetup) -> None:
+    def test_a_frozen_sentinel_is_a_warn_inside_the_budget(
+        self, redis_sentinels_per_module: SentinelSetup
+    ) -> None:
         """One of three sentinels SIGSTOPped: the other two still make a majority; that
         sentinel's check warns; the verdict arrives within the budget."""
-        frozen = sentinels.sentinels[0]
+        frozen = redis_sentinels_per_module.sentinels[0]
         frozen.freeze()
         try:
             started = time.monotonic()
-            diagnosis = probe_the_sentinels(sentinels, budget=SILENT_BUDGET)
+            diagnosis = probe_the_sentinels(redis_sentinels_per_module, budget=SILENT_BUDGET)
             elapsed = time.monotonic() - started
         finally:
             frozen.thaw()
@@ -427,13 +431,13 @@ class TestSentinelProbe:
         assert bad[0].reason in ("read_timeout", "deadline")
 
     def test_the_pool_follows_the_master_with_the_same_limit(
-        self, sentinels: SentinelSetup
+        self, redis_sentinels_per_module: SentinelSetup
     ) -> None:
         """create_redis_pool in sentinel mode: a blocking pool of at most REDIS_MAX_CONNECTIONS
         to the master the sentinels name; 200 concurrent checks all succeed."""
         settings = load_settings(
             redis_mode="sentinel",
-            redis_sentinels=sentinels.sentinel_addresses,
+            redis_sentinels=redis_sentinels_per_module.sentinel_addresses,
             redis_sentinel_master=MASTER_NAME,
             redis_max_connections=4,
         )
@@ -444,8 +448,10 @@ class TestSentinelProbe:
                 results = await asyncio.gather(
                     *(check_redis_health(pool, timeout=10) for _ in range(200))
                 )
-                assert sentinels.master is not None
-                seen = command(sentinels.master.port, "CLIENT", "LIST").count(f"name={TEST_CLIENT}")
+                assert redis_sentinels_per_module.master is not None
+                seen = command_text(redis_sentinels_per_module.master.port, "CLIENT", "LIST").count(
+                    f"name={TEST_CLIENT}"
+                )
                 return results, seen
             finally:
                 await pool.disconnect()  # type: ignore[union-attr]
@@ -454,12 +460,12 @@ class TestSentinelProbe:
         assert all(results)
         assert 1 <= seen <= 4
 
-    def test_the_urls_own_client_name_wins(self, sentinels: SentinelSetup) -> None:
+    def test_the_urls_own_client_name_wins(self, redis_sentinels_per_module: SentinelSetup) -> None:
         """REDIS_URL's ?client_name= names the sentinel pool's connections (no TypeError)."""
         settings = load_settings(
             redis_mode="sentinel",
             redis_url="redis://unused/0?client_name=from-url",
-            redis_sentinels=sentinels.sentinel_addresses,
+            redis_sentinels=redis_sentinels_per_module.sentinel_addresses,
             redis_sentinel_master=MASTER_NAME,
         )
 
@@ -467,8 +473,10 @@ class TestSentinelProbe:
             pool = await create_redis_pool(settings, client_name=TEST_CLIENT)
             try:
                 healthy = await check_redis_health(pool, timeout=5)
-                assert sentinels.master is not None
-                return healthy, command(sentinels.master.port, "CLIENT", "LIST")
+                assert redis_sentinels_per_module.master is not None
+                return healthy, command_text(
+                    redis_sentinels_per_module.master.port, "CLIENT", "LIST"
+                )
             finally:
                 await pool.disconnect()  # type: ignore[union-attr]
 
@@ -476,27 +484,29 @@ class TestSentinelProbe:
         assert healthy
         assert "name=from-url" in listing and f"name={TEST_CLIENT}" not in listing
 
-    def test_two_sentinels_down_is_no_quorum(self, sentinels: SentinelSetup) -> None:
+    def test_two_sentinels_down_is_no_quorum(
+        self, redis_sentinels_per_module: SentinelSetup
+    ) -> None:
         """Two of three sentinels dead: fail, reason no_quorum (the master still passes)."""
-        for sentinel in sentinels.sentinels[:2]:
+        for sentinel in redis_sentinels_per_module.sentinels[:2]:
             sentinel.kill()
         try:
-            diagnosis = probe_the_sentinels(sentinels)
+            diagnosis = probe_the_sentinels(redis_sentinels_per_module)
         finally:
-            for sentinel in sentinels.sentinels[:2]:
+            for sentinel in redis_sentinels_per_module.sentinels[:2]:
                 sentinel.start()
-            sentinels.wait_settled()
+            redis_sentinels_per_module.wait_settled()
         assert diagnosis.status is Status.FAIL
         assert diagnosis.reason == "no_quorum"
         (master,) = by_key(diagnosis, "redis:master")
         assert master.status is Status.PASS
 
-    def test_the_pool_follows_a_failover(self, sentinels: SentinelSetup) -> None:
+    def test_the_pool_follows_a_failover(self, redis_sentinels_per_module: SentinelSetup) -> None:
         """The sentinel pool's liveness: false while the dead master is still named, true again
         once the sentinels promoted the replica. Runs last: the set-up stays failed over."""
         settings = load_settings(
             redis_mode="sentinel",
-            redis_sentinels=sentinels.sentinel_addresses,
+            redis_sentinels=redis_sentinels_per_module.sentinel_addresses,
             redis_sentinel_master=MASTER_NAME,
         )
 
@@ -504,8 +514,8 @@ class TestSentinelProbe:
             pool = await create_redis_pool(settings)
             try:
                 before = await check_redis_health(pool, timeout=2)
-                old = sentinels.master_as_sentinels_see_it()
-                sentinels.node_at(old).kill()
+                old = redis_sentinels_per_module.master_as_sentinels_see_it()
+                redis_sentinels_per_module.node_at(old).kill()
                 during = await check_redis_health(pool, timeout=0.5)
                 end = time.monotonic() + 30
                 after = False

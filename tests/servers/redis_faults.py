@@ -5,8 +5,9 @@ Every server listens on a free 127.0.0.1 port, logs into its own directory, wait
 within a bounded time, and is stopped by PID when its context exits (SIGCONT first, SIGTERM,
 then SIGKILL), whether or not the code inside failed. Nothing here touches port 6379.
 
-The harness speaks RESP itself (:class:`RawRedis`) so that proving a fault is real never
-depends on the client library cpa-ops uses.
+The harness speaks RESP itself (:class:`tests.servers.resp.RawRedis`) so that proving a fault
+is real never depends on the client library cpa-ops uses; the loopback address, free ports and
+polling come from tests/servers/net.py.
 """
 
 from __future__ import annotations
@@ -22,13 +23,14 @@ import subprocess
 import tempfile
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
-T = TypeVar("T")
-LOOPBACK = "127.0.0.1"
+from tests.servers.net import LOOPBACK, free_port, wait_until
+from tests.servers.resp import RawRedis
+
 READY_TIMEOUT = 10.0
 STOP_GRACE = 3.0
 
@@ -39,114 +41,6 @@ def redis_server_path() -> str:
     if path is None:
         raise RuntimeError("redis-server 7 is needed on PATH: 'sudo apt-get install redis-server'")
     return path
-
-
-def free_port() -> int:
-    """A TCP port on 127.0.0.1 that nothing listened on a moment ago."""
-    with socket.socket() as probe:
-        probe.bind((LOOPBACK, 0))
-        return int(probe.getsockname()[1])
-
-
-# --------------------------------------------------------------------------------------------
-# A minimal RESP2 client
-
-
-class ErrorReply(str):
-    """An error reply (``-ERR ...``, ``-NOAUTH ...``) as Redis sent it, without the dash."""
-
-
-class RawRedis:
-    """One RESP2 connection made with the standard library only."""
-
-    def __init__(self, sock: socket.socket) -> None:
-        self.sock = sock
-        self._reader = sock.makefile("rb")
-
-    @classmethod
-    def connect(
-        cls,
-        port: int,
-        *,
-        password: str | None = None,
-        tls_ca: Path | None = None,
-        timeout: float = 5.0,
-        name: str | None = None,
-    ) -> RawRedis:
-        sock = socket.create_connection((LOOPBACK, port), timeout=timeout)
-        if tls_ca is not None:
-            context = ssl.create_default_context(cafile=str(tls_ca))
-            sock = context.wrap_socket(sock, server_hostname=LOOPBACK)
-        conn = cls(sock)
-        if password is not None:
-            conn.check("AUTH", password)
-        if name is not None:
-            conn.check("CLIENT", "SETNAME", name)
-        return conn
-
-    def send(self, *args: Any) -> None:
-        """Send one command without reading its reply."""
-        parts = [f"*{len(args)}\r\n".encode()]
-        for arg in args:
-            data = arg if isinstance(arg, bytes) else str(arg).encode()
-            parts.append(b"$%d\r\n%s\r\n" % (len(data), data))
-        self.sock.sendall(b"".join(parts))
-
-    def read(self) -> Any:
-        """The next reply: str for simple/bulk strings, int, list, None, or ErrorReply."""
-        line = self._reader.readline()
-        if not line:
-            raise ConnectionError("the server closed the connection")
-        kind, rest = line[:1], line[1:-2]
-        if kind == b"+":
-            return rest.decode()
-        if kind == b"-":
-            return ErrorReply(rest.decode())
-        if kind == b":":
-            return int(rest)
-        if kind == b"$":
-            size = int(rest)
-            if size < 0:
-                return None
-            return self._reader.read(size + 2)[:-2].decode(errors="replace")
-        if kind == b"*":
-            count = int(rest)
-            return None if count < 0 else [self.read() for _ in range(count)]
-        raise ConnectionError(f"not a RESP reply: {line[:40]!r}")
-
-    def call(self, *args: Any) -> Any:
-        self.send(*args)
-        return self.read()
-
-    def check(self, *args: Any) -> Any:
-        """Like :meth:`call`, but an error reply raises."""
-        reply = self.call(*args)
-        if isinstance(reply, ErrorReply):
-            raise RuntimeError(f"{args[0]} failed: {reply}")
-        return reply
-
-    def info(self, section: str = "default") -> dict[str, str]:
-        return parse_info(self.check("INFO", section))
-
-    def close(self) -> None:
-        with contextlib.suppress(OSError):
-            self._reader.close()
-            self.sock.close()
-
-    def __enter__(self) -> RawRedis:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
-
-def parse_info(text: str) -> dict[str, str]:
-    fields = {}
-    for line in text.splitlines():
-        if ":" in line and not line.startswith("#"):
-            key, _, value = line.partition(":")
-            fields[key] = value
-    return fields
 
 
 # --------------------------------------------------------------------------------------------
@@ -196,6 +90,8 @@ class RedisServer:
     password: str | None = None
     tls: TlsFiles | None = None
     frozen: bool = False
+    #: connections of ours kept open until the server stops (the DEBUG RELOAD that loads)
+    held: list[RawRedis] = field(default_factory=list)
 
     @property
     def pid(self) -> int:
@@ -258,8 +154,27 @@ class RedisServer:
         except OSError:
             return "(no log)"
 
+    def start_loading(self, keys: int = 3000, delay_us: int = 1000, value_size: int = 100) -> None:
+        """Put the server into LOADING for about ``keys * delay_us`` microseconds: DEBUG
+        POPULATE, a per-key load delay, then DEBUG RELOAD, which answers only when loading is
+        over (sent, never read). Needs ``--enable-debug-command local``."""
+        with self.client() as conn:
+            conn.check("CONFIG", "SET", "loading-process-events-interval-bytes", 1024)
+            conn.check("DEBUG", "POPULATE", keys, "cpa-ops-test", value_size)
+            conn.check("CONFIG", "SET", "key-load-delay", delay_us)
+        reloader = self.client(timeout=120)
+        self.held.append(reloader)
+        reloader.send("DEBUG", "RELOAD")
+        wait_until(self._answers_loading, 10, f"redis-server {self.pid} answers -LOADING")
+
+    def _answers_loading(self) -> bool:
+        with self.client() as probe:
+            return str(probe.call("PING")).startswith("LOADING")
+
     def stop(self) -> None:
         """Stop the process by its PID: wake it, ask it, then force it."""
+        for conn in self.held:
+            conn.close()
         if self.process.poll() is not None:
             return
         with contextlib.suppress(ProcessLookupError):
@@ -363,20 +278,6 @@ def _wait_ready(server: RedisServer, timeout: float) -> bool:
             pass
         time.sleep(0.02)
     return False
-
-
-def wait_until(
-    condition: Callable[[], T | None], timeout: float, what: str, interval: float = 0.02
-) -> T:
-    """Poll ``condition()`` until it returns something truthy, or fail naming ``what``."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = condition()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"not within {timeout} s: {what}")
-        time.sleep(interval)
 
 
 # --------------------------------------------------------------------------------------------
@@ -583,20 +484,8 @@ def loading_redis(
         "1024",
         **kwargs,
     ) as server:
-        with server.client() as conn:
-            conn.check("DEBUG", "POPULATE", keys, "cpa-ops-test", 16)
-            conn.check("CONFIG", "SET", "key-load-delay", load_delay_us)
-        reloader = server.client(timeout=120)
-        try:
-            reloader.send("DEBUG", "RELOAD")  # its reply comes when loading ends; never read
-            wait_until(
-                lambda: server.info("persistence").get("loading") == "1",
-                5,
-                "the server reports loading:1",
-            )
-            yield server
-        finally:
-            reloader.close()
+        server.start_loading(keys, load_delay_us, value_size=16)
+        yield server
 
 
 @contextlib.contextmanager

@@ -1,7 +1,9 @@
 """Real Redis Cluster and Sentinel set-ups on loopback for the topology tests.
 
 Every process is started on a free loopback port with its own directory and config, and stopped
-by PID in :meth:`stop_all` (SIGKILL, also for SIGSTOPped nodes), however the test ended.
+by PID in :meth:`stop_all` (SIGKILL, also for SIGSTOPped nodes), however the test ended. The
+nodes are spoken to with the harness's own RESP client (tests/servers/resp.py); redis-cli is
+needed only for ``--cluster create``.
 """
 
 from __future__ import annotations
@@ -10,65 +12,21 @@ import contextlib
 import os
 import shutil
 import signal
-import socket
 import subprocess
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-HOST = "127.0.0.1"
+from tests.servers.net import LOOPBACK, free_port, wait_until
+from tests.servers.redis_faults import redis_server_path
+from tests.servers.resp import RawRedis, command_text
+
 MASTER_NAME = "mymaster"
 #: how long a node may be silent before the cluster calls it failed (cluster-node-timeout)
 CLUSTER_NODE_TIMEOUT_MS = 1000
 #: how long a master may be silent before a sentinel calls it down (down-after-milliseconds)
 SENTINEL_DOWN_AFTER_MS = 1000
 # every data node runs with repl-diskless-sync-delay 0: a replica syncs at once, not after 5 s
-
-
-def free_port(*, with_bus: bool = False) -> int:
-    """A free loopback port; with ``with_bus`` also port + 10000 (the cluster bus) is free."""
-    for _ in range(200):
-        with socket.socket() as probe:
-            probe.bind((HOST, 0))
-            port = int(probe.getsockname()[1])
-        if not with_bus:
-            return port
-        if port + 10000 > 65535:
-            continue
-        with socket.socket() as bus:
-            try:
-                bus.bind((HOST, port + 10000))
-            except OSError:
-                continue
-        return port
-    raise RuntimeError("no free loopback port pair")
-
-
-def command(port: int, *args: str, timeout: float = 2.0) -> str:
-    """One command through redis-cli (raw output); '' when the node does not answer."""
-    try:
-        done = subprocess.run(
-            ["redis-cli", "-h", HOST, "-p", str(port), *args],
-            capture_output=True,
-            text=True,
-            timeout=timeout,
-            stdin=subprocess.DEVNULL,
-        )
-    except subprocess.TimeoutExpired:
-        return ""
-    return done.stdout.strip()
-
-
-def wait_until(predicate: object, timeout: float, what: str, interval: float = 0.1) -> None:
-    """Poll ``predicate()`` until true; RuntimeError naming ``what`` when ``timeout`` passes."""
-    assert callable(predicate)
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        if predicate():
-            return
-        time.sleep(interval)
-    raise RuntimeError(f"timed out after {timeout} s waiting for {what}")
 
 
 @dataclass
@@ -83,11 +41,11 @@ class Node:
 
     @property
     def address(self) -> str:
-        return f"{HOST}:{self.port}"
+        return f"{LOOPBACK}:{self.port}"
 
     @property
     def url(self) -> str:
-        return f"redis://{HOST}:{self.port}/0"
+        return f"redis://{LOOPBACK}:{self.port}/0"
 
     @property
     def running(self) -> bool:
@@ -98,7 +56,7 @@ class Node:
         log = open(self.directory / "stdout.log", "ab")  # noqa: SIM115 - the child owns it
         try:
             self.proc = subprocess.Popen(
-                [shutil.which("redis-server") or "redis-server", *self.args],
+                [redis_server_path(), *self.args],
                 cwd=self.directory,
                 stdout=log,
                 stderr=subprocess.STDOUT,
@@ -107,16 +65,15 @@ class Node:
         finally:
             log.close()
         self.frozen = False
-        wait_until(lambda: self._answers_ping(), 10, f"redis on port {self.port} to answer")
+        wait_until(self._answers_ping, 10, f"redis on port {self.port} answers", interval=0.1)
         return self
 
     def _answers_ping(self) -> bool:
         if not self.running:
             raise RuntimeError(f"redis on port {self.port} exited: see {self.directory}")
         try:
-            with socket.create_connection((HOST, self.port), timeout=0.5) as conn:
-                conn.sendall(b"PING\r\n")
-                return conn.recv(64).startswith(b"+PONG")
+            with RawRedis.connect(self.port, timeout=0.5) as conn:
+                return bool(conn.call("PING") == "PONG")
         except OSError:
             return False
 
@@ -163,7 +120,7 @@ class ClusterSetup:
             directory,
             [
                 "--port", str(port),
-                "--bind", HOST,
+                "--bind", LOOPBACK,
                 "--dir", str(directory),
                 "--cluster-enabled", "yes",
                 "--cluster-config-file", f"nodes-{port}.conf",
@@ -191,14 +148,16 @@ class ClusterSetup:
         self.replica = self._node(free_port(with_bus=True))
         self.replica.start()
         first = self.masters[0]
-        command(self.replica.port, "CLUSTER", "MEET", HOST, str(first.port))
-        first_id = command(first.port, "CLUSTER", "MYID")
+        command_text(self.replica.port, "CLUSTER", "MEET", LOOPBACK, str(first.port))
+        first_id = command_text(first.port, "CLUSTER", "MYID")
+        replica = self.replica
         wait_until(
-            lambda: first_id in command(self.replica.port, "CLUSTER", "NODES"),  # type: ignore[union-attr]
+            lambda: first_id in command_text(replica.port, "CLUSTER", "NODES"),
             10,
-            "the replica to learn the cluster",
+            "the replica learns the cluster",
+            interval=0.1,
         )
-        command(self.replica.port, "CLUSTER", "REPLICATE", first_id)
+        command_text(self.replica.port, "CLUSTER", "REPLICATE", first_id)
         self.wait_healthy()
         return self
 
@@ -207,16 +166,17 @@ class ClusterSetup:
 
         def healthy() -> bool:
             for node in self.nodes:
-                if "cluster_state:ok" not in command(node.port, "CLUSTER", "INFO"):
+                if "cluster_state:ok" not in command_text(node.port, "CLUSTER", "INFO"):
                     return False
             replicas = [
-                n for n in self.nodes if "role:slave" in command(n.port, "INFO", "replication")
+                n for n in self.nodes if "role:slave" in command_text(n.port, "INFO", "replication")
             ]
             return len(replicas) == 1 and all(
-                "master_link_status:up" in command(n.port, "INFO", "replication") for n in replicas
+                "master_link_status:up" in command_text(n.port, "INFO", "replication")
+                for n in replicas
             )
 
-        wait_until(healthy, timeout, "the cluster to be healthy", interval=0.2)
+        wait_until(healthy, timeout, "the cluster is healthy", interval=0.2)
 
     def restore(self) -> None:
         """Bring every killed or frozen node back and wait until the cluster is healthy."""
@@ -229,7 +189,7 @@ class ClusterSetup:
     def master_without_replica(self) -> Node:
         """A master with no replica: killing it leaves slots unserved."""
         for node in self.nodes:
-            info = command(node.port, "INFO", "replication")
+            info = command_text(node.port, "INFO", "replication")
             if "role:master" in info and "connected_slaves:0" in info:
                 return node
         raise RuntimeError("every master has a replica")
@@ -261,7 +221,7 @@ class SentinelSetup:
         return Node(
             port,
             directory,
-            ["--port", str(port), "--bind", HOST, "--dir", str(directory), "--save", "",
+            ["--port", str(port), "--bind", LOOPBACK, "--dir", str(directory), "--save", "",
              "--appendonly", "no", "--protected-mode", "no", "--logfile", "redis.log",
              "--repl-diskless-sync-delay", "0", *extra],
         )  # fmt: skip
@@ -270,7 +230,7 @@ class SentinelSetup:
         master_port = free_port()
         self.master = self._data_node(master_port)
         self.master.start()
-        self.replica = self._data_node(free_port(), "--replicaof", HOST, str(master_port))
+        self.replica = self._data_node(free_port(), "--replicaof", LOOPBACK, str(master_port))
         self.replica.start()
         for _ in range(3):
             port = free_port()
@@ -278,9 +238,9 @@ class SentinelSetup:
             directory.mkdir(parents=True)
             config = directory / "sentinel.conf"  # sentinel rewrites it: one writable file each
             config.write_text(
-                f"port {port}\nbind {HOST}\ndir {directory}\nlogfile sentinel.log\n"
+                f"port {port}\nbind {LOOPBACK}\ndir {directory}\nlogfile sentinel.log\n"
                 f"protected-mode no\n"
-                f"sentinel monitor {MASTER_NAME} {HOST} {master_port} 2\n"
+                f"sentinel monitor {MASTER_NAME} {LOOPBACK} {master_port} 2\n"
                 f"sentinel down-after-milliseconds {MASTER_NAME} {SENTINEL_DOWN_AFTER_MS}\n"
                 f"sentinel failover-timeout {MASTER_NAME} 10000\n"
                 f"sentinel parallel-syncs {MASTER_NAME} 1\n"
@@ -295,24 +255,28 @@ class SentinelSetup:
 
         def settled() -> bool:
             for sentinel in self.sentinels:
-                fields = command(sentinel.port, "SENTINEL", "MASTER", MASTER_NAME).splitlines()
+                fields = command_text(sentinel.port, "SENTINEL", "MASTER", MASTER_NAME).splitlines()
                 facts = dict(zip(fields[::2], fields[1::2], strict=False))
                 if facts.get("num-other-sentinels") != "2" or facts.get("num-slaves") != "1":
                     return False
                 if facts.get("flags") != "master":
                     return False
-                if not command(sentinel.port, "SENTINEL", "CKQUORUM", MASTER_NAME).startswith("OK"):
+                if not command_text(sentinel.port, "SENTINEL", "CKQUORUM", MASTER_NAME).startswith(
+                    "OK"
+                ):
                     return False
             return all(
-                "master_link_status:up" in command(n.port, "INFO", "replication")
+                "master_link_status:up" in command_text(n.port, "INFO", "replication")
                 for n in self.data_nodes
-                if "role:slave" in command(n.port, "INFO", "replication")
+                if "role:slave" in command_text(n.port, "INFO", "replication")
             )
 
-        wait_until(settled, timeout, "the sentinels to settle", interval=0.2)
+        wait_until(settled, timeout, "the sentinels settle", interval=0.2)
 
     def master_as_sentinels_see_it(self) -> str:
-        reply = command(self.sentinels[0].port, "SENTINEL", "GET-MASTER-ADDR-BY-NAME", MASTER_NAME)
+        reply = command_text(
+            self.sentinels[0].port, "SENTINEL", "GET-MASTER-ADDR-BY-NAME", MASTER_NAME
+        )
         return ":".join(reply.splitlines())
 
     def node_at(self, address: str) -> Node:

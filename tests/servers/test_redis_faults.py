@@ -11,20 +11,17 @@ import ssl
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
 from tests.servers import redis_faults as faults
-from tests.servers.redis_faults import (
-    BlackHole,
-    ErrorReply,
-    RawRedis,
-    RedisServer,
-    SilentListener,
-    TlsFiles,
-)
+from tests.servers.net import LOOPBACK, free_port, wait_until
+from tests.servers.redis_faults import BlackHole, RedisServer, SilentListener, TlsFiles
 from tests.servers.redis_fixtures import REDIS_PASSWORD
+from tests.servers.redis_topology import Node
+from tests.servers.resp import ErrorReply, RawRedis, command_text
 
 pytestmark = pytest.mark.timeout(30)
 
@@ -69,9 +66,103 @@ class TestLifecycle:
                 pass
         assert time.monotonic() - started < faults.READY_TIMEOUT
 
-    def test_log_is_written_in_the_tmp_dir(self, redis_healthy: RedisServer) -> None:
+    def test_log_is_written_in_the_tmp_dir(self, redis_server: RedisServer) -> None:
         """Each server logs into its own directory, not the system's."""
-        assert "Ready to accept connections" in redis_healthy.log.read_text()
+        assert "Ready to accept connections" in redis_server.log.read_text()
+
+
+class TestNet:
+    @pytest.mark.parametrize("with_bus", [False, True])
+    def test_free_port_can_be_bound(self, with_bus: bool) -> None:
+        """The port (and with ``with_bus`` port + 10000, a cluster bus) can be bound at once."""
+        port = free_port(with_bus=with_bus)
+        ports = [port, port + 10000] if with_bus else [port]
+        for each in ports:
+            with socket.socket() as probe:
+                probe.bind((LOOPBACK, each))
+        assert port != 6379
+
+    def test_wait_until_returns_the_first_truthy_value(self) -> None:
+        values = iter([None, 0, "", ["ready"]])
+        assert wait_until(lambda: next(values), 5, "a value", interval=0) == ["ready"]
+
+    def test_wait_until_names_what_it_waited_for(self) -> None:
+        started = time.monotonic()
+        with pytest.raises(TimeoutError, match=r"not within 0\.1 s: the moon"):
+            wait_until(lambda: False, 0.1, "the moon")
+        assert time.monotonic() - started < 2
+
+    def test_wait_until_stops_at_an_exception(self) -> None:
+        def broken() -> bool:
+            raise RuntimeError("the process exited")
+
+        with pytest.raises(RuntimeError, match="exited"):
+            wait_until(broken, 10, "never")
+
+
+class TestResp:
+    def test_command_text_prints_replies_as_redis_cli_would(
+        self, redis_server_per_module: RedisServer
+    ) -> None:
+        """A status and a bulk string as they are, an integer as digits, an array one element a
+        line, a nil as nothing, an error as its text."""
+        port = redis_server_per_module.port
+        assert command_text(port, "PING") == "PONG"
+        assert command_text(port, "SET", "harness:k", "v") == "OK"
+        assert command_text(port, "GET", "harness:k") == "v"
+        assert command_text(port, "DEL", "harness:k") == "1"
+        assert command_text(port, "GET", "harness:k") == ""
+        assert command_text(port, "CONFIG", "GET", "maxmemory-policy") == (
+            "maxmemory-policy\nnoeviction"
+        )
+        assert command_text(port, "NO-SUCH-COMMAND").startswith("ERR unknown command")
+        assert "redis_version:" in command_text(port, "INFO", "server")
+
+    def test_command_text_is_empty_when_nobody_answers(
+        self, refused_port: int, silent_listener: SilentListener
+    ) -> None:
+        """Refused, or accepted and never answered (bounded by ``timeout``): ''."""
+        assert command_text(refused_port, "PING") == ""
+        started = time.monotonic()
+        assert command_text(silent_listener.port, "PING", timeout=0.3) == ""
+        assert time.monotonic() - started < 2
+
+    def test_client_list_names_each_connection(self, redis_server_per_module: RedisServer) -> None:
+        with (
+            RawRedis.connect(redis_server_per_module.port, name="harness-a") as conn,
+            RawRedis.connect(redis_server_per_module.port, name="harness-b"),
+        ):
+            clients = conn.client_list()
+            names = [c["name"] for c in clients]
+            assert {"harness-a", "harness-b"} <= set(names)
+            assert all(c["id"].isdigit() and c["addr"].startswith(LOOPBACK) for c in clients)
+
+    def test_factory_servers_start_loading_on_demand(
+        self, redis_server_factory: Callable[..., RedisServer]
+    ) -> None:
+        """start_loading: -LOADING at once; the DEBUG RELOAD connection is closed at stop."""
+        server = redis_server_factory("--enable-debug-command", "local", password=REDIS_PASSWORD)
+        server.start_loading(keys=2000, delay_us=1000)
+        with server.client() as conn:
+            assert conn.call("PING").startswith("LOADING")
+        (reloader,) = server.held
+        server.stop()
+        assert reloader.sock.fileno() == -1
+        assert server.process.poll() is not None
+
+    def test_topology_node_starts_answers_and_is_killed(self, tmp_path: Path) -> None:
+        """A cluster/sentinel Node is reached with the same RESP client, and stopped by PID."""
+        port = free_port()
+        args = ["--port", str(port), "--bind", LOOPBACK, "--save", "", "--dir", str(tmp_path)]
+        node = Node(port, tmp_path / "node", args).start()
+        try:
+            assert command_text(node.port, "PING") == "PONG"
+            assert node.proc is not None
+            pid = node.proc.pid
+        finally:
+            node.kill()
+        assert not _alive(pid)
+        assert command_text(port, "PING") == ""
 
 
 class TestListenerFaults:
@@ -79,7 +170,7 @@ class TestListenerFaults:
         """Nothing listens: a connect is refused at once."""
         started = time.monotonic()
         with pytest.raises(ConnectionRefusedError):
-            socket.create_connection(("127.0.0.1", refused_port), timeout=2)
+            socket.create_connection((LOOPBACK, refused_port), timeout=2)
         assert time.monotonic() - started < 0.5
 
     def test_black_hole_connect_hangs(self, syn_black_hole: BlackHole) -> None:
@@ -87,7 +178,7 @@ class TestListenerFaults:
         assert syn_black_hole.fillers, "the queue was filled by connections of ours"
         started = time.monotonic()
         with pytest.raises(TimeoutError):
-            socket.create_connection(("127.0.0.1", syn_black_hole.port), timeout=0.7)
+            socket.create_connection((LOOPBACK, syn_black_hole.port), timeout=0.7)
         assert time.monotonic() - started >= 0.65
 
     def test_silent_listener_accepts_and_never_answers(
@@ -215,10 +306,10 @@ class TestTls:
             cafile=str(tls_files.other_ca) if trust == "other-ca" else None
         )
         with (
-            socket.create_connection(("127.0.0.1", redis_tls.port), timeout=2) as sock,
+            socket.create_connection((LOOPBACK, redis_tls.port), timeout=2) as sock,
             pytest.raises(ssl.SSLCertVerificationError),
         ):
-            context.wrap_socket(sock, server_hostname="127.0.0.1")
+            context.wrap_socket(sock, server_hostname=LOOPBACK)
 
     def test_plain_client_on_tls_port_gets_no_reply(self, redis_tls: RedisServer) -> None:
         """Plain RESP to the TLS port: the connection is dropped without a Redis reply."""
@@ -226,7 +317,7 @@ class TestTls:
             conn.call("PING")
 
     def test_tls_client_on_plain_port_fails_handshake(
-        self, redis_healthy: RedisServer, tls_files: TlsFiles
+        self, redis_server: RedisServer, tls_files: TlsFiles
     ) -> None:
         """A TLS hello to a plain Redis port never completes a handshake.
 
@@ -234,7 +325,7 @@ class TestTls:
         the handshake hangs (seen 48 times of 48); a reply would fail it instead.
         """
         with pytest.raises((ssl.SSLError, ConnectionError, TimeoutError)):
-            RawRedis.connect(redis_healthy.port, tls_ca=tls_files.ca, timeout=1)
+            RawRedis.connect(redis_server.port, tls_ca=tls_files.ca, timeout=1)
 
 
 class TestResolver:
@@ -251,16 +342,20 @@ class TestResolver:
             [sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=timeout
         )
 
-    def test_failing_resolver_raises_gaierror_for_test_names(self, resolver_failing: Path) -> None:
+    def test_failing_resolver_raises_gaierror_for_test_names(
+        self, failing_resolver_pythonpath: Path
+    ) -> None:
         """``*.invalid-test`` raises gaierror; an address literal still resolves."""
-        failed = self._lookup(resolver_failing, "redis.invalid-test", 10)
+        failed = self._lookup(failing_resolver_pythonpath, "redis.invalid-test", 10)
         assert (failed.returncode, failed.stdout.split()[0]) == (3, "gaierror"), failed.stderr
-        passed = self._lookup(resolver_failing, "127.0.0.1", 10)
+        passed = self._lookup(failing_resolver_pythonpath, "127.0.0.1", 10)
         assert (passed.returncode, passed.stdout.strip()) == (0, "127.0.0.1"), passed.stderr
 
-    def test_hanging_resolver_never_returns_for_test_names(self, resolver_hanging: Path) -> None:
+    def test_hanging_resolver_never_returns_for_test_names(
+        self, hanging_resolver_pythonpath: Path
+    ) -> None:
         """``*.invalid-test`` hangs (the lookup is killed after 1.5 s); literals resolve."""
         with pytest.raises(subprocess.TimeoutExpired):
-            self._lookup(resolver_hanging, "redis.invalid-test", 1.5)
-        passed = self._lookup(resolver_hanging, "127.0.0.1", 10)
+            self._lookup(hanging_resolver_pythonpath, "redis.invalid-test", 1.5)
+        passed = self._lookup(hanging_resolver_pythonpath, "127.0.0.1", 10)
         assert (passed.returncode, passed.stdout.strip()) == (0, "127.0.0.1"), passed.stderr

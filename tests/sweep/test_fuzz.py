@@ -34,6 +34,9 @@ from tests.conftest import _SETTINGS_VARS, clean_env, run_cpa_ops
 from tests.servers import redis_faults as faults
 from tests.servers.sentry_ingest import PUBLIC_KEY, Mode, SentryIngest
 
+#: `./dev test -m "not slow"` skips the sweep (the quick loop); `./dev test` runs it as well
+pytestmark = pytest.mark.slow
+
 # per command family (5 families); CPA_OPS_FUZZ_SCALE=10 runs ten times as many, for a long hunt
 _SCALE = max(1, int(os.environ.get("CPA_OPS_FUZZ_SCALE", "1")))
 IN_PROCESS_EXAMPLES = 220 * _SCALE

@@ -19,8 +19,12 @@ import pytest
 
 from tests.conftest import Ran, clean_env, run_cpa_ops
 from tests.servers import redis_faults as faults
+from tests.servers.net import LOOPBACK
 from tests.servers.redis_fixtures import REDIS_PASSWORD
 from tests.servers.sentry_ingest import PUBLIC_KEY, Mode, SentryIngest, dead_port
+
+#: `./dev test -m "not slow"` skips the sweep (the quick loop); `./dev test` runs it as well
+pytestmark = pytest.mark.slow
 
 #: a password the URL carries when it is the wrong one: must not leak either
 WRONG_PASSWORD = "wr0ng-PW-leak-7"
@@ -62,7 +66,7 @@ def leaks(text: str) -> list[str]:
 
 
 def _at(port: int, password: str = REDIS_PASSWORD) -> str:
-    return f"redis://:{password}@{faults.LOOPBACK}:{port}/0"
+    return f"redis://:{password}@{LOOPBACK}:{port}/0"
 
 
 def _server(

@@ -16,8 +16,12 @@ import pytest
 from cpa_ops.core.redis import check_redis_health, create_redis_pool
 from cpa_ops.core.settings import load_settings
 from tests.servers import redis_faults as faults
+from tests.servers.net import wait_until
 from tests.servers.redis_faults import RedisServer
 from tests.servers.redis_fixtures import REDIS_PASSWORD
+
+#: `./dev test -m "not slow"` skips the sweep (the quick loop); `./dev test` runs it as well
+pytestmark = pytest.mark.slow
 
 POOL_NAME = "cpa-ops-pool-load"
 CALLERS = 2000
@@ -149,7 +153,7 @@ def test_2000_checks_through_a_stop_and_resume(protected_redis: RedisServer) -> 
     assert during and not answered_frozen, f"{len(answered_frozen)} answered while frozen"
     assert_answered(after, "after the resume")
     assert peak_clients <= 20
-    faults.wait_until(lambda: pool_clients(server) == 0, 5, "the pool's connections are closed")
+    wait_until(lambda: pool_clients(server) == 0, 5, "the pool's connections are closed")
     grew = memory_after - memory_before
     assert grew < MEMORY_TOLERANCE, f"{grew} more memory blocks allocated than before"
     print(

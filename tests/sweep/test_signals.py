@@ -13,9 +13,13 @@ import pytest
 from tests.cli.conftest import Background
 from tests.conftest import clean_env
 from tests.servers import redis_faults as faults
+from tests.servers.net import wait_until
 from tests.servers.redis_faults import RedisServer
 from tests.servers.redis_fixtures import REDIS_PASSWORD
 from tests.servers.sentry_ingest import PUBLIC_KEY, Mode, SentryIngest
+
+#: `./dev test -m "not slow"` skips the sweep (the quick loop); `./dev test` runs it as well
+pytestmark = pytest.mark.slow
 
 SIGNAL_EXITS = {signal.SIGINT: 130, signal.SIGTERM: 143}
 #: from the signal to the process gone
@@ -38,12 +42,12 @@ def wait_for_client(server: RedisServer, name: str = "", timeout: float = 10) ->
     def seen() -> list[str]:
         return [line for line in other_clients(server) if f" name={name}" in line]
 
-    return faults.wait_until(seen, timeout, f"cpa-ops is connected {name}")[0]
+    return wait_until(seen, timeout, f"cpa-ops is connected {name}")[0]
 
 
 def assert_no_client_left(server: RedisServer) -> None:
     """CLIENT LIST is back to the asking connection alone."""
-    faults.wait_until(lambda: not other_clients(server), 3, "every cpa-ops connection is closed")
+    wait_until(lambda: not other_clients(server), 3, "every cpa-ops connection is closed")
 
 
 def stopped(run: Background, signum: int) -> tuple[int, str, str, float]:
