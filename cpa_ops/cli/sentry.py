@@ -80,8 +80,6 @@ def sentry_test(
     from cpa_ops.cli.context import cli_context
     from cpa_ops.cli.deadline import Watchdog
     from cpa_ops.cli.exits import ExitCode
-    from cpa_ops.cli.render.sentry import reason, write_result
-    from cpa_ops.core.sentry import Verdict
 
     context = cli_context(ctx)
     terminal = context.terminal
@@ -108,6 +106,9 @@ def sentry_test(
         tags=tags,
         dry_run=dry_run,
     )
+    from cpa_ops.cli.render.sentry import reason, write_result
+    from cpa_ops.core.sentry import Verdict  # sentry_sdk: only once the watchdog is armed
+
     delivered = result.delivery.delivered or result.delivery.verdict is Verdict.DRY_RUN
     code = ExitCode.OK if delivered else ExitCode.UNHEALTHY
     with watchdog.verdict(code):
