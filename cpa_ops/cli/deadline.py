@@ -11,6 +11,8 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
+from cpa_ops.cli.exits import ExitCode
+
 #: held while a verdict is written, so the watchdog never interleaves with it
 OUTPUT_LOCK = threading.Lock()
 
@@ -61,13 +63,13 @@ class Watchdog:
             if expired:
                 self._code = -1
         with OUTPUT_LOCK:  # waits for a verdict being written by the command to be complete
-            code = 1
+            code: int = ExitCode.UNHEALTHY
             try:
-                code = self._on_expiry() if expired else (self._code or 0)
+                code = self._on_expiry() if expired else (self._code or ExitCode.OK)
                 sys.stdout.flush()
                 sys.stderr.flush()
             finally:
-                os._exit(code if code >= 0 else 1)
+                os._exit(code if code >= 0 else ExitCode.UNHEALTHY)
 
 
 def wait_for_watchdog() -> None:
