@@ -74,7 +74,9 @@ def root(
     ] = False,
 ) -> None:
     """Operations tool for the CPA agent platform: Redis, logging and Sentry."""
-    ctx.obj = {"env_file": env_file}
+    from cpa_ops.cli.context import cli_context
+
+    cli_context(ctx).env_file = env_file
 
 
 health.register(app)
@@ -90,14 +92,12 @@ def main() -> None:
     import signal
     import threading
 
-    from cpa_ops.cli import deadline
     from cpa_ops.cli.exits import Terminated
 
     def on_sigterm(signum: int, frame: object) -> None:
         raise Terminated
 
     signal.signal(signal.SIGTERM, on_sigterm)
-    deadline.PROCESS_MODE = True
     # Importing redis, pydantic and typer creates ~300k objects: the cyclic GC would scan
     # them again and again (~25 ms a start). Commands that outlive a second get it back.
     gc.disable()
@@ -106,7 +106,7 @@ def main() -> None:
     gc_timer.start()
     # pydantic would scan every installed distribution for plugins on first model build (~15 ms)
     os.environ.setdefault("PYDANTIC_DISABLE_PLUGINS", "__all__")
-    code = run(sys.argv[1:])
+    code = run(sys.argv[1:], process_mode=True)
     _flush_quietly()
     if "sentry_sdk" not in sys.modules:
         # Nothing left to flush: skip tearing down every imported module (~50 ms a run).
@@ -116,10 +116,12 @@ def main() -> None:
     sys.exit(code)
 
 
-def run(argv: list[str]) -> int:
+def run(argv: list[str], *, process_mode: bool = False) -> int:
     """Run the app on ``argv``; every error becomes one stderr line and an exit code.
 
     In-process callers (tests) get the code back; no watchdog, signal handler or exit.
+    ``process_mode`` (``main`` only): this is the real process, its deadlines count from
+    cpa_ops.STARTED_AT and a watchdog may end it.
     """
     # typer vendors click; its exception classes live in typer._click (pinned in the lock)
     import time
@@ -128,19 +130,20 @@ def run(argv: list[str]) -> int:
     from typer._click.exceptions import ClickException, NoArgsIsHelpError
 
     import cpa_ops
-    from cpa_ops.cli import deadline
+    from cpa_ops.cli.context import CliContext
     from cpa_ops.cli.exits import Terminated
 
     use_plain_help(app)
     prog = "cpa-ops"
-    if not deadline.PROCESS_MODE:
-        # in-process, deadlines count from this call, not from when cpa_ops was first imported
-        cpa_ops.STARTED_AT = time.monotonic()
+    # in-process, deadlines count from this call, not from when cpa_ops was first imported
+    started_at = cpa_ops.STARTED_AT if process_mode else time.monotonic()
+    context = CliContext(started_at=started_at, process_mode=process_mode)
     try:
-        code = app(args=argv, prog_name=prog, standalone_mode=False)
+        code = app(args=argv, prog_name=prog, standalone_mode=False, obj=context)
     except SystemExit as exc:
         # a shell-completion round answers, then exits through sys.exit: end it like any run
-        code = 0 if exc.code is None else exc.code if isinstance(exc.code, int) else 1
+        code = ExitCode.OK if exc.code is None else exc.code
+        code = code if isinstance(code, int) else ExitCode.UNHEALTHY
     except NoArgsIsHelpError as exc:
         # bare `cpa-ops`: the help, on stdout like --help (exit 2: no command was given)
         sys.stdout.write(exc.format_message() + "\n")

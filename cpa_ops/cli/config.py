@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Any
 
 import typer
 
-from cpa_ops.cli.options import OutputFormat
+from cpa_ops.cli.options import FormatOption, OutputFormat, RedisUrlOption
 
 if TYPE_CHECKING:
-    from cpa_ops.cli.console import Terminal
+    from cpa_ops.cli.render.config import Row
     from cpa_ops.core.settings import Settings
 
 EPILOG = """\
@@ -33,19 +33,6 @@ config_app = typer.Typer(
     no_args_is_help=False,
     context_settings={"help_option_names": ["-h", "--help"]},
 )
-
-FormatOption = Annotated[
-    OutputFormat, typer.Option("--format", help="text for people, json for machines.")
-]
-RedisUrlOption = Annotated[
-    str | None,
-    typer.Option(
-        "--redis-url",
-        metavar="URL",
-        help="Use this REDIS_URL instead (shown with source '--redis-url option').",
-        show_default=False,
-    ),
-]
 
 
 def register(app: typer.Typer) -> None:
@@ -86,12 +73,14 @@ def check(
     """Validate the configuration: exit 0 valid, 2 invalid with one line per bad field."""
     import json
 
-    from cpa_ops.cli.console import Terminal, fail_config
+    from cpa_ops.cli.console import fail_config
+    from cpa_ops.cli.context import cli_context
     from cpa_ops.core.settings import ConfigError, load_settings
 
-    terminal = Terminal()
+    context = cli_context(ctx)
+    terminal = context.terminal
     try:
-        settings = load_settings(_env_file(ctx), redis_url=redis_url)
+        settings = load_settings(context.env_file, redis_url=redis_url)
     except ConfigError as exc:
         if output_format is OutputFormat.json:
             terminal.out(json.dumps({"valid": False, "problems": exc.problems}))
@@ -105,36 +94,25 @@ def check(
         )
 
 
-def _env_file(ctx: typer.Context) -> Path | None:
-    env_file: Path | None = (ctx.find_root().obj or {}).get("env_file")
-    return env_file
-
-
 def _show(ctx: typer.Context, output_format: OutputFormat, redis_url: str | None) -> None:
-    import json
-
-    from cpa_ops.cli.console import Terminal
+    from cpa_ops.cli.context import cli_context
     from cpa_ops.cli.options import settings_or_exit
+    from cpa_ops.cli.render.config import settings_json, settings_table
 
-    terminal = Terminal()
+    context = cli_context(ctx)
+    terminal = context.terminal
     settings = settings_or_exit(ctx, redis_url=redis_url)
-    env_file = _env_file(ctx)
-    rows = _effective(settings, env_file, {"redis_url": redis_url})
-    used_file = env_file if env_file is not None else Path(".env")
+    rows = _effective(settings, context.env_file, {"redis_url": redis_url})
+    used_file = context.env_file if context.env_file is not None else Path(".env")
     shown_file = str(used_file) if used_file.is_file() else None
     if output_format is OutputFormat.json:
-        document = {
-            "envFile": shown_file,
-            "settings": {name: {"value": value, "source": source} for name, value, source in rows},
-        }
-        terminal.out(json.dumps(document, ensure_ascii=False))
+        terminal.out(settings_json(rows, shown_file))
         return
-    _print_table(rows, shown_file, terminal)
+    for line in settings_table(rows, shown_file, terminal):
+        terminal.out(line)
 
 
-def _effective(
-    settings: Settings, env_file: Path | None, overrides: dict[str, Any]
-) -> list[tuple[str, Any, str]]:
+def _effective(settings: Settings, env_file: Path | None, overrides: dict[str, Any]) -> list[Row]:
     """(VARIABLE, displayed value, source) of every setting, secrets masked."""
     from pydantic import SecretStr
 
@@ -152,24 +130,3 @@ def _effective(
             source = f"--{field.replace('_', '-')} option"
         rows.append((field.upper(), value, source))
     return rows
-
-
-def _print_table(
-    rows: list[tuple[str, Any, str]], env_file: str | None, terminal: Terminal
-) -> None:
-    shown = [(name, _shown(value), src) for name, value, src in rows]
-    name_width = max(len("SETTING"), *(len(name) for name, _, _ in shown))
-    value_width = max(len("VALUE"), *(len(value) for _, value, _ in shown))
-    terminal.out(
-        terminal.paint(f"{'SETTING':<{name_width}}  {'VALUE':<{value_width}}  SOURCE", "bold")
-    )
-    for name, value, source in shown:
-        terminal.out(f"{name:<{name_width}}  {value:<{value_width}}  {source}")
-    terminal.out(terminal.paint(f".env file: {env_file or '(none)'}", "dim"))
-
-
-def _shown(value: Any) -> str:
-    if value is None or value == ():
-        return "(unset)"
-    # a list setting (REDIS_SENTINELS) as it is written in the environment
-    return ",".join(value) if isinstance(value, tuple) else str(value)

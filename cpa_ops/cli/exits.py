@@ -20,6 +20,10 @@ class ExitCode(IntEnum):
     TERMINATED = 143  #: SIGTERM
 
 
+#: the exit code of a run a signal ended (after what it had to say so far)
+EXIT_ON_SIGNAL = {signal.SIGINT: ExitCode.INTERRUPTED, signal.SIGTERM: ExitCode.TERMINATED}
+
+
 class NagiosCode(IntEnum):
     """Exit codes of ``--format nagios`` (Nagios plugin guidelines)."""
 

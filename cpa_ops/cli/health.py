@@ -3,21 +3,28 @@
 from __future__ import annotations
 
 import time
-from enum import StrEnum
-from typing import TYPE_CHECKING, Annotated
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
 import typer
 
-from cpa_ops.cli.options import milliseconds, seconds
-from cpa_ops.cli.topology import (
+from cpa_ops.cli.options import (
+    CommandTimeoutOption,
+    HealthFormat,
+    HealthFormatOption,
     ModeOption,
+    RedisUrlOption,
     SentinelMasterOption,
     SentinelsOption,
+    milliseconds,
+    seconds,
     topology_overrides,
 )
 
 if TYPE_CHECKING:
     from cpa_ops.cli.console import Terminal
+    from cpa_ops.cli.context import CliContext
+    from cpa_ops.cli.render.watch import WaitSpinner
     from cpa_ops.core.health import Report
     from cpa_ops.core.settings import Settings
 
@@ -33,12 +40,8 @@ Examples:
   Nagios / Icinga:
     cpa-ops health --format nagios --warn-ms 50
 """
-
-
-class HealthFormat(StrEnum):
-    text = "text"
-    json = "json"
-    nagios = "nagios"
+# what rendering and exiting need after the last probe of a --wait
+_RESERVE = 0.08
 
 
 def register(app: typer.Typer) -> None:
@@ -47,31 +50,12 @@ def register(app: typer.Typer) -> None:
 
 def health(
     ctx: typer.Context,
-    redis_url: Annotated[
-        str | None,
-        typer.Option(
-            "--redis-url",
-            metavar="URL",
-            help="Redis to check (overrides REDIS_URL): redis://, rediss:// or unix://.",
-            show_default=False,
-        ),
-    ] = None,
+    redis_url: RedisUrlOption = None,
     mode: ModeOption = None,
     sentinels: SentinelsOption = None,
     sentinel_master: SentinelMasterOption = None,
-    timeout: Annotated[
-        float,
-        typer.Option(
-            "--timeout",
-            metavar="SECONDS",
-            parser=seconds,
-            help="Budget for the whole command: the process exits within it (+0.5 s).",
-        ),
-    ] = 1.0,
-    output_format: Annotated[
-        HealthFormat,
-        typer.Option("--format", help="text for people, json (health+json), nagios."),
-    ] = HealthFormat.text,
+    timeout: CommandTimeoutOption = 1.0,
+    output_format: HealthFormatOption = HealthFormat.text,
     write: Annotated[
         bool,
         typer.Option(
@@ -121,147 +105,129 @@ def health(
 
     REDIS_URL, SENTRY_DSN and ENVIRONMENT come from the environment or the .env file.
     """
-    import cpa_ops
-    from cpa_ops.cli.console import Terminal
-    from cpa_ops.cli.deadline import OUTPUT_LOCK, Watchdog, wait_for_watchdog
-    from cpa_ops.cli.exits import ExitCode, NagiosCode
-    from cpa_ops.core.settings import ConfigError, load_settings
+    from cpa_ops.cli.context import cli_context
+    from cpa_ops.cli.deadline import Watchdog
+    from cpa_ops.cli.render.report import write_report
+    from cpa_ops.core.report import deadline_report
 
-    terminal = Terminal()
-    env_file = (ctx.find_root().obj or {}).get("env_file")
-    try:
-        settings = load_settings(
-            env_file,
-            redis_url=redis_url,
-            **topology_overrides(mode, sentinels, sentinel_master),
-        )
-    except ConfigError as exc:
-        if output_format is HealthFormat.nagios:
-            terminal.out(f"CPA-OPS UNKNOWN - invalid configuration: {'; '.join(exc.problems)}")
-            raise typer.Exit(NagiosCode.UNKNOWN) from None
-        from cpa_ops.cli.console import fail_config
+    context = cli_context(ctx)
+    terminal = context.terminal
+    overrides = {"redis_url": redis_url, **topology_overrides(mode, sentinels, sentinel_master)}
+    settings = _settings_or_exit(context, output_format, overrides)
+    description = f"cpa-ops health of {settings.redis_target_masked}"
 
-        fail_config(exc.problems, terminal)
+    def render(report: Report) -> None:
+        write_report(report, output_format, terminal, description=description, quiet=quiet)
 
     if watch is not None:
-        _watch(settings, watch, timeout, wait, write, warn_ms, output_format, quiet, terminal)
-    started = cpa_ops.STARTED_AT
-    hard_end = started + (wait or 0.0) + timeout
+        if wait is not None:
+            from cpa_ops.cli.console import fail_usage
+
+            fail_usage(
+                "--watch and --wait cannot be combined (--watch already re-checks)", terminal
+            )
+        _watch(settings, watch, timeout, write, warn_ms, output_format, quiet, terminal, render)
+
+    budget = (wait or 0.0) + timeout
+    hard_end = context.started_at + budget
 
     def on_expiry() -> int:
-        report = _deadline_report(settings, timeout + (wait or 0.0))
-        return _emit(report, settings, output_format, quiet, terminal)
+        report = deadline_report(settings, budget)
+        render(report)
+        return _exit_code(report, output_format)
 
-    watchdog = Watchdog(hard_end, on_expiry).start()
-    report = _run_checks(settings, timeout, wait, write, warn_ms, hard_end, terminal, quiet)
+    watchdog = Watchdog(hard_end, on_expiry, enabled=context.process_mode).start()
+    spinner = _spinner(terminal) if wait and not quiet else None
+    try:
+        report = _checks(settings, timeout, wait, write, warn_ms, hard_end, spinner)
+    finally:
+        if spinner:
+            spinner.stop()
     code = _exit_code(report, output_format)
-    if not watchdog.claim(code):
-        wait_for_watchdog()
-    with OUTPUT_LOCK:
-        _emit(report, settings, output_format, quiet, terminal)
-    raise typer.Exit(code if code else ExitCode.OK)
+    with watchdog.verdict(code):
+        render(report)
+    raise typer.Exit(code)
 
 
-def _run_checks(
+def _settings_or_exit(
+    context: CliContext, output_format: HealthFormat, overrides: dict[str, Any]
+) -> Settings:
+    """The settings, or exit 2 naming each fault (Nagios: an UNKNOWN line, exit 3)."""
+    from cpa_ops.cli.console import fail_config
+    from cpa_ops.cli.exits import NagiosCode
+    from cpa_ops.core.settings import ConfigError, load_settings
+
+    try:
+        return load_settings(context.env_file, **overrides)
+    except ConfigError as exc:
+        if output_format is HealthFormat.nagios:
+            problems = "; ".join(exc.problems)
+            context.terminal.out(f"CPA-OPS UNKNOWN - invalid configuration: {problems}")
+            raise typer.Exit(NagiosCode.UNKNOWN) from None
+        fail_config(exc.problems, context.terminal)
+
+
+def _checks(
     settings: Settings,
     timeout: float,
     wait: float | None,
     write: bool,
     warn_ms: float,
     hard_end: float,
-    terminal: Terminal,
-    quiet: bool,
+    spinner: WaitSpinner | None = None,
 ) -> Report:
-    import asyncio
+    """One report within ``timeout``; with ``wait``, retried with backoff until it passes or no
+    full attempt fits before ``hard_end`` (a time.monotonic() instant)."""
+    from cpa_ops.cli.runner import run
+    from cpa_ops.core.health import Status
+    from cpa_ops.core.report import health_report
 
-    from cpa_ops.core.health import Report, logging_config_check, sentry_config_check
-    from cpa_ops.core.redis import diagnose
-
-    config_checks = (
-        sentry_config_check(
-            settings.environment, settings.sentry_host, settings.sentry_traces_sample_rate
-        ),
-        logging_config_check(settings.environment, settings.log_format, settings.log_level),
-    )
-    # what rendering and exiting need after the last probe
-    reserve = 0.08
     delay = 0.1
-    spinner = _Spinner(terminal) if wait and terminal.stderr_live and not quiet else None
-    try:
-        while True:
-            budget = min(timeout, hard_end - time.monotonic() - reserve)
-            deadline = time.monotonic() + max(budget, 0.01)
-            probe = diagnose(settings.redis_target, deadline=deadline, write=write, warn_ms=warn_ms)
-            loop = asyncio.new_event_loop()
-            try:
-                diagnosis = loop.run_until_complete(probe)
-            finally:
-                loop.close()
-            left = hard_end - timeout - time.monotonic()  # time to start another full attempt
-            if diagnosis.healthy or wait is None or left <= 0:
-                break
-            if spinner:
-                spinner.update(f"waiting for Redis: {diagnosis.reason} ({left:.0f} s left)")
-            time.sleep(min(delay, left))
-            delay = min(delay * 2, 2.0)
-    finally:
+    while True:
+        deadline = min(time.monotonic() + timeout, hard_end - _RESERVE)
+        report = run(health_report(settings, deadline=deadline, write=write, warn_ms=warn_ms))
+        left = hard_end - timeout - time.monotonic()  # time to start another full attempt
+        if report.status is not Status.FAIL or wait is None or left <= 0:
+            return report
         if spinner:
-            spinner.stop()
-    return Report((*diagnosis.checks, *config_checks))
+            reason = report.failures[0].reason
+            spinner.update(f"waiting for Redis: {reason} ({left:.0f} s left)")
+        time.sleep(min(delay, left))
+        delay = min(delay * 2, 2.0)
+
+
+def _spinner(terminal: Terminal) -> WaitSpinner | None:
+    """The --wait spinner, on a terminal that can redraw a line."""
+    if not terminal.stderr_live:
+        return None
+    from cpa_ops.cli.render.watch import WaitSpinner
+
+    return WaitSpinner(terminal)
 
 
 def _watch(
     settings: Settings,
     every: float,
     timeout: float,
-    wait: float | None,
     write: bool,
     warn_ms: float,
     output_format: HealthFormat,
     quiet: bool,
     terminal: Terminal,
-) -> None:
-    """Re-run the checks every ``every`` seconds until Ctrl-C (exit 0); never returns."""
-    from cpa_ops.cli.console import fail_usage
-    from cpa_ops.cli.exits import uninterrupted
-    from cpa_ops.cli.render import check_label
+    render: Callable[[Report], None],
+) -> NoReturn:
+    """Re-run the checks every ``every`` seconds until Ctrl-C (exit 0)."""
+    from cpa_ops.cli.exits import ExitCode, uninterrupted
     from cpa_ops.core.health import rfc3339, utc_now
 
-    if wait is not None:
-        fail_usage("--watch and --wait cannot be combined (--watch already re-checks)", terminal)
     live = None
     if output_format is HealthFormat.text and terminal.stdout_live and not quiet:
         from rich.live import Live
-        from rich.table import Table
         from rich.text import Text
 
-        live = Live(Text("checking..."), console=terminal.rich(), auto_refresh=False)
+        from cpa_ops.cli.render.watch import watch_table
 
-    def table(report: Report, round_no: int, at: str) -> Table:
-        styles = {"pass": "green", "warn": "yellow", "fail": "bold red"}
-        status = report.status.value
-        title = Text.assemble(
-            f"cpa-ops health of {settings.redis_target_masked}: every {every:g} s, "
-            f"round {round_no} at {at}: ",
-            (status, styles[status]),
-        )  # a Text, not markup: an IPv6 URL's [::1] is not a style tag
-        grid = Table(title=title, title_justify="left")
-        for column in ("status", "check", "measured", "output"):
-            grid.add_column(column)
-        for check in report.checks:
-            measured = (
-                f"{check.observed_value:.1f} ms"
-                if check.observed_value is not None and check.observed_unit == "ms"
-                else ""
-            )
-            output = f"[{check.reason}] {check.output}" if check.reason else check.output
-            grid.add_row(
-                Text(check.status.value.upper(), style=styles[check.status.value]),
-                check_label(check),
-                measured,
-                Text(output + (f"\nhint: {check.hint}" if check.hint else "")),
-            )
-        return grid
+        live = Live(Text("checking..."), console=terminal.rich(), auto_refresh=False)
 
     round_no = 0
     try:
@@ -271,17 +237,16 @@ def _watch(
             round_no += 1
             started = time.monotonic()
             # each round has its own --timeout budget; the process-level deadline is per command
-            report = _run_checks(
-                settings, timeout, None, write, warn_ms, started + timeout, terminal, quiet
-            )
+            report = _checks(settings, timeout, None, write, warn_ms, started + timeout)
             at = rfc3339(utc_now())
             with uninterrupted():  # a Ctrl-C waits for the round's output to be whole
                 if live is not None:
-                    live.update(table(report, round_no, at), refresh=True)
+                    table = watch_table(report, settings.redis_target_masked, every, round_no, at)
+                    live.update(table, refresh=True)
                 else:
                     if output_format is HealthFormat.text and not quiet:
                         terminal.out(f"--- round {round_no} at {at} ---")
-                    _emit(report, settings, output_format, quiet, terminal)
+                    render(report)
             time.sleep(max(started + every - time.monotonic(), 0.0))
     except KeyboardInterrupt:
         pass
@@ -289,81 +254,14 @@ def _watch(
         if live is not None:
             with uninterrupted():
                 live.stop()
-    raise typer.Exit(0)
-
-
-def _deadline_report(settings: Settings, budget: float) -> Report:
-    from cpa_ops.core.health import Check, Report, Status
-    from cpa_ops.core.redis import REASONS
-
-    reason = REASONS["deadline"]
-    return Report(
-        (
-            Check(
-                "redis",
-                "ping",
-                Status.FAIL,
-                f"{reason.explanation} ({settings.redis_target_masked}): "
-                f"no verdict within {budget:.2f} s",
-                reason="deadline",
-                hint=reason.hint,
-            ),
-        )
-    )
+    raise typer.Exit(ExitCode.OK)
 
 
 def _exit_code(report: Report, output_format: HealthFormat) -> int:
     from cpa_ops.cli.exits import ExitCode
-    from cpa_ops.cli.render import report_nagios
+    from cpa_ops.cli.render.report import report_nagios
     from cpa_ops.core.health import Status
 
     if output_format is HealthFormat.nagios:
         return int(report_nagios(report)[1])
     return ExitCode.UNHEALTHY if report.status is Status.FAIL else ExitCode.OK
-
-
-def _emit(
-    report: Report,
-    settings: Settings,
-    output_format: HealthFormat,
-    quiet: bool,
-    terminal: Terminal,
-) -> int:
-    """Write the verdict; the exit code it stands for."""
-    from cpa_ops.cli.render import check_label, report_json, report_nagios, report_text
-    from cpa_ops.core.health import Status
-
-    code = _exit_code(report, output_format)
-    if quiet:
-        for check in report.failures:
-            terminal.err(f"cpa-ops health: {check_label(check)} [{check.reason}] {check.output}")
-        return code
-    if output_format is HealthFormat.json:
-        terminal.out(report_json(report, f"cpa-ops health of {settings.redis_target_masked}"))
-    elif output_format is HealthFormat.nagios:
-        terminal.out(report_nagios(report)[0])
-    else:
-        for line in report_text(report, terminal):
-            terminal.out(line)
-        if report.status is Status.FAIL:
-            first = report.failures[0]
-            terminal.err(
-                f"cpa-ops health: {check_label(first)} failed [{first.reason}]: {first.hint}"
-            )
-    return code
-
-
-class _Spinner:
-    """A one-line spinner on stderr while --wait polls (only on a TTY)."""
-
-    def __init__(self, terminal: Terminal) -> None:
-        from rich.status import Status as RichStatus
-
-        self._status = RichStatus("waiting for Redis", console=terminal.rich(stderr=True))
-        self._status.start()
-
-    def update(self, text: str) -> None:
-        self._status.update(text)
-
-    def stop(self) -> None:
-        self._status.stop()

@@ -2,25 +2,16 @@
 
 from __future__ import annotations
 
-from enum import StrEnum
-from typing import IO, Annotated, cast
+from typing import IO, TYPE_CHECKING, Annotated, cast
 
 import typer
 
+from cpa_ops.cli.options import LogFormatChoice, LogLevelChoice
+
+if TYPE_CHECKING:
+    from cpa_ops.core.choices import LogFormat
+
 MAX_COUNT = 1_000_000
-
-
-class LogFormatChoice(StrEnum):
-    console = "console"
-    json = "json"
-
-
-class LogLevelChoice(StrEnum):
-    DEBUG = "DEBUG"
-    INFO = "INFO"
-    WARNING = "WARNING"
-    ERROR = "ERROR"
-    CRITICAL = "CRITICAL"
 
 
 EPILOG = """\
@@ -85,7 +76,7 @@ def log_test(
     configure_logging(
         settings,
         stream=cast("IO[str]", stdout),  # write, flush and isatty are all logging uses
-        log_format=log_format.value if log_format else None,
+        log_format=cast("LogFormat", log_format.value) if log_format else None,
         level=level.value if level else None,
     )
     for round_number in range(1, count + 1):

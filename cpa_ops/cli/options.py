@@ -1,23 +1,54 @@
-"""Options and parsers shared by several commands, and settings loading for the CLI."""
+"""Every option and parser several commands share, declared once, and settings loading for the
+CLI. An option's name says its meaning: ``CommandTimeoutOption`` bounds the whole command,
+``SampleTimeoutOption`` one ping sample."""
 
 from __future__ import annotations
 
 import math
 from enum import StrEnum
-from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Annotated, Any, cast, get_args
 
 import typer
+
+from cpa_ops.core.choices import EventLevel, LogFormat, LogLevel, RedisMode
 
 if TYPE_CHECKING:
     from cpa_ops.core.settings import Settings
 
 MAX_SECONDS = 86_400.0
+MAX_SAMPLES = 1_000_000_000
+
+
+def _choices(name: str, values: tuple[str, ...]) -> type[StrEnum]:
+    """A Typer choice enum whose members are ``values`` (a core Literal's, via get_args)."""
+    return cast("type[StrEnum]", StrEnum(name, {value: value for value in values}))
+
+
+if TYPE_CHECKING:  # to a type checker, a member's value is a str
+    RedisModeChoice = StrEnum
+    LogLevelChoice = StrEnum
+    LogFormatChoice = StrEnum
+    EventLevelChoice = StrEnum
+else:
+    RedisModeChoice = _choices("RedisModeChoice", get_args(RedisMode))
+    LogLevelChoice = _choices("LogLevelChoice", get_args(LogLevel))
+    LogFormatChoice = _choices("LogFormatChoice", get_args(LogFormat))
+    EventLevelChoice = _choices("EventLevelChoice", get_args(EventLevel))
 
 
 class OutputFormat(StrEnum):
     text = "text"
     json = "json"
+
+
+class HealthFormat(StrEnum):
+    text = "text"
+    json = "json"
+    nagios = "nagios"
+
+
+# --------------------------------------------------------------------------------------------
+# Parsers
 
 
 def _positive_number(value: str | float, unit: str, examples: str, maximum: float) -> float:
@@ -62,17 +93,108 @@ def seconds_or_zero(value: str | float) -> float:
         ) from None
 
 
+def sample_count(value: str | int) -> int:
+    """A sample count: a whole number from 0 (until Ctrl-C) to a billion."""
+    text = str(value).strip()
+    if not (text.isascii() and text.isdigit()) or int(text) > MAX_SAMPLES:
+        raise typer.BadParameter(
+            f"{_shown(text)} is not a count of samples (expected a whole number from 0, until "
+            f"Ctrl-C, to {MAX_SAMPLES})"
+        )
+    return int(text)
+
+
 def _shown(text: str) -> str:
     return repr(text if len(text) <= 30 else text[:27] + "...")
+
+
+# --------------------------------------------------------------------------------------------
+# Options
+
+RedisUrlOption = Annotated[
+    str | None,
+    typer.Option(
+        "--redis-url",
+        metavar="URL",
+        help="Redis to use (overrides REDIS_URL): redis://, rediss:// or unix://.",
+        show_default=False,
+    ),
+]
+ModeOption = Annotated[
+    RedisModeChoice | None,
+    typer.Option(
+        "--mode",
+        help="Redis topology (overrides REDIS_MODE; default standalone).",
+        show_default=False,
+    ),
+]
+SentinelsOption = Annotated[
+    str | None,
+    typer.Option(
+        "--sentinels",
+        metavar="HOST:PORT,...",
+        help="Sentinel mode: the sentinels (overrides REDIS_SENTINELS).",
+        show_default=False,
+    ),
+]
+SentinelMasterOption = Annotated[
+    str | None,
+    typer.Option(
+        "--sentinel-master",
+        metavar="NAME",
+        help="Sentinel mode: the service name (overrides REDIS_SENTINEL_MASTER).",
+        show_default=False,
+    ),
+]
+#: the whole command's budget (health, sentry-test): each command gives its own default
+CommandTimeoutOption = Annotated[
+    float,
+    typer.Option(
+        "--timeout",
+        metavar="SECONDS",
+        parser=seconds,
+        help="Budget for the whole command: the process exits within it (+0.5 s).",
+    ),
+]
+#: ping's bound on one sample
+SampleTimeoutOption = Annotated[
+    float,
+    typer.Option(
+        "--timeout",
+        "-W",
+        metavar="SECONDS",
+        parser=seconds,
+        help="Time allowed for one sample (a reconnect included); no retries.",
+    ),
+]
+FormatOption = Annotated[
+    OutputFormat, typer.Option("--format", help="text for people, json for machines.")
+]
+HealthFormatOption = Annotated[
+    HealthFormat,
+    typer.Option("--format", help="text for people, json (health+json), nagios."),
+]
+
+
+def topology_overrides(
+    mode: StrEnum | None, sentinels: str | None, sentinel_master: str | None
+) -> dict[str, Any]:
+    """The settings overrides the topology options stand for (None: not given)."""
+    return {
+        "redis_mode": mode.value if mode else None,
+        "redis_sentinels": sentinels,
+        "redis_sentinel_master": sentinel_master,
+    }
 
 
 def settings_or_exit(ctx: typer.Context, **overrides: Any) -> Settings:
     """Load the settings (global --env-file, environment, overrides) or exit 2 naming each fault."""
     from cpa_ops.cli.console import fail_config
+    from cpa_ops.cli.context import cli_context
     from cpa_ops.core.settings import ConfigError, load_settings
 
-    env_file: Path | None = (ctx.find_root().obj or {}).get("env_file")
+    context = cli_context(ctx)
     try:
-        return load_settings(env_file, **overrides)
+        return load_settings(context.env_file, **overrides)
     except ConfigError as exc:
-        fail_config(exc.problems)
+        fail_config(exc.problems, context.terminal)

@@ -1,26 +1,35 @@
-"""``cpa-ops ping``: ping(8) for Redis. Is Redis slow, or is it us?"""
+"""``cpa-ops ping``: ping(8) for Redis. Is Redis slow, or is it us?
+
+Standalone: one server. Sentinel: the master the sentinels name. Cluster: every node, a
+latency summary per node.
+"""
 
 from __future__ import annotations
 
-import signal
-from collections.abc import Coroutine
-from typing import TYPE_CHECKING, Annotated, Any
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Annotated, NoReturn
 
 import typer
 
-from cpa_ops.cli.options import OutputFormat, seconds, seconds_or_zero
-from cpa_ops.cli.topology import (
+from cpa_ops.cli.options import (
+    FormatOption,
     ModeOption,
+    OutputFormat,
+    RedisUrlOption,
+    SampleTimeoutOption,
     SentinelMasterOption,
     SentinelsOption,
+    sample_count,
+    seconds_or_zero,
     topology_overrides,
 )
 
 if TYPE_CHECKING:
-    import asyncio
+    import signal
 
     from cpa_ops.cli.console import Terminal
-    from cpa_ops.core.redis import LatencyRecorder, LatencySummary, Sample
+    from cpa_ops.core.redis import LatencySummary, NodeTarget
+    from cpa_ops.core.settings import Settings
     from cpa_ops.core.urls import RedisTarget
 
 EPILOG = """\
@@ -35,20 +44,6 @@ Examples:
   For a script or a dashboard (one JSON summary object):
     cpa-ops ping -c 100 -i 0.01 --format json
 """
-# exit codes of a run ended by a signal: the summary so far is printed first
-SIGNAL_EXITS = {signal.SIGINT: 130, signal.SIGTERM: 143}
-
-
-def _count(value: str | int) -> int:
-    """A sample count: a whole number from 0 (until Ctrl-C) to a billion."""
-    text = str(value).strip()
-    if not (text.isascii() and text.isdigit()) or int(text) > 1_000_000_000:
-        shown = repr(text if len(text) <= 30 else text[:27] + "...")
-        raise typer.BadParameter(
-            f"{shown} is not a count of samples (expected a whole number from 0, until Ctrl-C, "
-            "to 1000000000)"
-        )
-    return int(text)
 
 
 def register(app: typer.Typer) -> None:
@@ -63,7 +58,7 @@ def ping(
             "--count",
             "-c",
             metavar="N",
-            parser=_count,
+            parser=sample_count,
             help="Stop after N samples (0: until Ctrl-C).",
         ),
     ] = 0,
@@ -77,29 +72,9 @@ def ping(
             help="Time between the starts of two samples (0: back to back).",
         ),
     ] = 1.0,
-    timeout: Annotated[
-        float,
-        typer.Option(
-            "--timeout",
-            "-W",
-            metavar="SECONDS",
-            parser=seconds,
-            help="Time allowed for one sample (a reconnect included); no retries.",
-        ),
-    ] = 1.0,
-    redis_url: Annotated[
-        str | None,
-        typer.Option(
-            "--redis-url",
-            metavar="URL",
-            help="Redis to ping (overrides REDIS_URL): redis://, rediss:// or unix://.",
-            show_default=False,
-        ),
-    ] = None,
-    output_format: Annotated[
-        OutputFormat,
-        typer.Option("--format", help="text: a line per sample and a summary; json: the summary."),
-    ] = OutputFormat.text,
+    timeout: SampleTimeoutOption = 1.0,
+    redis_url: RedisUrlOption = None,
+    output_format: FormatOption = OutputFormat.text,
     mode: ModeOption = None,
     sentinels: SentinelsOption = None,
     sentinel_master: SentinelMasterOption = None,
@@ -109,91 +84,39 @@ def ping(
     Connect time is reported apart from the round-trip; failures are counted by the reason
     codes of 'cpa-ops health'. Ctrl-C prints the summary so far (exit 130).
     """
-    from cpa_ops.cli.console import Terminal
+    from cpa_ops.cli.context import cli_context
     from cpa_ops.cli.options import settings_or_exit
-    from cpa_ops.core.redis import LatencyRecorder
 
-    terminal = Terminal()
+    terminal = cli_context(ctx).terminal
     overrides = topology_overrides(mode, sentinels, sentinel_master)
     settings = settings_or_exit(ctx, redis_url=redis_url, **overrides)
     target = settings.redis_target
     if settings.redis_mode != "standalone":
-        from cpa_ops.cli.topology import ping_topology
-
-        # a cluster is sampled node by node there; sentinel mode pings the master they name
-        target = ping_topology(settings, count, interval, timeout, output_format, terminal)
-    recorder = LatencyRecorder(target.masked)
-    if output_format is OutputFormat.json:
-        view: _View = _View(terminal)
-    elif terminal.stdout_live:
-        view = _LiveView(terminal)
-    else:
-        view = _LineView(terminal)
-    view.start(recorder.url, count, interval, timeout)
-    try:
-        stopped_by = _sample(target, count, interval, timeout, recorder, view)
-    finally:
-        view.stop()
-    summary = recorder.summary()
-    _emit_summary(summary, output_format, stopped_by is not None, terminal)
-    if stopped_by is not None:
-        raise typer.Exit(SIGNAL_EXITS[stopped_by])
-    raise typer.Exit(1 if summary.failed else 0)
+        targets = _nodes_to_ping(settings, timeout, terminal)
+        if settings.redis_mode == "cluster":
+            _ping_cluster(settings, targets, count, interval, timeout, output_format, terminal)
+        target = targets[0].target  # sentinel mode: the master they name
+    _ping_server(target, count, interval, timeout, output_format, terminal)
 
 
-def run_until_signal(coro: Coroutine[Any, Any, None]) -> signal.Signals | None:
-    """Run ``coro`` on a fresh loop; SIGINT/SIGTERM cancel it (the step in flight is dropped
-    cleanly). The signal that stopped it, if any; the previous handlers are restored."""
-    import asyncio
-    import contextlib
-
-    loop = _new_event_loop()
-    task = loop.create_task(coro)
-    stopped_by: list[signal.Signals] = []
-
-    def stop(signum: signal.Signals) -> None:
-        stopped_by.append(signum)
-        task.cancel()
-
-    saved = {sig: signal.getsignal(sig) for sig in SIGNAL_EXITS}
-    for sig in SIGNAL_EXITS:
-        loop.add_signal_handler(sig, stop, sig)
-    try:
-        with contextlib.suppress(asyncio.CancelledError):
-            loop.run_until_complete(task)
-    finally:
-        for sig, handler in saved.items():
-            loop.remove_signal_handler(sig)
-            signal.signal(sig, handler)
-        loop.close()
-    return stopped_by[0] if stopped_by else None
-
-
-def _new_event_loop() -> asyncio.AbstractEventLoop:
-    """uvloop's loop where it is installed (not on Windows): it wakes a task waiting for a reply
-    in about two thirds of asyncio's time, and every round-trip ping reports includes one such
-    wake-up (benchmarks/bench_ping.py)."""
-    import asyncio
-
-    try:
-        import uvloop
-    except ImportError:
-        return asyncio.new_event_loop()
-    return uvloop.new_event_loop()
-
-
-def _sample(
+def _ping_server(
     target: RedisTarget,
     count: int,
     interval: float,
     timeout: float,
-    recorder: LatencyRecorder,
-    view: _View,
-) -> signal.Signals | None:
-    """Run the samples; the signal (SIGINT, SIGTERM) that stopped them early, if any."""
+    output_format: OutputFormat,
+    terminal: Terminal,
+) -> NoReturn:
+    """Sample one server, then its statistics; exit 0 all answered, 1 any failed."""
     import contextlib
 
-    from cpa_ops.core.redis import sample_latency
+    from cpa_ops.cli.render.ping import sample_view, write_summary
+    from cpa_ops.cli.runner import run_until_signal
+    from cpa_ops.core.redis import LatencyRecorder, sample_latency
+
+    recorder = LatencyRecorder(target.masked)
+    view = sample_view(output_format, terminal)
+    view.start(recorder.url, count, interval, timeout)
 
     async def run() -> None:
         samples = sample_latency(target, count=count, interval=interval, timeout=timeout)
@@ -202,117 +125,90 @@ def _sample(
                 recorder.add(sample)
                 view.sample(sample, recorder)
 
-    return run_until_signal(run())
+    try:
+        stopped_by = run_until_signal(run(), fast_loop=True)
+    finally:
+        view.stop()
+    summary = recorder.summary()
+    interrupted = stopped_by is not None
+    write_summary(summary, output_format, interrupted, _hints([summary]), terminal)
+    _exit([summary], stopped_by)
 
 
-class _View:
-    """What is shown while sampling: nothing (for --format json)."""
+def _nodes_to_ping(settings: Settings, timeout: float, terminal: Terminal) -> list[NodeTarget]:
+    """Every node of the cluster, or the master the sentinels name; none: one line on stderr,
+    exit 1."""
+    import time
 
-    def __init__(self, terminal: Terminal) -> None:
-        self.terminal = terminal
+    from cpa_ops.cli.exits import ExitCode
+    from cpa_ops.cli.runner import run
+    from cpa_ops.core.health import Status
+    from cpa_ops.core.redis import ping_targets
 
-    def start(self, url: str, count: int, interval: float, timeout: float) -> None:
-        pass
-
-    def sample(self, sample: Sample, recorder: LatencyRecorder) -> None:
-        pass
-
-    def stop(self) -> None:
-        pass
-
-
-class _LineView(_View):
-    """A line per sample (into a pipe, a file or a dumb terminal); coloured only when forced."""
-
-    def start(self, url: str, count: int, interval: float, timeout: float) -> None:
-        self.terminal.out(self.terminal.paint(_header(url, count, interval, timeout), "bold"))
-
-    def sample(self, sample: Sample, recorder: LatencyRecorder) -> None:
-        style = "green" if sample.ok else "bold red"
-        self.terminal.out(self.terminal.paint(_sample_line(sample), style))
+    deadline = time.monotonic() + timeout
+    targets, diagnosis = run(ping_targets(settings.redis_target, deadline=deadline))
+    if targets:
+        return targets
+    failures = [c for c in diagnosis.checks if c.status is Status.FAIL]
+    # what ping lacks is a node: the master or cluster check says why before the quorum's
+    failing = next((c for c in failures if c.key in ("redis:master", "redis:cluster")), None)
+    failing = failing or (failures[0] if failures else None)
+    why = f"[{failing.reason}] {failing.output}" if failing else "no node found"
+    terminal.err(f"cpa-ops ping: no {settings.redis_mode} node to ping: {why}")
+    raise typer.Exit(ExitCode.UNHEALTHY)
 
 
-class _LiveView(_View):
-    """On a TTY: a coloured line per sample, under it a running summary that updates in place."""
+def _ping_cluster(
+    settings: Settings,
+    targets: list[NodeTarget],
+    count: int,
+    interval: float,
+    timeout: float,
+    output_format: OutputFormat,
+    terminal: Terminal,
+) -> NoReturn:
+    """Sample every node each round, then a summary per node."""
+    import contextlib
 
-    def start(self, url: str, count: int, interval: float, timeout: float) -> None:
-        from rich.live import Live
-        from rich.text import Text
+    from cpa_ops.cli.render.ping import cluster_header, sample_line, write_cluster_summary
+    from cpa_ops.cli.runner import run_until_signal
+    from cpa_ops.core.redis import LatencyRecorder, sample_nodes
 
-        self._console = self.terminal.rich()
-        self._console.print(Text(_header(url, count, interval, timeout), style="bold"))
-        self._live = Live(Text(""), console=self._console, transient=True, refresh_per_second=8)
-        self._live.start()
+    recorders = {t.address: LatencyRecorder(t.target.masked) for t in targets}
+    roles = {t.address: {"slave": "replica"}.get(t.role or "", t.role or "node") for t in targets}
+    text = output_format is not OutputFormat.json
+    url = settings.redis_url_masked
+    if text:
+        terminal.out(cluster_header(url, len(targets), count, interval, timeout))
 
-    def sample(self, sample: Sample, recorder: LatencyRecorder) -> None:
-        from rich.text import Text
+    async def run() -> None:
+        rounds = sample_nodes(targets, count=count, interval=interval, timeout=timeout)
+        async with contextlib.aclosing(rounds):
+            async for address, sample in rounds:
+                recorders[address].add(sample)
+                if text:
+                    terminal.out(f"{address} {roles[address]} {sample_line(sample)}")
 
-        style = "green" if sample.ok else "bold red"
-        self._live.console.print(Text(_sample_line(sample), style=style))
-        self._live.update(Text(_running_line(recorder), style="dim"))
-
-    def stop(self) -> None:
-        self._live.stop()
-
-
-def _header(url: str, count: int, interval: float, timeout: float) -> str:
-    samples = f"{count} samples" if count else "until Ctrl-C"
-    return f"PING {url}: {samples}, interval {interval:g} s, timeout {timeout:g} s"
-
-
-def _sample_line(sample: Sample) -> str:
-    connect = f" connect={sample.connect_ms:.3f} ms" if sample.connect_ms is not None else ""
-    if sample.ok and sample.rtt_ms is not None:
-        return f"seq={sample.seq}{connect} rtt={sample.rtt_ms:.3f} ms"
-    return f"seq={sample.seq}{connect} error [{sample.reason}] {sample.detail or ''}".rstrip()
-
-
-def _running_line(recorder: LatencyRecorder) -> str:
-    mean = recorder.running_avg
-    avg = f", avg {mean:.3f} ms" if mean is not None else ""
-    return f"{recorder.sent} sent, {recorder.ok} ok, {recorder.sent - recorder.ok} failed{avg}"
+    stopped_by = run_until_signal(run(), fast_loop=True)
+    summaries = {address: recorder.summary() for address, recorder in recorders.items()}
+    interrupted = stopped_by is not None
+    hints = _hints(summaries.values())
+    write_cluster_summary(url, summaries, roles, output_format, interrupted, hints, terminal)
+    _exit(summaries.values(), stopped_by)
 
 
-def _summary_lines(summary: LatencySummary) -> list[str]:
-    """The ping(8)-like closing statistics."""
-    share = f" ({summary.failed / summary.sent:.1%})" if summary.sent else ""
-    lines = [
-        f"--- {summary.url} ping statistics ---",
-        f"{summary.sent} sent, {summary.ok} ok, {summary.failed} failed{share}, "
-        f"{summary.elapsed_s:.2f} s",
-    ]
-    if summary.errors:
-        lines.append("errors: " + ", ".join(f"{code} {n}" for code, n in summary.errors.items()))
-    if summary.connect:
-        c = summary.connect
-        lines.append(
-            f"connect: {c.count} connect{'s' if c.count != 1 else ''}, "
-            f"min/avg/max {c.min:.3f}/{c.avg:.3f}/{c.max:.3f} ms"
-        )
-    r = summary.round_trip
-    if r:
-        lines.append(
-            f"round-trip ms: min {r.min:.3f} avg {r.avg:.3f} p50 {r.p50:.3f} p90 {r.p90:.3f} "
-            f"p99 {r.p99:.3f} max {r.max:.3f} stddev {r.stddev:.3f}"
-        )
-    return lines
-
-
-def _emit_summary(
-    summary: LatencySummary, output_format: OutputFormat, interrupted: bool, terminal: Terminal
-) -> None:
+def _hints(summaries: Iterable[LatencySummary]) -> dict[str, str]:
+    """The hint of each reason code that failed a sample."""
     from cpa_ops.core.redis import REASONS
 
-    if output_format is OutputFormat.json:
-        import json
+    codes = {code for summary in summaries for code in summary.errors}
+    return {code: REASONS[code].hint if code in REASONS else "" for code in codes}
 
-        document = {**summary.as_dict(), "interrupted": interrupted}
-        terminal.out(json.dumps(document, ensure_ascii=False))
-    else:
-        if terminal.stdout_isatty or interrupted:
-            terminal.out()
-        for line in _summary_lines(summary):
-            terminal.out(line)
-    for code, n in summary.errors.items():
-        hint = REASONS[code].hint if code in REASONS else ""
-        terminal.err(f"cpa-ops ping: {n} of {summary.sent} samples failed [{code}]: {hint}")
+
+def _exit(summaries: Iterable[LatencySummary], stopped_by: signal.Signals | None) -> NoReturn:
+    from cpa_ops.cli.exits import EXIT_ON_SIGNAL, ExitCode
+
+    if stopped_by is not None:
+        raise typer.Exit(EXIT_ON_SIGNAL[stopped_by])
+    failed = any(summary.failed for summary in summaries)
+    raise typer.Exit(ExitCode.UNHEALTHY if failed else ExitCode.OK)

@@ -73,35 +73,3 @@ class Report:
     @property
     def failures(self) -> tuple[Check, ...]:
         return tuple(c for c in self.checks if c.status is Status.FAIL)
-
-
-def sentry_config_check(environment: str, dsn_host: str | None, sample_rate: float) -> Check:
-    """Sentry's configuration: enabled (which host), or disabled, a warn in production."""
-    if dsn_host is None:
-        if environment == "production":
-            return Check(
-                "sentry",
-                "config",
-                Status.WARN,
-                "Sentry is disabled (SENTRY_DSN unset): production errors are not reported",
-                reason="disabled",
-                hint="set SENTRY_DSN=https://<key>@<host>/<project-id>",
-            )
-        return Check("sentry", "config", Status.PASS, f"Sentry is disabled ({environment})")
-    return Check(
-        "sentry",
-        "config",
-        Status.PASS,
-        f"Sentry enabled: host {dsn_host}, environment {environment}, "
-        f"traces sample rate {sample_rate:g}",
-    )
-
-
-def logging_config_check(environment: str, log_format: str, log_level: str) -> Check:
-    """Which log format and level ENVIRONMENT and LOG_LEVEL select."""
-    return Check(
-        "logging",
-        "config",
-        Status.PASS,
-        f"{log_format} logs at {log_level} (ENVIRONMENT={environment})",
-    )

@@ -17,7 +17,6 @@ from hypothesis import strategies as st
 from cpa_ops import __version__
 from cpa_ops.core.redact import MARKER_PREFIX
 from tests.conftest import Ran, clean_env, run_cpa_ops
-from tests.servers import sentry_fixtures
 from tests.servers.sentry_fixtures import StartSentryIngest, assert_no_pii, planted_pii
 from tests.servers.sentry_ingest import (
     PUBLIC_KEY,
@@ -27,10 +26,6 @@ from tests.servers.sentry_ingest import (
     SentryIngest,
     dead_port,
 )
-
-# The fixtures, until tests/conftest.py lists tests.servers.sentry_fixtures in pytest_plugins
-sentry_ingest = sentry_fixtures.sentry_ingest
-start_sentry_ingest = sentry_fixtures.start_sentry_ingest
 
 EVENT_ID = re.compile(r"[0-9a-f]{32}")
 

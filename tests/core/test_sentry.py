@@ -32,13 +32,8 @@ from cpa_ops.core.sentry import (
 )
 from cpa_ops.core.sentry import scrub as sentry_scrub
 from cpa_ops.core.settings import ConfigError, Settings, load_settings
-from tests.servers import sentry_fixtures
 from tests.servers.sentry_fixtures import StartSentryIngest, assert_no_pii, planted_pii
 from tests.servers.sentry_ingest import PUBLIC_KEY, Mode, ReceivedEnvelope, SentryIngest, dead_port
-
-# The fixtures, until tests/conftest.py lists tests.servers.sentry_fixtures in pytest_plugins
-sentry_ingest_per_module = sentry_fixtures.sentry_ingest_per_module
-start_sentry_ingest = sentry_fixtures.start_sentry_ingest
 
 # ---------------------------------------------------------------------------------------------
 # Fixtures

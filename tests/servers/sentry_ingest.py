@@ -26,7 +26,8 @@ from typing import Any
 
 import brotli
 
-HOST = "127.0.0.1"
+from tests.servers.net import LOOPBACK, free_port
+
 PUBLIC_KEY = "0123456789abcdef0123456789abcdef"
 PROJECT_ID = "4242"
 RETRY_AFTER = "37"
@@ -121,7 +122,7 @@ class SentryIngest:
         self.received: list[ReceivedEnvelope] = []
         self._arrived = threading.Condition()
         self._stopping = threading.Event()
-        self._server = ThreadingHTTPServer((HOST, 0), self._handler_class())
+        self._server = ThreadingHTTPServer((LOOPBACK, 0), self._handler_class())
         self._server.daemon_threads = True
         self._scheme = "http"
         if tls is not None:  # HTTPS: handshakes happen on accept
@@ -136,7 +137,7 @@ class SentryIngest:
     @property
     def dsn(self) -> str:
         """A DSN pointing at this server."""
-        return f"{self._scheme}://{PUBLIC_KEY}@{HOST}:{self.port}/{PROJECT_ID}"
+        return f"{self._scheme}://{PUBLIC_KEY}@{LOOPBACK}:{self.port}/{PROJECT_ID}"
 
     def __enter__(self) -> SentryIngest:
         self._thread.start()
@@ -227,6 +228,4 @@ class SentryIngest:
 
 def dead_port() -> int:
     """A loopback port nothing listens on (bound, then released)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind((HOST, 0))
-        return int(sock.getsockname()[1])
+    return free_port()

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import json
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
-from cpa_ops import __version__
 from cpa_ops.cli.exits import NagiosCode
+from cpa_ops.cli.options import HealthFormat
 
 if TYPE_CHECKING:
     from cpa_ops.cli.console import Terminal
@@ -51,40 +51,10 @@ def _measured(check: Check) -> str:
 
 
 def report_json(report: Report, description: str) -> str:
-    """The report as one health+json object (draft-inadarei-api-health-check)."""
-    from cpa_ops.core.health import rfc3339
+    """The report as one health+json line (draft-inadarei-api-health-check)."""
+    from cpa_ops.core.report import health_document
 
-    checks: dict[str, list[dict[str, Any]]] = {}
-    for check in report.checks:
-        entry: dict[str, Any] = {
-            "componentType": "datastore" if check.component == "redis" else "component",
-            **({"componentId": check.component_id} if check.component_id else {}),
-            "status": check.status.value,
-            "time": rfc3339(check.time),
-        }
-        if check.observed_value is not None:
-            entry["observedValue"] = check.observed_value
-            if check.observed_unit:
-                entry["observedUnit"] = check.observed_unit
-        entry["output"] = check.output
-        if check.reason:
-            entry["reason"] = check.reason
-        if check.hint:
-            entry["hint"] = check.hint
-        if check.details:
-            entry["details"] = check.details
-        checks.setdefault(check.key, []).append(entry)
-    document: dict[str, Any] = {
-        "status": report.status.value,
-        "releaseId": __version__,
-        "serviceId": "cpa-ops",
-        "description": description,
-    }
-    problems = [c for c in report.checks if c.status != "pass"]
-    if problems:
-        document["output"] = "; ".join(f"{c.key}: {c.output}" for c in problems)
-    document["checks"] = checks
-    return json.dumps(document, ensure_ascii=False)
+    return json.dumps(health_document(report, description=description), ensure_ascii=False)
 
 
 def report_nagios(report: Report) -> tuple[str, NagiosCode]:
@@ -128,3 +98,32 @@ def report_nagios(report: Report) -> tuple[str, NagiosCode]:
 def _nagios_safe(text: str) -> str:
     # '|' starts perfdata in the Nagios plugin format
     return text.replace("|", "/").replace("\n", " ")
+
+
+def write_report(
+    report: Report,
+    output_format: HealthFormat,
+    terminal: Terminal,
+    *,
+    description: str,
+    quiet: bool = False,
+) -> None:
+    """Write the verdict in ``output_format``; with ``quiet``, only each failure, on stderr."""
+    from cpa_ops.core.health import Status
+
+    if quiet:
+        for check in report.failures:
+            terminal.err(f"cpa-ops health: {check_label(check)} [{check.reason}] {check.output}")
+        return
+    if output_format is HealthFormat.json:
+        terminal.out(report_json(report, description))
+    elif output_format is HealthFormat.nagios:
+        terminal.out(report_nagios(report)[0])
+    else:
+        for line in report_text(report, terminal):
+            terminal.out(line)
+        if report.status is Status.FAIL:
+            first = report.failures[0]
+            terminal.err(
+                f"cpa-ops health: {check_label(first)} failed [{first.reason}]: {first.hint}"
+            )
