@@ -10,11 +10,12 @@ import os
 from collections.abc import Mapping
 from functools import cached_property
 from pathlib import Path
-from typing import Annotated, Any, Literal, get_args
+from typing import Annotated, Any, get_args
 
 from pydantic import Field, SecretStr, ValidationError, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from cpa_ops.core.choices import Environment, LogFormat, LogLevel, RedisMode
 from cpa_ops.core.urls import (
     DEFAULT_REDIS_URL,
     RedisTarget,
@@ -36,9 +37,6 @@ __all__ = [
     "setting_sources",
 ]
 
-Environment = Literal["development", "staging", "production"]
-LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"]
-RedisMode = Literal["standalone", "cluster", "sentinel"]
 
 # What each variable accepts: the second half of every error line.
 ACCEPTED: dict[str, str] = {
@@ -203,7 +201,7 @@ class Settings(BaseSettings):
         return dsn_host(self.sentry_dsn.get_secret_value())
 
     @property
-    def log_format(self) -> Literal["console", "json"]:
+    def log_format(self) -> LogFormat:
         """The log format ENVIRONMENT selects."""
         return "console" if self.environment == "development" else "json"
 

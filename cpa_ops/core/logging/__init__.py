@@ -51,7 +51,8 @@ still fails, or a processor raises, a minimal line says so; a closed or broken s
 
 from __future__ import annotations
 
-from cpa_ops.core.logging.config import LogFormat, configure_logging, get_logger
+from cpa_ops.core.choices import LogFormat
+from cpa_ops.core.logging.config import configure_logging, get_logger
 from cpa_ops.core.logging.correlation import (
     agent_ctx,
     bind_correlation,

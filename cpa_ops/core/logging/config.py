@@ -5,10 +5,11 @@ from __future__ import annotations
 import logging
 import sys
 from collections.abc import Iterable, Mapping
-from typing import IO, TYPE_CHECKING, Any, Literal
+from typing import IO, TYPE_CHECKING, Any
 
 import structlog
 
+from cpa_ops.core.choices import LogFormat
 from cpa_ops.core.logging.console_lines import ConsoleLines
 from cpa_ops.core.logging.json_lines import JsonLines
 from cpa_ops.core.logging.logger import CpaBoundLogger, sink_for
@@ -19,8 +20,6 @@ from cpa_ops.core.terminal import colour_wanted
 
 if TYPE_CHECKING:
     from cpa_ops.core.settings import Settings
-
-LogFormat = Literal["console", "json"]
 
 
 def configure_logging(

@@ -12,11 +12,12 @@ import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 import sentry_sdk
 from sentry_sdk.envelope import Envelope
 
+from cpa_ops.core.choices import EventLevel
 from cpa_ops.core.redact import redact_text
 from cpa_ops.core.sentry.delivery import Delivery, Verdict
 from cpa_ops.core.sentry.options import pii_option_accepted, sentry_options
@@ -24,7 +25,7 @@ from cpa_ops.core.sentry.scrub import Event
 from cpa_ops.core.sentry.transport import DeliveryRecordingTransport, EnvelopeKeepingTransport
 from cpa_ops.core.settings import ConfigError, Settings
 
-Level = Literal["fatal", "error", "warning", "info", "debug"]
+Level = EventLevel
 
 TEST_MESSAGE = "cpa-ops sentry-test: test event"
 TEST_TAG = ("cpa_ops.sentry_test", "true")
