@@ -38,3 +38,22 @@ def live_view_wanted(stream: IO[Any] | None, environ: Mapping[str, str] | None =
         return bool(stream is not None and stream.isatty())
     except (AttributeError, ValueError, OSError):
         return False
+
+
+# C0 controls, DEL and C1 controls (ESC, CSI, OSC, BEL, ...), line and paragraph separators, and
+# the bidirectional controls that can reorder what a person reads (Trojan Source)
+_CONTROLS = frozenset(
+    (*range(0x00, 0x20), *range(0x7F, 0xA0), 0x061C, 0x200E, 0x200F, 0x2028, 0x2029)
+).union(range(0x202A, 0x202F), range(0x2066, 0x206A))
+_VISIBLE = {code: (f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}") for code in _CONTROLS}
+
+
+def visible_controls(text: str, *, keep_newlines: bool = False) -> str:
+    """``text`` made safe to show on a terminal: every control character that could move the
+    cursor, retitle the window, clear the screen or reorder the text is written out visibly
+    (ESC as ``\\x1b``). Untrusted text (server replies, hosts, paths, user values) goes through
+    this where it is rendered for a person; ``keep_newlines`` keeps ``\\n`` as a line break."""
+    if text.isascii() and text.isprintable():
+        return text  # the common case, at C speed
+    table = _VISIBLE if not keep_newlines else {**_VISIBLE, 0x0A: "\n"}
+    return text.translate(table)
