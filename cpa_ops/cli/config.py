@@ -71,11 +71,11 @@ def check(
     redis_url: RedisUrlOption = None,
 ) -> None:
     """Validate the configuration: exit 0 valid, 2 invalid with one line per bad field."""
-    import json
-
     from cpa_ops.cli.console import fail_config
     from cpa_ops.cli.context import cli_context
+    from cpa_ops.cli.render.json_text import json_text
     from cpa_ops.core.settings import ConfigError, load_settings
+    from cpa_ops.core.terminal import visible_controls
 
     context = cli_context(ctx)
     terminal = context.terminal
@@ -83,14 +83,15 @@ def check(
         settings = load_settings(context.env_file, redis_url=redis_url)
     except ConfigError as exc:
         if output_format is OutputFormat.json:
-            terminal.out(json.dumps({"valid": False, "problems": exc.problems}))
-        fail_config(exc.problems, terminal)
+            terminal.out(json_text({"valid": False, "problems": exc.problems}))
+        fail_config([visible_controls(problem) for problem in exc.problems], terminal)
     if output_format is OutputFormat.json:
-        terminal.out(json.dumps({"valid": True, "problems": []}))
+        terminal.out(json_text({"valid": True, "problems": []}))
     else:
         terminal.out(
             f"configuration valid: {len(type(settings).model_fields)} settings, "
-            f"ENVIRONMENT={settings.environment}, REDIS_URL={settings.redis_url_masked}"
+            f"ENVIRONMENT={settings.environment}, "
+            f"REDIS_URL={visible_controls(settings.redis_url_masked)}"
         )
 
 

@@ -144,6 +144,7 @@ def _nodes_to_ping(settings: Settings, timeout: float, terminal: Terminal) -> li
     from cpa_ops.cli.runner import run
     from cpa_ops.core.health import Status
     from cpa_ops.core.redis import ping_targets
+    from cpa_ops.core.terminal import visible_controls
 
     deadline = time.monotonic() + timeout
     targets, diagnosis = run(ping_targets(settings.redis_target, deadline=deadline))
@@ -154,7 +155,7 @@ def _nodes_to_ping(settings: Settings, timeout: float, terminal: Terminal) -> li
     failing = next((c for c in failures if c.key in ("redis:master", "redis:cluster")), None)
     failing = failing or (failures[0] if failures else None)
     why = f"[{failing.reason}] {failing.output}" if failing else "no node found"
-    terminal.err(f"cpa-ops ping: no {settings.redis_mode} node to ping: {why}")
+    terminal.err(f"cpa-ops ping: no {settings.redis_mode} node to ping: {visible_controls(why)}")
     raise typer.Exit(ExitCode.UNHEALTHY)
 
 
@@ -170,7 +171,7 @@ def _ping_cluster(
     """Sample every node each round, then a summary per node."""
     import contextlib
 
-    from cpa_ops.cli.render.ping import cluster_header, sample_line, write_cluster_summary
+    from cpa_ops.cli.render.ping import cluster_header, node_sample_line, write_cluster_summary
     from cpa_ops.cli.runner import run_until_signal
     from cpa_ops.core.redis import LatencyRecorder, sample_nodes
 
@@ -187,7 +188,7 @@ def _ping_cluster(
             async for address, sample in rounds:
                 recorders[address].add(sample)
                 if text:
-                    terminal.out(f"{address} {roles[address]} {sample_line(sample)}")
+                    terminal.out(node_sample_line(address, roles[address], sample))
 
     stopped_by = run_until_signal(run(), fast_loop=True)
     summaries = {address: recorder.summary() for address, recorder in recorders.items()}

@@ -3,8 +3,10 @@ already masked by the caller."""
 
 from __future__ import annotations
 
-import json
 from typing import TYPE_CHECKING, Any
+
+from cpa_ops.cli.render.json_text import json_text
+from cpa_ops.core.terminal import visible_controls
 
 if TYPE_CHECKING:
     from cpa_ops.cli.console import Terminal
@@ -18,19 +20,22 @@ def settings_json(rows: list[Row], env_file: str | None) -> str:
         "envFile": env_file,
         "settings": {name: {"value": value, "source": source} for name, value, source in rows},
     }
-    return json.dumps(document, ensure_ascii=False)
+    return json_text(document)
 
 
 def settings_table(rows: list[Row], env_file: str | None, terminal: Terminal) -> list[str]:
-    """A SETTING / VALUE / SOURCE table, then which .env file was read."""
-    shown = [(name, _shown(value), src) for name, value, src in rows]
+    """A SETTING / VALUE / SOURCE table, then which .env file was read; values and paths as
+    typed (a sentinel name, a unix socket path, an --env-file path) made terminal-safe."""
+    shown = [
+        (name, visible_controls(_shown(value)), visible_controls(src)) for name, value, src in rows
+    ]
     name_width = max(len("SETTING"), *(len(name) for name, _, _ in shown))
     value_width = max(len("VALUE"), *(len(value) for _, value, _ in shown))
     lines = [terminal.paint(f"{'SETTING':<{name_width}}  {'VALUE':<{value_width}}  SOURCE", "bold")]
     lines += [
         f"{name:<{name_width}}  {value:<{value_width}}  {source}" for name, value, source in shown
     ]
-    lines.append(terminal.paint(f".env file: {env_file or '(none)'}", "dim"))
+    lines.append(terminal.paint(f".env file: {visible_controls(env_file or '(none)')}", "dim"))
     return lines
 
 

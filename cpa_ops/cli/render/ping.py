@@ -1,13 +1,17 @@
 """What ``cpa-ops ping`` writes: the header, a line per sample (a running summary under it on a
-terminal), and the ping(8)-like statistics, for one server or per cluster node."""
+terminal), and the ping(8)-like statistics, for one server or per cluster node.
+
+URLs (a unix socket path), node addresses and roles and error replies come from the user or a
+server: each is made terminal-safe here, in every line."""
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from cpa_ops.cli.options import OutputFormat
+from cpa_ops.cli.render.json_text import json_text
+from cpa_ops.core.terminal import visible_controls
 
 if TYPE_CHECKING:
     from cpa_ops.cli.console import Terminal
@@ -16,13 +20,14 @@ if TYPE_CHECKING:
 
 def header(url: str, count: int, interval: float, timeout: float) -> str:
     samples = f"{count} samples" if count else "until Ctrl-C"
-    return f"PING {url}: {samples}, interval {interval:g} s, timeout {timeout:g} s"
+    shown = visible_controls(url)
+    return f"PING {shown}: {samples}, interval {interval:g} s, timeout {timeout:g} s"
 
 
 def cluster_header(url: str, nodes: int, count: int, interval: float, timeout: float) -> str:
     samples = f"{count} samples each" if count else "until Ctrl-C"
     return (
-        f"PING cluster via {url}: {nodes} nodes, {samples}, "
+        f"PING cluster via {visible_controls(url)}: {nodes} nodes, {samples}, "
         f"interval {interval:g} s, timeout {timeout:g} s"
     )
 
@@ -31,7 +36,13 @@ def sample_line(sample: Sample) -> str:
     connect = f" connect={sample.connect_ms:.3f} ms" if sample.connect_ms is not None else ""
     if sample.ok and sample.rtt_ms is not None:
         return f"seq={sample.seq}{connect} rtt={sample.rtt_ms:.3f} ms"
-    return f"seq={sample.seq}{connect} error [{sample.reason}] {sample.detail or ''}".rstrip()
+    detail = visible_controls(sample.detail or "")
+    return f"seq={sample.seq}{connect} error [{sample.reason}] {detail}".rstrip()
+
+
+def node_sample_line(address: str, role: str, sample: Sample) -> str:
+    """A cluster node's sample: its address and role (as CLUSTER NODES named them), the sample."""
+    return f"{visible_controls(address)} {visible_controls(role)} {sample_line(sample)}"
 
 
 def running_line(recorder: LatencyRecorder) -> str:
@@ -44,12 +55,13 @@ def summary_lines(summary: LatencySummary, title: str | None = None) -> list[str
     """The ping(8)-like closing statistics (under ``title``, default: the URL's)."""
     share = f" ({summary.failed / summary.sent:.1%})" if summary.sent else ""
     lines = [
-        f"--- {title or summary.url} ping statistics ---",
+        f"--- {visible_controls(title or summary.url)} ping statistics ---",
         f"{summary.sent} sent, {summary.ok} ok, {summary.failed} failed{share}, "
         f"{summary.elapsed_s:.2f} s",
     ]
     if summary.errors:
-        lines.append("errors: " + ", ".join(f"{code} {n}" for code, n in summary.errors.items()))
+        errors = ", ".join(f"{code} {n}" for code, n in summary.errors.items())
+        lines.append("errors: " + visible_controls(errors))
     if summary.connect:
         c = summary.connect
         lines.append(
@@ -68,7 +80,9 @@ def summary_lines(summary: LatencySummary, title: str | None = None) -> list[str
 def failure_lines(summary: LatencySummary, hints: Mapping[str, str], where: str = "") -> list[str]:
     """One stderr line per reason that failed samples, with its hint."""
     return [
-        f"cpa-ops ping: {where}{n} of {summary.sent} samples failed [{code}]: {hints[code]}"
+        visible_controls(
+            f"cpa-ops ping: {where}{n} of {summary.sent} samples failed [{code}]: {hints[code]}"
+        )
         for code, n in summary.errors.items()
     ]
 
@@ -83,7 +97,7 @@ def write_summary(
     """One server's statistics (text) or summary object (json), then its failures on stderr."""
     if output_format is OutputFormat.json:
         document = {**summary.as_dict(), "interrupted": interrupted}
-        terminal.out(json.dumps(document, ensure_ascii=False))
+        terminal.out(json_text(document))
     else:
         if terminal.stdout_isatty or interrupted:
             terminal.out()
@@ -109,7 +123,7 @@ def write_cluster_summary(
             for address, summary in summaries.items()
         ]
         document = {"mode": "cluster", "url": url, "nodes": nodes, "interrupted": interrupted}
-        terminal.out(json.dumps(document, ensure_ascii=False))
+        terminal.out(json_text(document))
     else:
         for address, summary in summaries.items():
             terminal.out()

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-import json
 from typing import TYPE_CHECKING
 
 from cpa_ops.cli.exits import NagiosCode
 from cpa_ops.cli.options import HealthFormat
+from cpa_ops.cli.render.json_text import json_text
+from cpa_ops.core.terminal import visible_controls
 
 if TYPE_CHECKING:
     from cpa_ops.cli.console import Terminal
@@ -18,7 +19,7 @@ _NAGIOS_WORD = {"pass": "OK", "warn": "WARNING", "fail": "CRITICAL"}
 
 def report_text(report: Report, terminal: Terminal) -> list[str]:
     """One line per check (status, key, measurement, output), a hint under each problem, and a
-    closing status line."""
+    closing status line. What a server said (outputs, node addresses) is made terminal-safe."""
     lines = []
     width = max((len(check_label(c)) for c in report.checks), default=0)
     for check in report.checks:
@@ -26,11 +27,11 @@ def report_text(report: Report, terminal: Terminal) -> list[str]:
         measured = _measured(check)
         reason = f"[{check.reason}] " if check.reason and check.status != "pass" else ""
         label = check_label(check)
-        lines.append(f"{status}  {label:<{width}}  {measured:>9}  {reason}{check.output}")
+        output = visible_controls(check.output)
+        lines.append(f"{status}  {label:<{width}}  {measured:>9}  {reason}{output}")
         if check.hint and check.status != "pass":
-            lines.append(
-                f"{'':4}  {'':<{width}}  {'':>9}  " + terminal.paint(f"hint: {check.hint}", "dim")
-            )
+            hint = terminal.paint(f"hint: {visible_controls(check.hint)}", "dim")
+            lines.append(f"{'':4}  {'':<{width}}  {'':>9}  {hint}")
     problems = [c for c in report.checks if c.status != "pass"]
     summary = report.status.value
     if problems:
@@ -40,8 +41,10 @@ def report_text(report: Report, terminal: Terminal) -> list[str]:
 
 
 def check_label(check: Check) -> str:
-    """``redis:ping``, or ``redis:ping 10.0.0.1:7000`` when several nodes share the key."""
-    return f"{check.key} {check.component_id}" if check.component_id else check.key
+    """``redis:ping``, or ``redis:ping 10.0.0.1:7000`` when several nodes share the key (a node
+    address as a server named it: terminal-safe)."""
+    label = f"{check.key} {check.component_id}" if check.component_id else check.key
+    return visible_controls(label)
 
 
 def _measured(check: Check) -> str:
@@ -54,7 +57,7 @@ def report_json(report: Report, description: str) -> str:
     """The report as one health+json line (draft-inadarei-api-health-check)."""
     from cpa_ops.core.report import health_document
 
-    return json.dumps(health_document(report, description=description), ensure_ascii=False)
+    return json_text(health_document(report, description=description))
 
 
 def report_nagios(report: Report) -> tuple[str, NagiosCode]:
@@ -77,7 +80,8 @@ def report_nagios(report: Report) -> tuple[str, NagiosCode]:
         label = check.key.replace(":", "_")
         if check.component_id:
             # a perfdata label must be unique: one series per node
-            label += "_" + check.component_id.replace(":", "_").replace("'", "")
+            node = check.component_id.replace(":", "_").replace("'", "")
+            label += "_" + visible_controls(node)
         if check.key == "redis:ping":
             warn = check.details.get("warnMs", "")
             perf.append(f"'{label}_rtt'={check.observed_value:g}ms;{warn};;0;")
@@ -96,8 +100,8 @@ def report_nagios(report: Report) -> tuple[str, NagiosCode]:
 
 
 def _nagios_safe(text: str) -> str:
-    # '|' starts perfdata in the Nagios plugin format
-    return text.replace("|", "/").replace("\n", " ")
+    # '|' starts perfdata in the Nagios plugin format; a monitoring UI shows the rest to people
+    return visible_controls(text.replace("|", "/").replace("\n", " "))
 
 
 def write_report(
@@ -113,7 +117,8 @@ def write_report(
 
     if quiet:
         for check in report.failures:
-            terminal.err(f"cpa-ops health: {check_label(check)} [{check.reason}] {check.output}")
+            output = visible_controls(check.output)
+            terminal.err(f"cpa-ops health: {check_label(check)} [{check.reason}] {output}")
         return
     if output_format is HealthFormat.json:
         terminal.out(report_json(report, description))
@@ -124,6 +129,5 @@ def write_report(
             terminal.out(line)
         if report.status is Status.FAIL:
             first = report.failures[0]
-            terminal.err(
-                f"cpa-ops health: {check_label(first)} failed [{first.reason}]: {first.hint}"
-            )
+            hint = visible_controls(first.hint or "")
+            terminal.err(f"cpa-ops health: {check_label(first)} failed [{first.reason}]: {hint}")

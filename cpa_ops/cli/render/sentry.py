@@ -3,10 +3,11 @@ JSON object, the scrubbed envelope of a dry run, and the verdict of a command ou
 
 from __future__ import annotations
 
-import json
 from typing import TYPE_CHECKING, Any
 
 from cpa_ops.cli.options import OutputFormat
+from cpa_ops.cli.render.json_text import json_text
+from cpa_ops.core.terminal import visible_controls
 
 if TYPE_CHECKING:
     from cpa_ops.cli.console import Terminal
@@ -17,10 +18,10 @@ NO_VERDICT = "timeout: no verdict within --timeout"
 
 
 def reason(result: TestEventResult, timeout: float) -> str:
-    """The verdict, then what it means, in one line."""
+    """The verdict, then what it means, in one line (the DSN's host made terminal-safe)."""
     from cpa_ops.core.sentry import Verdict
 
-    host = result.host or "Sentry"
+    host = visible_controls(result.host or "Sentry")
     delivery = result.delivery
     status = delivery.status
     retry = (
@@ -81,8 +82,8 @@ def text_rows(result: TestEventResult, timeout: float, terminal: Terminal) -> li
     style = "bold green" if delivery.delivered else "bold red"
     rows = [
         ("result", terminal.paint(reason(result, timeout), style)),
-        ("event id", result.event_id or "-"),
-        ("host", result.host or "-"),
+        ("event id", visible_controls(result.event_id or "-")),
+        ("host", visible_controls(result.host or "-")),
         ("status", str(delivery.status) if delivery.status is not None else "-"),
     ]
     if delivery.retry_after is not None:
@@ -92,9 +93,10 @@ def text_rows(result: TestEventResult, timeout: float, terminal: Terminal) -> li
 
 
 def envelope(result: TestEventResult, output: OutputFormat) -> str:
-    """A dry run's scrubbed envelope: indented for people, one line for json."""
+    """A dry run's scrubbed envelope: indented for people, one line for json; either way every
+    control character in it (a --message, a tag value) escaped."""
     indent = None if output is OutputFormat.json else 2
-    return json.dumps(result.envelope, indent=indent, ensure_ascii=False, default=str)
+    return json_text(result.envelope, indent=indent, default=str)
 
 
 def write_result(
@@ -110,7 +112,7 @@ def write_result(
         if result.envelope is not None:
             terminal.out(envelope(result, output))
     elif output is OutputFormat.json:
-        terminal.out(json.dumps(report_data(result, timeout), ensure_ascii=False))
+        terminal.out(json_text(report_data(result, timeout)))
     else:
         for row in text_rows(result, timeout, terminal):
             terminal.out(row)

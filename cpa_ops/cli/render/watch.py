@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from cpa_ops.cli.render.report import check_label
+from cpa_ops.core.terminal import visible_controls
 
 if TYPE_CHECKING:
     from rich.table import Table
@@ -17,13 +18,17 @@ _STYLES = {"pass": "green", "warn": "yellow", "fail": "bold red"}
 
 
 def watch_table(report: Report, target: str, every: float, round_no: int, at: str) -> Table:
-    """One round as a table: status, check, measurement, output (and hint) of each check."""
+    """One round as a table: status, check, measurement, output (and hint) of each check.
+
+    Every cell is a Text (never markup) of terminal-safe text: Rich passes ESC and most other
+    control characters through to the terminal as they are."""
     from rich.table import Table
     from rich.text import Text
 
     status = report.status.value
     title = Text.assemble(
-        f"cpa-ops health of {target}: every {every:g} s, round {round_no} at {at}: ",
+        f"cpa-ops health of {visible_controls(target)}: every {every:g} s, "
+        f"round {round_no} at {at}: ",
         (status, _STYLES[status]),
     )  # a Text, not markup: an IPv6 URL's [::1] is not a style tag
     grid = Table(title=title, title_justify="left")
@@ -35,12 +40,15 @@ def watch_table(report: Report, target: str, every: float, round_no: int, at: st
             if check.observed_value is not None and check.observed_unit == "ms"
             else ""
         )
-        output = f"[{check.reason}] {check.output}" if check.reason else check.output
+        output = visible_controls(check.output)
+        output = f"[{check.reason}] {output}" if check.reason else output
+        if check.hint:
+            output += f"\nhint: {visible_controls(check.hint)}"
         grid.add_row(
             Text(check.status.value.upper(), style=_STYLES[check.status.value]),
-            check_label(check),
-            measured,
-            Text(output + (f"\nhint: {check.hint}" if check.hint else "")),
+            Text(check_label(check)),
+            Text(measured),
+            Text(output),
         )
     return grid
 
@@ -55,7 +63,9 @@ class WaitSpinner:
         self._status.start()
 
     def update(self, text: str) -> None:
-        self._status.update(text)
+        from rich.text import Text
+
+        self._status.update(Text(visible_controls(text)))
 
     def stop(self) -> None:
         self._status.stop()

@@ -1,4 +1,5 @@
-"""One event as readable console text (structlog's ConsoleRenderer), redacted, plain traceback."""
+"""One event as readable console text (structlog's ConsoleRenderer), redacted, plain traceback,
+terminal-safe: a logged value cannot move the cursor, retitle the window or forge a line."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from cpa_ops.core.logging.clock import Clock
 from cpa_ops.core.logging.correlation import correlation_ids
 from cpa_ops.core.logging.values import SPECIAL_KEYS, error_fields, message_text, plain, shorten
 from cpa_ops.core.redact import redact, redact_text
+from cpa_ops.core.terminal import visible_controls
 
 
 class ConsoleLines:
@@ -46,9 +48,10 @@ class ConsoleLines:
                 if key in event or key in ("stack", "exception"):
                     key = f"{key}_"
                 event[key] = value
-        event = plain(redact(event))
+        event = _terminal_safe(plain(redact(event)))
         if error is not None:
-            event["exception"] = shorten(redact_text(error["stack"].rstrip("\n")))
+            stack = shorten(redact_text(error["stack"].rstrip("\n")))
+            event["exception"] = visible_controls(stack, keep_newlines=True)
         return str(self._renderer(None, level, event)) + "\n"
 
     def fallback(
@@ -59,3 +62,17 @@ class ConsoleLines:
             f"{self._clock.now()} [{level}] {logger_name}: log event could not be {stage} "
             f"({type(problem).__name__})\n"
         )
+
+
+def _terminal_safe(event: dict[str, Any]) -> dict[str, Any]:
+    """Keys and text values with their control characters made visible (the renderer writes
+    them as they are; a list or dict is written by ``repr``, which escapes them already). A
+    stack keeps its line breaks, a message or a value does not: one event, one line."""
+    return {
+        visible_controls(key): (
+            visible_controls(value, keep_newlines=key == "stack")
+            if isinstance(value, str)
+            else value
+        )
+        for key, value in event.items()
+    }
