@@ -4,6 +4,9 @@ the terminal wants it."""
 
 from __future__ import annotations
 
+import io
+import json
+import logging
 import re
 import signal
 from collections.abc import Callable, Iterator
@@ -11,12 +14,16 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import pytest
+import structlog
 import typer
 
 from cpa_ops.cli import app
+from cpa_ops.core.logging import configure_logging, get_logger
+from cpa_ops.core.settings import load_settings
 from tests.cli.conftest import Background, OnTerminal
-from tests.conftest import clean_env, run_cpa_ops
+from tests.conftest import Ran, clean_env, run_cpa_ops
 from tests.servers import redis_faults as faults
+from tests.servers.evil_redis import EVIL, RICH_CURSOR, SGR, EvilRedis, evil_redis, raw_controls
 from tests.servers.sentry_ingest import SentryIngest
 
 pytestmark = pytest.mark.timeout(60)
@@ -215,3 +222,162 @@ def test_force_color_keeps_json_parseable(urls: dict[str, str]) -> None:
     ran = run_cpa_ops("health", "--redis-url", urls["redis"], "--format", "json", "--timeout", "5",
                       env=clean_env(FORCE_COLOR="1"))  # fmt: skip
     assert json.loads(ran.stdout)["status"] in {"pass", "warn"}
+
+
+# --------------------------------------------------------------------------------------------
+# Terminal injection: a Redis whose replies carry escape sequences (OSC title, CSI clear-screen,
+# C1 CSI, BEL, bidi override, NUL) reaches the person only as visible text
+
+
+INJECTING = ("hello", "ping", "loading", "noauth", "info")
+SHOWN = "\\x1b]0;pwned\\x07\\x1b[2J\\x1b[H\\x9b31mred\\x07\\u202etxt.exe\\x00end"
+
+
+def _health(server: EvilRedis, *args: str, **env: str) -> Ran:
+    return run_cpa_ops(
+        "health", "--redis-url", server.url, "--timeout", "3", *args, env=clean_env(**env)
+    )
+
+
+@pytest.mark.parametrize("scenario", INJECTING)
+@pytest.mark.parametrize("fmt", ["text", "nagios"])
+def test_health_shows_a_reply_s_escape_sequences_visibly(scenario: str, fmt: str) -> None:
+    """health's text (coloured: our SGR codes survive) and nagios outputs: no raw control
+    character from the reply, which is shown spelled out."""
+    with evil_redis(scenario) as server:
+        ran = _health(server, "--format", fmt, FORCE_COLOR="1")
+    out = ran.stdout + ran.stderr
+    assert ran.returncode in ((0,) if scenario == "info" else (1, 2)), out
+    assert raw_controls(out, SGR) == [], out
+    assert SHOWN in out
+    assert bool(COLOUR.search(out)) is (fmt == "text")
+    assert "Traceback" not in out
+
+
+def _strings(value: object) -> list[str]:
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, dict):
+        return [s for v in value.values() for s in _strings(v)]
+    if isinstance(value, list):
+        return [s for v in value for s in _strings(v)]
+    return []
+
+
+@pytest.mark.parametrize("scenario", INJECTING)
+def test_health_json_escapes_every_control_and_keeps_the_value(scenario: str) -> None:
+    """health --format json: not one raw control character (C1 and bidi included), and the
+    parsed document carries the reply exactly as the server sent it."""
+    with evil_redis(scenario) as server:
+        ran = _health(server, "--format", "json")
+    assert raw_controls(ran.stdout) == [], ran.stdout
+    document = json.loads(ran.stdout)
+    assert any(EVIL in text for text in _strings(document)), document
+
+
+@pytest.mark.parametrize("fmt", ["text", "json"])
+def test_ping_lines_show_a_reply_visibly(fmt: str) -> None:
+    """ping into a pipe (a line per sample, coloured when forced) and its JSON summary."""
+    with evil_redis("ping") as server:
+        ran = run_cpa_ops("ping", "--redis-url", server.url, "-c", "2", "-i", "0.05",
+                          "--format", fmt, env=clean_env(FORCE_COLOR="1"))  # fmt: skip
+    out = ran.stdout + ran.stderr
+    assert ran.returncode == 1, out
+    assert raw_controls(out, SGR) == [], out
+    if fmt == "text":
+        assert SHOWN in ran.stdout
+    else:
+        assert json.loads(ran.stdout)["failed"] == 2
+
+
+def _on_pty(on_terminal: Callable[..., OnTerminal], *args: str, until: bytes) -> str:
+    proc = on_terminal(*args, env=clean_env(TERM="xterm-256color", COLUMNS="200"))
+    proc.read_until(until, timeout=20)
+    proc.proc.send_signal(signal.SIGINT)
+    proc.finish(timeout=20)
+    return proc.output.decode("utf-8", "replace")
+
+
+def test_ping_live_view_shows_a_reply_visibly(on_terminal: Callable[..., OnTerminal]) -> None:
+    """ping's live view on a real pseudo-terminal (Rich): only colour and Rich's own cursor
+    moves reach the terminal; the reply's sequences are shown spelled out."""
+    with evil_redis("ping") as server:
+        text = _on_pty(on_terminal, "ping", "--redis-url", server.url, "-i", "0.2",
+                       until=b"seq=2")  # fmt: skip
+    assert raw_controls(text, SGR, RICH_CURSOR) == [], text
+    assert COLOUR.search(text)
+    assert "\\x1b]0;pwned" in text
+
+
+@pytest.mark.parametrize("scenario", ["ping", "info"])
+def test_health_watch_table_shows_a_reply_visibly(
+    scenario: str, on_terminal: Callable[..., OnTerminal]
+) -> None:
+    """health --watch's table on a real pseudo-terminal (Rich)."""
+    with evil_redis(scenario) as server:
+        text = _on_pty(on_terminal, "health", "--redis-url", server.url, "--watch", "5",
+                       "--timeout", "3", until=b"end")  # fmt: skip
+    assert raw_controls(text, SGR, RICH_CURSOR) == [], text
+    assert "\\x1b]0;pwned" in text
+
+
+class _Tty(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+@pytest.fixture
+def console_log() -> Iterator[_Tty]:
+    """Console logging, coloured, into a stream that says it is a TTY; put back afterwards."""
+    root = logging.getLogger()
+    saved_handlers, saved_level = list(root.handlers), root.level
+    stream = _Tty()
+    configure_logging(
+        load_settings(environment="development"), stream=stream, log_format="console", environ={}
+    )
+    yield stream
+    root.handlers = saved_handlers
+    root.setLevel(saved_level)
+    structlog.reset_defaults()
+
+
+def test_console_log_lines_show_controls_visibly(console_log: _Tty) -> None:
+    """A message, a value, a key, a nested value, a stdlib record and an exception's traceback
+    carrying escape sequences: coloured console lines with none of them raw."""
+    log = get_logger("svc.terminal")
+    log.info(f"reply {EVIL}", detail=EVIL, nested={"k": EVIL}, **{f"key{EVIL}": 1})
+    logging.getLogger("svc.stdlib").warning("stdlib %s", EVIL)
+    try:
+        raise ValueError(EVIL)
+    except ValueError:
+        log.exception("failed", line=f"forged\n2026-01-01 [info] {EVIL}")
+    text = console_log.getvalue()
+    assert COLOUR.search(text)
+    assert raw_controls(text, SGR) == [], text
+    assert text.count("\\x1b]0;pwned") >= 5
+    assert "forged\\n2026" in text  # a value cannot forge a second log line
+
+
+def test_console_log_of_a_redis_py_error(console_log: _Tty) -> None:
+    """What a service logs when redis-py raises on the fake server's reply."""
+    import redis
+
+    with evil_redis("ping") as server:
+        client = redis.Redis.from_url(server.url, socket_timeout=3)
+        try:
+            client.ping()
+        except redis.RedisError as exc:
+            get_logger("svc.cache").exception("redis failed", error=str(exc))
+        finally:
+            client.close()
+    text = console_log.getvalue()
+    assert raw_controls(text, SGR) == [], text
+    assert "\\x1b]0;pwned" in text
+
+
+def test_console_log_message_cannot_forge_a_line(console_log: _Tty) -> None:
+    """A message with a line break and escape sequences stays one line, spelled out."""
+    get_logger("svc.terminal").info(f"done\n2026-01-01 [error] forged {EVIL}")
+    (line,) = console_log.getvalue().splitlines()
+    assert "done\\x0a2026-01-01" in line
+    assert raw_controls(line, SGR) == []

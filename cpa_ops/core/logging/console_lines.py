@@ -64,13 +64,29 @@ class ConsoleLines:
         )
 
 
+class _Shown(str):
+    """A text value as the console shows it: its control characters made visible. ConsoleRenderer
+    writes a value as it is, or, when it holds a space, a quote or ``=``, as its ``repr``: that
+    is the original's ``repr``, which escapes every control character itself (not twice)."""
+
+    def __new__(cls, original: str) -> _Shown:
+        shown = super().__new__(cls, visible_controls(original))
+        shown.original = original
+        return shown
+
+    original: str
+
+    def __repr__(self) -> str:
+        return repr(self.original)
+
+
 def _terminal_safe(event: dict[str, Any]) -> dict[str, Any]:
-    """Keys and text values with their control characters made visible (the renderer writes
-    them as they are; a list or dict is written by ``repr``, which escapes them already). A
-    stack keeps its line breaks, a message or a value does not: one event, one line."""
+    """Keys and text values made terminal-safe (a list or dict is written by ``repr``, which
+    escapes them already). A stack keeps its line breaks; a message or a value does not: one
+    event, one line."""
     return {
         visible_controls(key): (
-            visible_controls(value, keep_newlines=key == "stack")
+            (visible_controls(value, keep_newlines=True) if key == "stack" else _Shown(value))
             if isinstance(value, str)
             else value
         )
