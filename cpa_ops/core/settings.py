@@ -247,17 +247,19 @@ def read_env_file(path: Path) -> dict[str, str]:
     except (OSError, ValueError) as exc:
         reason = getattr(exc, "strerror", None) or "not a path"
         raise ConfigError([f"--env-file {shown}: cannot be read ({reason})"]) from None
-    with os.fdopen(fd, "rb") as file:
-        mode = os.fstat(file.fileno()).st_mode
+    try:
+        mode = os.fstat(fd).st_mode
         if stat.S_ISDIR(mode):
             raise ConfigError([f"--env-file {shown}: is a directory, expected a file"])
         if not stat.S_ISREG(mode):
             kind = "a FIFO" if stat.S_ISFIFO(mode) else "a device or socket"
             raise ConfigError([f"--env-file {shown}: is {kind}, expected a regular file"])
-        try:
+        with os.fdopen(os.dup(fd), "rb") as file:
             data = file.read(ENV_FILE_MAX_BYTES + 1)
-        except OSError as exc:
-            raise ConfigError([f"--env-file {shown}: cannot be read ({exc.strerror})"]) from None
+    except OSError as exc:
+        raise ConfigError([f"--env-file {shown}: cannot be read ({exc.strerror})"]) from None
+    finally:
+        os.close(fd)
     if len(data) > ENV_FILE_MAX_BYTES:
         raise ConfigError([f"--env-file {shown}: is larger than 1 MiB, expected a .env file"])
     try:
