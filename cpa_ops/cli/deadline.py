@@ -32,22 +32,11 @@ class Watchdog:
         self._enabled = enabled
         self._code: int | None = None
         self._lock = threading.Lock()
-        self._disarmed = threading.Event()
 
     def start(self) -> Watchdog:
         if self._enabled:
             threading.Thread(target=self._run, name="cpa-ops-watchdog", daemon=True).start()
         return self
-
-    def disarm(self) -> bool:
-        """The command runs on without this deadline (``health --watch``, once its settings
-        are known); False if the watchdog already fired."""
-        with self._lock:
-            if self._code is None:
-                self._code = -2
-                self._disarmed.set()
-                return True
-            return False
 
     def claim(self, code: int) -> bool:
         """Claim the right to write the verdict, to exit with ``code``; False if the watchdog
@@ -68,11 +57,8 @@ class Watchdog:
             yield
 
     def _run(self) -> None:
-        if self._disarmed.wait(max(self.at - time.monotonic(), 0.0)):
-            return
+        time.sleep(max(self.at - time.monotonic(), 0.0))
         with self._lock:
-            if self._disarmed.is_set():
-                return
             expired = self._code is None
             if expired:
                 self._code = -1

@@ -114,8 +114,7 @@ def health(
     context = cli_context(ctx)
     terminal = context.terminal
     overrides = {"redis_url": redis_url, **topology_overrides(mode, sentinels, sentinel_master)}
-    # --watch runs on: its watchdog bounds only the loading of the settings, then is disarmed
-    budget = timeout if watch is not None else (wait or 0.0) + timeout
+    budget = (wait or 0.0) + timeout
     hard_end = context.started_at + budget
     loaded: list[Settings] = []  # the settings, once known: the watchdog's verdict names them
 
@@ -132,8 +131,10 @@ def health(
         render(report)
         return _exit_code(report, output_format)
 
-    # armed before the settings load: a slow .env or environment counts inside --timeout
-    watchdog = Watchdog(hard_end, on_expiry, enabled=context.process_mode).start()
+    # armed before the settings load: a slow .env counts inside --timeout (--watch runs until
+    # Ctrl-C and has no process deadline: each round has its own)
+    enabled = context.process_mode and watch is None
+    watchdog = Watchdog(hard_end, on_expiry, enabled=enabled).start()
     settings = _settings_or_exit(context, output_format, overrides, watchdog)
     loaded.append(settings)
 
@@ -146,10 +147,6 @@ def health(
                 fail_usage(
                     "--watch and --wait cannot be combined (--watch already re-checks)", terminal
                 )
-        if not watchdog.disarm():
-            from cpa_ops.cli.deadline import wait_for_watchdog
-
-            wait_for_watchdog()
         _watch(settings, watch, timeout, write, warn_ms, output_format, quiet, terminal, render)
 
     spinner = _spinner(terminal) if wait and not quiet else None
