@@ -151,7 +151,7 @@ def run(argv: list[str], *, process_mode: bool = False) -> int:
     except ClickException as exc:
         where = getattr(getattr(exc, "ctx", None), "command_path", prog)
         hint = f" (see '{where} --help')" if getattr(exc, "ctx", None) else ""
-        message = _shorten_values(exc.format_message().replace("\n", " ").strip())
+        message = _click_message(exc)
         if message:  # empty for "no arguments: show the help", which click already printed
             sys.stderr.write(f"{where}: error: {message}{hint}\n")
         code = exc.exit_code
@@ -176,19 +176,47 @@ def run(argv: list[str], *, process_mode: bool = False) -> int:
     return int(code or 0)
 
 
-def _shorten_values(message: str) -> str:
-    """Click repeats a rejected value in full ('--level': 'aaa...', extra argument(s) (aaa...)):
-    keep 27 characters of a long quoted value and 57 of any very long word, as options do."""
+def _click_message(exc: Exception) -> str:
+    """Click's message for ``exc`` with every value the user typed shown only as the one rule
+    allows (:func:`cpa_ops.core.urls.shown_value`: short and harmless, else its kind and
+    length): a URL typed without --redis-url, or a password given to --timeout, is never echoed.
+    """
+    import ast
     import re
 
-    def quoted(match: re.Match[str]) -> str:
-        text = match.group()[1:-1]
-        return match.group() if len(text) <= 30 else f"'{text[:27]}...'"
+    from typer._click.exceptions import ClickException, NoSuchOption
 
-    def word(match: re.Match[str]) -> str:
-        return f"{match.group()[:57]}..."
+    from cpa_ops.core.terminal import visible_controls
+    from cpa_ops.core.urls import shown_value
 
-    return re.sub(r"\S{61,}", word, re.sub(r"'[^']*'", quoted, message))
+    def shown(value: str) -> str:
+        text = shown_value(value)
+        return text if text.startswith("'") else f"({text})"
+
+    assert isinstance(exc, ClickException)
+    message = exc.format_message().replace("\n", " ").strip()
+    prefix = "Got unexpected extra argument(s) ("
+    if message.startswith(prefix):
+        extra = message.removeprefix(prefix).removesuffix(")")
+        hint = "; a Redis URL goes after --redis-url" if "://" in extra else ""
+        return f"unexpected argument {shown(extra)}: this command takes only options{hint}"
+    if isinstance(exc, NoSuchOption):
+        name = exc.option_name
+        named = name if shown_value(name) == f"'{name}'" else shown(name)
+        known = ", ".join(sorted(exc.possibilities or ()))
+        return f"No such option: {named}" + (f" (Possible options: {known})" if known else "")
+
+    def literal(match: re.Match[str]) -> str:
+        try:
+            value = str(ast.literal_eval(match.group()))
+        except (ValueError, SyntaxError):
+            value = match.group()[1:-1]
+        return shown(value)
+
+    # Click quotes a rejected value as Python does (repr); option names and choices pass the rule
+    message = re.sub(r"'(?:[^'\\]|\\.)*'|\"(?:[^\"\\]|\\.)*\"", literal, message)
+    message = re.sub(r"\S{41,}", lambda m: shown(m.group()), message)
+    return visible_controls(message)
 
 
 def _flush_quietly() -> None:

@@ -24,6 +24,7 @@ from cpa_ops.cli.options import (
 if TYPE_CHECKING:
     from cpa_ops.cli.console import Terminal
     from cpa_ops.cli.context import CliContext
+    from cpa_ops.cli.deadline import Watchdog
     from cpa_ops.cli.render.watch import WaitSpinner
     from cpa_ops.core.health import Report
     from cpa_ops.core.settings import Settings
@@ -113,30 +114,41 @@ def health(
     context = cli_context(ctx)
     terminal = context.terminal
     overrides = {"redis_url": redis_url, **topology_overrides(mode, sentinels, sentinel_master)}
-    settings = _settings_or_exit(context, output_format, overrides)
-    description = f"cpa-ops health of {settings.redis_target_masked}"
+    budget = (wait or 0.0) + timeout
+    hard_end = context.started_at + budget
+    loaded: list[Settings] = []  # the settings, once known: the watchdog's verdict names them
 
     def render(report: Report) -> None:
-        write_report(report, output_format, terminal, description=description, quiet=quiet)
+        target = f" of {loaded[0].redis_target_masked}" if loaded else ""
+        write_report(
+            report, output_format, terminal, description=f"cpa-ops health{target}", quiet=quiet
+        )
+
+    def on_expiry() -> int:
+        if not loaded:
+            return _write_unloaded(budget, output_format, quiet, terminal, render)
+        report = deadline_report(loaded[0], budget)
+        render(report)
+        return _exit_code(report, output_format)
+
+    # armed before the settings load: a slow .env counts inside --timeout (--watch runs until
+    # Ctrl-C and has no process deadline: each round has its own)
+    enabled = context.process_mode and watch is None
+    watchdog = Watchdog(hard_end, on_expiry, enabled=enabled).start()
+    settings = _settings_or_exit(context, output_format, overrides, watchdog)
+    loaded.append(settings)
 
     if watch is not None:
         if wait is not None:
             from cpa_ops.cli.console import fail_usage
+            from cpa_ops.cli.exits import ExitCode
 
-            fail_usage(
-                "--watch and --wait cannot be combined (--watch already re-checks)", terminal
-            )
+            with watchdog.verdict(ExitCode.USAGE):
+                fail_usage(
+                    "--watch and --wait cannot be combined (--watch already re-checks)", terminal
+                )
         _watch(settings, watch, timeout, write, warn_ms, output_format, quiet, terminal, render)
 
-    budget = (wait or 0.0) + timeout
-    hard_end = context.started_at + budget
-
-    def on_expiry() -> int:
-        report = deadline_report(settings, budget)
-        render(report)
-        return _exit_code(report, output_format)
-
-    watchdog = Watchdog(hard_end, on_expiry, enabled=context.process_mode).start()
     spinner = _spinner(terminal) if wait and not quiet else None
     try:
         report = _checks(settings, timeout, wait, write, warn_ms, hard_end, spinner)
@@ -150,21 +162,46 @@ def health(
 
 
 def _settings_or_exit(
-    context: CliContext, output_format: HealthFormat, overrides: dict[str, Any]
+    context: CliContext, output_format: HealthFormat, overrides: dict[str, Any], watchdog: Watchdog
 ) -> Settings:
     """The settings, or exit 2 naming each fault (Nagios: an UNKNOWN line, exit 3)."""
     from cpa_ops.cli.console import fail_config
-    from cpa_ops.cli.exits import NagiosCode
+    from cpa_ops.cli.exits import ExitCode, NagiosCode
     from cpa_ops.core.settings import ConfigError, load_settings
 
     try:
         return load_settings(context.env_file, **overrides)
     except ConfigError as exc:
         if output_format is HealthFormat.nagios:
-            problems = "; ".join(exc.problems)
-            context.terminal.out(f"CPA-OPS UNKNOWN - invalid configuration: {problems}")
+            with watchdog.verdict(NagiosCode.UNKNOWN):
+                problems = "; ".join(exc.problems)
+                context.terminal.out(f"CPA-OPS UNKNOWN - invalid configuration: {problems}")
             raise typer.Exit(NagiosCode.UNKNOWN) from None
-        fail_config(exc.problems, context.terminal)
+        with watchdog.verdict(ExitCode.USAGE):
+            fail_config(exc.problems, context.terminal)
+
+
+def _write_unloaded(
+    budget: float,
+    output_format: HealthFormat,
+    quiet: bool,
+    terminal: Terminal,
+    render: Callable[[Report], None],
+) -> int:
+    """The watchdog's verdict when the settings were not even loaded within ``budget``: no
+    target to name. Text and JSON: a failing ``deadline`` (exit 1); Nagios: UNKNOWN (exit 3),
+    since nothing about Redis is known."""
+    from cpa_ops.cli.exits import ExitCode, NagiosCode
+    from cpa_ops.core.health import Check, Report, Status
+    from cpa_ops.core.redis import REASONS
+
+    reason = REASONS["deadline"]
+    output = f"the settings were not loaded within {budget:.2f} s: no verdict"
+    if output_format is HealthFormat.nagios and not quiet:
+        terminal.out(f"CPA-OPS UNKNOWN - {output}")
+        return NagiosCode.UNKNOWN
+    render(Report((Check("redis", "ping", Status.FAIL, output, "deadline", reason.hint),)))
+    return NagiosCode.UNKNOWN if output_format is HealthFormat.nagios else ExitCode.UNHEALTHY
 
 
 def _checks(

@@ -105,7 +105,10 @@ def sample_count(value: str | int) -> int:
 
 
 def _shown(text: str) -> str:
-    return repr(text if len(text) <= 30 else text[:27] + "...")
+    """A rejected value as an error may show it (the one rule: cpa_ops.core.urls.shown_value)."""
+    from cpa_ops.core.urls import shown_value
+
+    return shown_value(text)
 
 
 # --------------------------------------------------------------------------------------------

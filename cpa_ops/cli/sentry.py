@@ -181,19 +181,25 @@ def _write_timeout(output: OutputFormat, host: str | None, context: CliContext) 
 def _parse_tags(given: list[str], terminal: Terminal) -> dict[str, str]:
     """``--tag KEY=VALUE`` options as a dict; exit 2 naming the first bad one."""
     from cpa_ops.cli.console import fail_usage
+    from cpa_ops.core.urls import shown_value
 
     tags: dict[str, str] = {}
-    for text in given:
+    for number, text in enumerate(given, 1):
         key, equals, value = text.partition("=")
         key = key.strip()
-        shown = repr(text if len(text) <= 40 else text[:37] + "...")
+        # a tag may hold a secret or PII: named by position, its key only when harmless
+        where = f"--tag {number}" if len(given) > 1 else "--tag"
         if not equals or not _TAG_KEY.fullmatch(key):
             fail_usage(
-                f"--tag {shown} is not KEY=VALUE (KEY: 1-32 of A-Z a-z 0-9 _ . : -)", terminal
+                f"{where} ({shown_value(text)}) is not KEY=VALUE "
+                "(KEY: 1-32 of A-Z a-z 0-9 _ . : -)",
+                terminal,
             )
         if not value or len(value) > _TAG_VALUE_MAX or "\n" in value or "\r" in value:
             fail_usage(
-                f"--tag {shown} needs a one-line VALUE of 1-{_TAG_VALUE_MAX} characters", terminal
+                f"{where} (key {shown_value(key)}) needs a one-line VALUE of 1-{_TAG_VALUE_MAX} "
+                f"characters (got {len(value)} characters)",
+                terminal,
             )
         tags[key] = value
     return tags

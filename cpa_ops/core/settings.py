@@ -16,13 +16,15 @@ from pydantic import Field, SecretStr, ValidationError, ValidationInfo, field_va
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from cpa_ops.core.choices import Environment, LogFormat, LogLevel, RedisMode
+from cpa_ops.core.terminal import visible_controls
 from cpa_ops.core.urls import (
     DEFAULT_REDIS_URL,
     RedisTarget,
+    check_host_port,
     dsn_host,
     mask_dsn,
     mask_url,
-    parse_host_port,
+    shown_value,
     validate_redis_url,
     validate_sentry_dsn,
 )
@@ -129,12 +131,11 @@ class Settings(BaseSettings):
         if not isinstance(value, list | tuple):
             raise ValueError("is not a list")
         addresses = tuple(str(part).strip() for part in value)
-        for address in addresses:
+        for number, address in enumerate(addresses, 1):
             try:
-                parse_host_port(address)
-            except ValueError as exc:
-                shown = address if len(address) <= 40 else address[:37] + "..."
-                raise ValueError(f"entry {shown!r} {exc}") from None
+                check_host_port(address)
+            except ValueError as exc:  # an entry may hold user:password@: named by position
+                raise ValueError(f"entry {number} ({shown_value(address)}) {exc}") from None
         if not addresses and info.data.get("redis_mode") == "sentinel":
             raise ValueError("is required when REDIS_MODE=sentinel")
         return addresses
@@ -215,39 +216,75 @@ def _problem_line(field: str, error: Mapping[str, Any], value: Any) -> str:
     elif field in SECRET_FIELDS or value is None:
         what = "is invalid"
     else:
-        shown = str(value)
-        if len(shown) > 40:
-            shown = shown[:37] + "..."
-        what = f"{shown!r} is not accepted"
+        what = f"{shown_value(str(value))} is not accepted"
     return f"{env} {what}; expected {accepted}" if accepted else f"{env} {what}"
 
 
-def check_env_file(path: Path) -> None:
-    """Raise ConfigError unless ``path`` is a readable UTF-8 .env file of KEY=VALUE lines."""
+#: the most of a .env file read: anything larger is not a settings file
+ENV_FILE_MAX_BYTES = 1 << 20
+
+
+def read_env_file(path: Path) -> dict[str, str]:
+    """The KEY=VALUE pairs (keys lower-cased) of the .env file at ``path``; ConfigError naming
+    the fault unless it is a regular, readable UTF-8 file of at most 1 MiB. A FIFO or a device
+    is refused before it is read: it could block forever or never end."""
+    import io
+    import stat
+
+    from dotenv import dotenv_values
     from dotenv.parser import parse_stream
 
+    shown = visible_controls(str(path))
     try:
-        text = path.read_text(encoding="utf-8")
+        # O_NONBLOCK: opening a FIFO swapped in after a check must not wait for a writer
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
     except FileNotFoundError:
-        raise ConfigError([f"--env-file {path}: no such file"]) from None
+        raise ConfigError([f"--env-file {shown}: no such file"]) from None
     except IsADirectoryError:
-        raise ConfigError([f"--env-file {path}: is a directory, expected a file"]) from None
+        raise ConfigError([f"--env-file {shown}: is a directory, expected a file"]) from None
     except PermissionError:
-        raise ConfigError([f"--env-file {path}: permission denied"]) from None
-    except UnicodeDecodeError:
-        raise ConfigError([f"--env-file {path}: not UTF-8 text"]) from None
+        raise ConfigError([f"--env-file {shown}: permission denied"]) from None
+    except (OSError, ValueError) as exc:
+        reason = getattr(exc, "strerror", None) or "not a path"
+        raise ConfigError([f"--env-file {shown}: cannot be read ({reason})"]) from None
+    try:
+        mode = os.fstat(fd).st_mode
+        if stat.S_ISDIR(mode):
+            raise ConfigError([f"--env-file {shown}: is a directory, expected a file"])
+        if not stat.S_ISREG(mode):
+            kind = "a FIFO" if stat.S_ISFIFO(mode) else "a device or socket"
+            raise ConfigError([f"--env-file {shown}: is {kind}, expected a regular file"])
+        with os.fdopen(os.dup(fd), "rb") as file:
+            data = file.read(ENV_FILE_MAX_BYTES + 1)
     except OSError as exc:
-        raise ConfigError([f"--env-file {path}: cannot be read ({exc.strerror})"]) from None
-    import io
-
+        raise ConfigError([f"--env-file {shown}: cannot be read ({exc.strerror})"]) from None
+    finally:
+        os.close(fd)
+    if len(data) > ENV_FILE_MAX_BYTES:
+        raise ConfigError([f"--env-file {shown}: is larger than 1 MiB, expected a .env file"])
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError:
+        raise ConfigError([f"--env-file {shown}: not UTF-8 text"]) from None
     bad = [str(b.original.line) for b in parse_stream(io.StringIO(text)) if b.error]
     if bad:
         raise ConfigError(
             [
-                f"{path}: line {', '.join(bad)} is not KEY=VALUE "
+                f"{shown}: line {', '.join(bad)} is not KEY=VALUE "
                 "(expected lines like REDIS_URL=redis://localhost:6379/0, or # comments)"
             ]
         )
+    values = dotenv_values(stream=io.StringIO(text))
+    return {k.lower(): v for k, v in values.items() if v is not None}
+
+
+def _env_file_path(env_file: Path | str | None) -> Path | None:
+    """The .env file to read: ``env_file``, else ./.env when it is a regular file (a directory
+    named .env, often a virtualenv, or anything else is not a settings file and is skipped)."""
+    if env_file is not None:
+        return Path(env_file)
+    default = Path(".env")
+    return default if default.is_file() else None
 
 
 def load_settings(env_file: Path | str | None = None, **overrides: Any) -> Settings:
@@ -256,14 +293,15 @@ def load_settings(env_file: Path | str | None = None, **overrides: Any) -> Setti
     ``env_file`` names a .env file that must exist; without it ``./.env`` is read if present.
     ``overrides`` (field names) take precedence over the environment; None values are ignored.
     """
-    env_path: Path | None = Path(env_file) if env_file is not None else Path(".env")
-    if env_file is None and not env_path.is_file():  # type: ignore[union-attr]
-        env_path = None
-    if env_path is not None:
-        check_env_file(env_path)
-    given = {k: v for k, v in overrides.items() if v is not None}
+    env_path = _env_file_path(env_file)
+    file_values = read_env_file(env_path) if env_path is not None else {}
+    # the file is read here, once and bounded; the environment still wins over it
+    env_names = {k.lower() for k in os.environ}
+    given: dict[str, Any] = {k: v for k, v in file_values.items() if k in Settings.model_fields}
+    given = {k: v for k, v in given.items() if k not in env_names}
+    given.update({k: v for k, v in overrides.items() if v is not None})
     try:
-        return Settings(_env_file=env_path, **given)  # type: ignore[call-arg]
+        return Settings(_env_file=None, **given)  # type: ignore[call-arg]
     except ValidationError as exc:
         problems = []
         for error in exc.errors(include_url=False, include_input=True):
@@ -274,17 +312,15 @@ def load_settings(env_file: Path | str | None = None, **overrides: Any) -> Setti
 
 def setting_sources(env_file: Path | str | None = None) -> dict[str, str]:
     """Where each setting's value comes from: ``environment``, ``.env file`` or ``default``."""
-    from dotenv import dotenv_values
-
-    path = Path(env_file) if env_file is not None else Path(".env")
-    file_values = {k.lower() for k in dotenv_values(path)} if path.is_file() else set()
+    path = _env_file_path(env_file)
+    file_values = set(read_env_file(path)) if path is not None and path.is_file() else set()
     env_names = {k.lower() for k in os.environ}
     sources = {}
     for field in Settings.model_fields:
         if field in env_names:
             sources[field] = "environment"
         elif field in file_values:
-            sources[field] = f"{path} file"
+            sources[field] = f"{visible_controls(str(path))} file"
         else:
             sources[field] = "default"
     return sources

@@ -8,6 +8,7 @@ addresses, connection options, another node of the same set-up, a sentinel).
 
 from __future__ import annotations
 
+import ipaddress
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
@@ -54,6 +55,15 @@ _URL_OPTIONS_SET_ELSEWHERE = {
 # --------------------------------------------------------------------------------------------
 # Validation
 
+#: what every error about a password hidden in a broken URL says to do
+PERCENT_ENCODE = (
+    "percent-encode the password's special characters (# as %23, ? as %3F, / as %2F, @ as %40)"
+)
+_MAX_URL_LENGTH = 4096
+_MAX_DSN_LENGTH = 2048
+_MAX_HOST_LENGTH = 253
+_MAX_PROJECT_ID_DIGITS = 20
+
 
 def split_seeds(url: str) -> list[str]:
     """Cluster mode's comma-separated seed URLs, stripped."""
@@ -68,6 +78,8 @@ def validate_redis_url(url: str, mode: str = "standalone") -> None:
     url = url.strip()
     if not url:
         raise ValueError("is empty")
+    if len(url) > _MAX_URL_LENGTH:
+        raise ValueError(f"is longer than {_MAX_URL_LENGTH} characters")
     if mode == "cluster":
         seeds = split_seeds(url)
         for number, seed in enumerate(seeds, 1):
@@ -77,29 +89,33 @@ def validate_redis_url(url: str, mode: str = "standalone") -> None:
             try:
                 validate_redis_url(seed)
             except ValueError as exc:
+                if "@" in seed and "://" not in seed:  # the rest of a password cut at a ','
+                    fault = f"{where}has no scheme: {PERCENT_ENCODE}, ',' as %2C"
+                    raise ValueError(fault) from None
                 raise ValueError(f"{where}{exc}") from None
             if seed.lower().startswith("unix:"):
                 raise ValueError(f"{where}is a unix socket: Redis Cluster needs host:port seeds")
         return
     if "," in url and url.count("://") > 1:
         raise ValueError("is a list of URLs, which only REDIS_MODE=cluster accepts")
-    try:
-        parts = urlsplit(url)
-        port = parts.port
-    except ValueError:
-        raise ValueError("has an invalid port (expected 1-65535)") from None
+    _check_no_hidden_password(url)
+    parts = _split(url)
     scheme = parts.scheme.lower()
     if scheme not in REDIS_SCHEMES:
-        shown = f"'{scheme}://'" if scheme else "no scheme"
+        shown = f"'{scheme}://'" if scheme.isascii() and scheme.isalnum() else "no scheme"
         raise ValueError(f"has {shown}")
     _check_url_options(scheme, parts.query)
     if scheme == "unix":
-        if not (parts.path or parts.netloc):
+        if parts.netloc.rpartition("@")[2]:
+            raise ValueError("names a host: a unix socket URL is unix:///path/to/socket")
+        if not parts.path:
             raise ValueError("names no socket path")
         return
-    if not parts.hostname:
+    hostport = parts.netloc.rpartition("@")[2]
+    if not parts.hostname or hostport.startswith(":"):
         raise ValueError("names no host")
-    if port == 0:
+    check_host_name(parts.hostname, bracketed=hostport.startswith("["))
+    if parts.port == 0:
         raise ValueError("has an invalid port (expected 1-65535)")
     db = parts.path.lstrip("/")
     query_db = dict(parse_qsl(parts.query)).get("db")
@@ -130,6 +146,99 @@ def _check_url_options(scheme: str, query: str) -> None:
             raise ValueError(f"has {key} that is not one of {', '.join(choices)}")
 
 
+def _check_no_hidden_password(url: str) -> None:
+    """Raise ValueError when the URL's shape shows a password that was not percent-encoded:
+    a '#' (the rest would be a fragment), an '@' after the host (the password's '/' or '?' cut
+    it into the path or query), more than one '@', or a '[' or ']' outside an IPv6 host."""
+    if any(c.isspace() or not c.isprintable() for c in url):
+        raise ValueError(f"contains a space, a control character or bad UTF-8: {PERCENT_ENCODE}")
+    if "#" in url:
+        raise ValueError(f"contains '#', which would cut it short: {PERCENT_ENCODE}")
+    _, _, rest = url.partition("://")
+    netloc, _, after = _split_netloc(rest)
+    if "@" in after:
+        raise ValueError(f"has an '@' after the host: {PERCENT_ENCODE}")
+    if netloc.count("@") > 1:
+        raise ValueError(f"has more than one '@': {PERCENT_ENCODE}")
+    userinfo, _, hostport = netloc.rpartition("@")
+    if "[" in userinfo or "]" in userinfo:
+        raise ValueError(f"has a '[' or ']' before the host: {PERCENT_ENCODE}")
+    if ("[" in hostport or "]" in hostport) and not (
+        hostport.startswith("[") and hostport.count("[") == 1 and hostport.count("]") == 1
+    ):
+        raise ValueError("has a '[' or ']' outside an [IPv6] host")
+
+
+def _split_netloc(rest: str) -> tuple[str, str, str]:
+    """``rest`` (what follows ``scheme://``) as (netloc, the delimiter, what follows it)."""
+    end = min((i for i in (rest.find(c) for c in "/?#") if i >= 0), default=len(rest))
+    return rest[:end], rest[end : end + 1], rest[end + 1 :]
+
+
+def _split(url: str) -> Any:
+    """urlsplit, with its ValueErrors (a bad port, a bad [IPv6]) named without the URL."""
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 - raises on a bad port
+    except ValueError as exc:
+        if "IPv6" in str(exc) or "IPv4 or IPv6" in str(exc):
+            raise ValueError("has an invalid IPv6 address in brackets") from None
+        raise ValueError("has an invalid port (expected 1-65535)") from None
+    return parts
+
+
+def check_host_name(host: str, *, bracketed: bool = False) -> None:
+    """Raise ValueError, without repeating ``host``, unless it is an IP address or a name that
+    IDNA can encode (no resolver is asked: nothing is looked up)."""
+    if bracketed or ":" in host:
+        try:
+            ipaddress.IPv6Address(host)
+        except ValueError:
+            raise ValueError("has an invalid IPv6 address") from None
+        return
+    if len(host) > _MAX_HOST_LENGTH:
+        raise ValueError(f"has a host name longer than {_MAX_HOST_LENGTH} characters")
+    if any(c.isspace() or not c.isprintable() or c in "/@,[]\\%" for c in host):
+        raise ValueError("has a host name with a character a host name cannot hold")
+    labels = host.removesuffix(".").split(".")
+    if any(not label for label in labels):
+        raise ValueError("has a host name with an empty label (as in a..b)")
+    try:
+        encoded = host.encode("idna")
+    except UnicodeError:
+        if any(len(label) > 63 for label in labels):
+            raise ValueError("has a host name with a label over 63 characters") from None
+        raise ValueError("has a host name that IDNA cannot encode") from None
+    if any(len(label) > 63 for label in encoded.split(b".")):
+        raise ValueError("has a host name with a label over 63 characters")
+
+
+def check_host_port(address: str) -> tuple[str, int]:
+    """A ``host:port`` (``[v6]:port``) someone typed, strictly: ValueError naming the fault
+    without repeating the address (it may carry ``user:password@``)."""
+    text = address.strip()
+    if "@" in text:
+        raise ValueError("holds an '@': expected host:port, with no credentials")
+    if text.startswith("["):
+        host, close, rest = text[1:].partition("]")
+        if not close:
+            raise ValueError("has an IPv6 address without its closing ']'")
+        if not rest.startswith(":"):
+            raise ValueError("is not [IPv6]:port")
+        port_text = rest[1:]
+        check_host_name(host, bracketed=True)
+    else:
+        host, colon, port_text = text.rpartition(":")
+        if not colon or not host:
+            raise ValueError("is not host:port")
+        if ":" in host:
+            raise ValueError("is an IPv6 address without brackets (expected [v6]:port)")
+        check_host_name(host)
+    if not (port_text.isascii() and port_text.isdigit() and 0 < int(port_text) < 65536):
+        raise ValueError("has an invalid port (expected 1-65535)")
+    return host, int(port_text)
+
+
 def parse_host_port(address: str) -> tuple[str, int]:
     """``host:port`` (``[v6]:port`` for IPv6) as a pair; ValueError naming the fault otherwise."""
     host, colon, port_text = address.strip().rpartition(":")
@@ -147,25 +256,77 @@ def format_address(host: str, port: int) -> str:
 
 
 def validate_sentry_dsn(dsn: str) -> None:
-    """Raise ValueError, never repeating the DSN, unless ``dsn`` is a Sentry DSN."""
+    """Raise ValueError, never repeating the DSN, unless ``dsn`` is a Sentry DSN.
+
+    The one DSN validator (settings, ``config check``, ``sentry-test``): at least as strict as
+    the SDK's parser (``sentry_sdk.utils.Dsn``), and stricter where it is lax (a project id of
+    ASCII digits only, no spaces, no fragment, one '@', a bounded length).
+    """
+    dsn = dsn.strip()
+    if len(dsn) > _MAX_DSN_LENGTH:
+        raise ValueError(f"is malformed (longer than {_MAX_DSN_LENGTH} characters)")
+    if any(c.isspace() or not c.isprintable() for c in dsn):
+        raise ValueError("is malformed (contains a space or a control character)")
     try:
-        parts = urlsplit(dsn.strip())
-        parts.port  # noqa: B018 - raises on a bad port
+        _check_no_hidden_password(dsn)
     except ValueError:
-        raise ValueError("is malformed (bad port)") from None
+        raise ValueError(
+            "is malformed (a '#', '[', a second '@' or an '@' after the host: expected "
+            "https://<key>@<host>/<project-id>)"
+        ) from None
+    try:
+        parts = _split(dsn)
+    except ValueError as exc:
+        fault = "invalid IPv6 host" if "IPv6" in str(exc) else "bad port, expected 1-65535"
+        raise ValueError(f"is malformed ({fault})") from None
     if parts.scheme not in ("http", "https"):
         raise ValueError("is malformed (scheme must be http or https)")
     if not parts.username:
         raise ValueError("is malformed (no public key before '@')")
-    if not parts.hostname:
+    hostport = parts.netloc.rpartition("@")[2]
+    if not parts.hostname or hostport.startswith(":"):
         raise ValueError("is malformed (no host)")
-    project = parts.path.rstrip("/").rpartition("/")[2]
+    try:
+        check_host_name(parts.hostname, bracketed=hostport.startswith("["))
+    except ValueError as exc:
+        raise ValueError(f"is malformed ({str(exc).removeprefix('has ')})") from None
+    if parts.port == 0:
+        raise ValueError("is malformed (bad port, expected 1-65535)")
+    if parts.query:
+        raise ValueError("is malformed (a query after the project id)")
+    project = parts.path.rpartition("/")[2]
     if not project:
         raise ValueError("is malformed (no project id after the host)")
+    if not (project.isascii() and project.isdigit()) or len(project) > _MAX_PROJECT_ID_DIGITS:
+        raise ValueError(
+            f"is malformed (project id must be a number, of 1-{_MAX_PROJECT_ID_DIGITS} digits)"
+        )
 
 
 # --------------------------------------------------------------------------------------------
 # Masking
+
+#: a rejected value is repeated in an error only when it is this short, made only of these
+#: characters (no '@', ':', '/', '=' or space: no URL, credential, e-mail or tag) and holds at
+#: most this many digits (no SSN, EIN, phone, card or account number)
+SHOWN_MAX_LENGTH = 24
+SHOWN_MAX_DIGITS = 6
+_SHOWN_CHARACTERS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._-")
+
+
+def shown_value(value: str) -> str:
+    """How an error line may repeat a rejected ``value``: quoted, when it cannot carry a secret
+    or PII (see SHOWN_MAX_LENGTH), otherwise only its kind and length."""
+    if (
+        0 < len(value) <= SHOWN_MAX_LENGTH
+        and _SHOWN_CHARACTERS.issuperset(value)
+        and sum(c.isdigit() for c in value) <= SHOWN_MAX_DIGITS
+    ):
+        return f"'{value}'"
+    if not value:
+        return "an empty value"
+    kind = "a URL" if "://" in value else "a value"
+    return f"{kind} of {len(value)} character{'s' if len(value) != 1 else ''}"
 
 
 def mask_url(url: str) -> str:

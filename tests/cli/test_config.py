@@ -189,3 +189,14 @@ class TestCheck:
         assert ran.returncode == 2
         assert len(ran.stderr.strip().splitlines()) == 1
         assert "'yaml' is not one of" in ran.stderr
+
+
+class TestIssue12:
+    @pytest.mark.parametrize("fmt", ["text", "json"])
+    def test_show_and_check_of_a_url_hiding_its_password(self, fmt: str, tmp_path: Path) -> None:
+        env = clean_env(REDIS_URL="redis://secretpw#x@127.0.0.1:1")
+        for sub in ("show", "check"):
+            ran = run_cpa_ops("config", sub, "--format", fmt, env=env, cwd=tmp_path)
+            assert ran.returncode == 2
+            assert "secretpw" not in ran.stdout + ran.stderr
+            assert "percent-encode" in ran.stderr

@@ -144,3 +144,29 @@ class TestConfiguration:
         ran = run_cpa_ops("--env-file", str(env_file), "health", "--format", "json")
         assert ran.returncode == 1
         assert "127.0.0.1:1" in ran.stdout
+
+
+class TestIssue12RejectedValues:
+    @pytest.mark.parametrize(
+        ("args", "expected"),
+        [
+            (["ping", f"redis://:{SECRET}@h:1"], "a Redis URL goes after --redis-url"),
+            (["health", "--timeout", f"redis://:{SECRET}@h"], "a URL of"),
+            (["ping", "--count", "123-45-6789"], "a value of 11 characters"),
+            (["health", "--format", f"x{SECRET}:"], "is not one of 'text', 'json', 'nagios'"),
+            (["sentry-test", "--level", SECRET + "@"], "is not one of"),
+            (["sentry-test", "--tag", f"pw:{SECRET}"], "--tag (a value of"),
+            (["health", "--format", "xml"], "'xml' is not one of"),
+        ],
+    )
+    def test_a_value_is_shown_only_when_harmless(self, args: list[str], expected: str) -> None:
+        ran = run_cpa_ops(*args)
+        assert ran.returncode == 2
+        line = assert_one_clean_line(ran.stderr)
+        assert expected in line and SECRET not in line and "6789" not in line
+
+    def test_hidden_password_url_says_to_percent_encode(self) -> None:
+        ran = run_cpa_ops("health", "--redis-url", "redis://:ab#cd@127.0.0.1:1/0")
+        assert ran.returncode == 2
+        line = assert_one_clean_line(ran.stderr)
+        assert "percent-encode" in line and "%23" in line and "ab#cd" not in line

@@ -214,3 +214,61 @@ class TestMasking:
         assert SECRET not in repr(settings)
         assert SECRET not in settings.redis_url_masked
         assert settings.sentry_host == "sentry.example"
+
+
+class TestIssue12Validation:
+    @pytest.mark.parametrize(
+        "url",
+        [
+            "redis://:Qv9#Jw7@h:6379/0",
+            "redis://Qv9?Jw7@h",
+            "redis://user:1234/Qv9@h",
+            "redis://:Qv9@Jw7@h",
+            "unix://:Qv9Jw7@",
+            "redis://a..b:6379",
+            "redis://[zz::1]:6379",
+        ],
+    )
+    def test_urls_hiding_a_password_or_a_bad_host_are_one_line(
+        self, url: str, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        monkeypatch.setenv("REDIS_URL", url)
+        with pytest.raises(ConfigError) as caught:
+            load_settings()
+        [line] = caught.value.problems
+        assert line.startswith("REDIS_URL ") and "Qv9" not in line and "Jw7" not in line
+
+    @pytest.mark.parametrize("entry", ["[::1", "[zz::1]:26379", "::1:26379", "u:pw@h:1"])
+    def test_bad_sentinel_entries_are_named_by_position(
+        self, entry: str, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        monkeypatch.setenv("REDIS_SENTINELS", f"s1:26379,{entry}")
+        with pytest.raises(ConfigError) as caught:
+            load_settings()
+        [line] = caught.value.problems
+        assert line.startswith("REDIS_SENTINELS entry 2 (") and "pw" not in line
+
+    @pytest.mark.parametrize(
+        "dsn", ["https://k@h/abc", "https://k@h/1 2", "https://k@h/" + "1" * 99]
+    )
+    def test_dsns_the_sdk_rejects_fail_at_load(self, dsn: str) -> None:
+        with pytest.raises(ConfigError, match="SENTRY_DSN is malformed"):
+            load_settings(sentry_dsn=dsn)
+
+    def test_env_file_that_is_a_fifo_or_too_large(self, tmp_path: Path) -> None:
+        import os
+
+        fifo = tmp_path / "fifo.env"
+        os.mkfifo(fifo)
+        with pytest.raises(ConfigError, match="is a FIFO, expected a regular file"):
+            load_settings(fifo)
+        big = tmp_path / "big.env"
+        big.write_bytes(b"#" * ((1 << 20) + 1))
+        with pytest.raises(ConfigError, match="larger than 1 MiB"):
+            load_settings(big)
+        with pytest.raises(ConfigError, match="a device"):
+            load_settings("/dev/zero")
+
+    def test_a_dot_env_directory_is_skipped(self, tmp_path: Path) -> None:
+        (tmp_path / ".env").mkdir()  # a virtualenv named .env
+        assert load_settings().environment == "development"

@@ -38,7 +38,7 @@ def sentry_options(settings: Settings, **overrides: Any) -> dict[str, Any]:
     A ``before_send``/``before_send_transaction``/``before_breadcrumb``/``before_send_log``/
     ``before_send_metric`` override runs first and the scrubbing hook after it, so no override
     can send anything unscrubbed. Raises ValueError on ``send_default_pii=True`` or any
-    ``data_collection`` (which would override it), and ConfigError when the SDK cannot parse
+    ``data_collection`` (which would override it), and ConfigError when the DSN validator rejects
     SENTRY_DSN.
     """
     for name, value in _FIXED_OPTIONS.items():
@@ -102,24 +102,13 @@ def pii_option_accepted() -> Iterator[None]:
 
 
 def _check_dsn(dsn: str) -> None:
-    from sentry_sdk.utils import BadDsn, Dsn
+    """ConfigError unless ``dsn`` passes the one DSN validator (as strict as the SDK's parser)."""
+    from cpa_ops.core.urls import validate_sentry_dsn
 
     try:
-        Dsn(dsn)
-    except BadDsn as exc:
-        # the SDK's message may repeat part of the DSN: name the fault in our own words
-        text = str(exc)
-        if "project" in text:
-            fault = "project id must be a number"
-        elif "public key" in text:
-            fault = "no public key before '@'"
-        elif "hostname" in text:
-            fault = "no host"
-        else:
-            fault = "scheme must be http or https"
-        raise ConfigError(
-            [f"SENTRY_DSN is malformed ({fault}); expected {ACCEPTED['sentry_dsn']}"]
-        ) from None
+        validate_sentry_dsn(dsn)
+    except ValueError as exc:
+        raise ConfigError([f"SENTRY_DSN {exc}; expected {ACCEPTED['sentry_dsn']}"]) from None
 
 
 def _then(first: Hook | None, scrubber: Hook) -> Hook:
