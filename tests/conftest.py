@@ -69,6 +69,14 @@ def run_cpa_ops(
     return Ran(proc.returncode, proc.stdout, proc.stderr, time.monotonic() - start)
 
 
+def slow_env_file(directory: Path) -> Path:
+    """A valid .env just under the 1 MiB cap: parsing it takes seconds, so a command is still
+    loading its settings when its deadline comes (a FIFO is refused at once)."""
+    slow = directory / "slow.env"
+    slow.write_text("A=1\n" * ((1 << 18) - 16))
+    return slow
+
+
 @pytest.fixture(autouse=True)
 def _isolated_settings(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     """No test sees the developer's settings or a stray ./.env."""

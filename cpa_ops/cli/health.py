@@ -174,7 +174,9 @@ def _settings_or_exit(
     except ConfigError as exc:
         if output_format is HealthFormat.nagios:
             with watchdog.verdict(NagiosCode.UNKNOWN):
-                problems = "; ".join(exc.problems)
+                from cpa_ops.core.terminal import visible_controls
+
+                problems = visible_controls("; ".join(exc.problems))
                 context.terminal.out(f"CPA-OPS UNKNOWN - invalid configuration: {problems}")
             raise typer.Exit(NagiosCode.UNKNOWN) from None
         with watchdog.verdict(ExitCode.USAGE):

@@ -167,14 +167,14 @@ def _send(
 
 def _write_timeout(output: OutputFormat, host: str | None, context: CliContext) -> None:
     """The watchdog's verdict: no verdict came within --timeout (json: the report's keys)."""
-    import json
     import time
 
+    from cpa_ops.cli.render.json_text import json_text
     from cpa_ops.cli.render.sentry import NO_VERDICT, timeout_data
 
     if output is OutputFormat.json:
         data = timeout_data(host, time.monotonic() - context.started_at)
-        context.terminal.out(json.dumps(data, ensure_ascii=False))
+        context.terminal.out(json_text(data))
     context.terminal.err(f"cpa-ops: sentry-test: {NO_VERDICT}")
 
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import re
 import socket
 import subprocess
@@ -16,7 +15,7 @@ from hypothesis import strategies as st
 
 from cpa_ops import __version__
 from cpa_ops.core.redact import MARKER_PREFIX
-from tests.conftest import Ran, clean_env, run_cpa_ops
+from tests.conftest import Ran, clean_env, run_cpa_ops, slow_env_file
 from tests.servers.sentry_fixtures import StartSentryIngest, assert_no_pii, planted_pii
 from tests.servers.sentry_ingest import (
     PUBLIC_KEY,
@@ -199,9 +198,8 @@ class TestFailures:
 
     @pytest.mark.timeout(20)
     def test_watchdog_ends_a_command_stuck_before_sending(self, tmp_path: Path) -> None:
-        """Stuck outside the SDK (reading a .env FIFO): still exit 1 within --timeout + 0.5 s."""
-        fifo = tmp_path / "stuck.env"
-        os.mkfifo(fifo)
+        """Stuck outside the SDK (parsing a slow .env): still exit 1 within --timeout + 0.5 s."""
+        fifo = slow_env_file(tmp_path)
         ran = run_cpa_ops(
             "--env-file", str(fifo), "sentry-test", "--timeout", "1", env=clean_env(), timeout=15
         )

@@ -4,12 +4,11 @@
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import Ran, clean_env, run_cpa_ops
+from tests.conftest import Ran, clean_env, run_cpa_ops, slow_env_file
 from tests.servers.redis_faults import SilentListener
 from tests.servers.sentry_ingest import PUBLIC_KEY, dead_port
 
@@ -45,10 +44,9 @@ def one_json_object(stdout: str) -> dict[str, object]:
 
 class TestSentryTestJson:
     def test_stuck_before_sending_writes_a_timeout_verdict(self, tmp_path: Path) -> None:
-        """Settings stuck on a .env FIFO: the watchdog's verdict is the JSON report (verdict
+        """Settings still loading (a slow .env): the watchdog's verdict is the JSON report (verdict
         timeout, not delivered), the stderr line is today's, exit 1 within --timeout + 0.5 s."""
-        fifo = tmp_path / "stuck.env"
-        os.mkfifo(fifo)
+        fifo = slow_env_file(tmp_path)
         ran = run_cpa_ops(
             "--env-file",
             str(fifo),
@@ -95,8 +93,7 @@ class TestSentryTestJson:
 
 class TestSentryTestText:
     def test_stuck_in_text_writes_only_the_stderr_line(self, tmp_path: Path) -> None:
-        fifo = tmp_path / "stuck.env"
-        os.mkfifo(fifo)
+        fifo = slow_env_file(tmp_path)
         ran = run_cpa_ops(
             "--env-file", str(fifo), "sentry-test", "--timeout", "0.5", env=clean_env(), timeout=15
         )
