@@ -27,7 +27,6 @@ import json
 import re
 import threading
 from collections.abc import Iterable
-from dataclasses import dataclass
 from typing import Any, Final
 from urllib.parse import quote, quote_plus, unquote, unquote_plus
 
@@ -52,18 +51,15 @@ SHORT_SECRET: Final = 4
 _PREFIX: Final = 24
 # Past this depth the pattern's trie is written as plain alternatives (sre nests recursively).
 _TRIE_DEPTH: Final = 120
-_GATE: Final = 4
+# Each spelling's first characters (up to this many) are looked for before the pattern runs.
+_GATE: Final = 16
 _URL_SAFE: Final = ("", "/", "*/:", "!$&'()*+,;=:@/~")
 _MAX_DEPTH: Final = 64
 
 
-@dataclass(frozen=True)
-class _Compiled:
-    pattern: re.Pattern[str]
-    needles: tuple[str, ...]  #: lower-cased starts of every spelling; None-gate when empty
-    gated: bool  #: False when some spelling lowers unpredictably: always run the pattern
-
-
+# The pattern, and the lower-cased start of every spelling (None: some start lowers
+# unpredictably, so the pattern always runs); one tuple, swapped whole on registration.
+_Compiled = tuple[re.Pattern[str], tuple[str, ...] | None]
 _lock = threading.Lock()
 _secrets: dict[str, None] = {}  # registration order, no duplicates
 _compiled: _Compiled | None = None
@@ -97,9 +93,17 @@ def forget_secrets() -> None:
 def scrub_text(text: str) -> str:
     """``text`` with every registered secret, in every spelling, replaced by ``***``."""
     compiled = _compiled
-    if compiled is None or not _may_hold(compiled, text):
+    if compiled is None:
         return text
-    return compiled.pattern.sub(MASK, text)
+    pattern, needles = compiled
+    if needles is not None:  # inlined: this runs once per log line
+        lowered = text.lower()
+        for needle in needles:
+            if needle in lowered:
+                break
+        else:
+            return text
+    return pattern.sub(MASK, text)
 
 
 def scrub_json_line(line: str) -> str:
@@ -107,9 +111,17 @@ def scrub_json_line(line: str) -> str:
     replaced, and still valid JSON: should a replacement break its syntax (a secret that looks
     like JSON punctuation), the line is parsed, scrubbed value by value and written again."""
     compiled = _compiled
-    if compiled is None or not _may_hold(compiled, line):
+    if compiled is None:
         return line
-    scrubbed = compiled.pattern.sub(MASK, line)
+    pattern, needles = compiled
+    if needles is not None:  # inlined: this runs once per log line
+        lowered = line.lower()
+        for needle in needles:
+            if needle in lowered:
+                break
+        else:
+            return line
+    scrubbed = pattern.sub(MASK, line)
     if scrubbed == line:
         return line
     try:
@@ -160,16 +172,6 @@ def _scrub(value: Any, active: set[int], depth: int) -> Any:
         active.discard(id(value))
 
 
-def _may_hold(compiled: _Compiled, text: str) -> bool:
-    if not compiled.gated:
-        return True
-    lowered = text.lower()
-    for needle in compiled.needles:  # noqa: SIM110 - faster than any() over a generator
-        if needle in lowered:
-            return True
-    return False
-
-
 # ---------------------------------------------------------------------------------------------
 # Spellings and the pattern
 
@@ -193,7 +195,6 @@ def _forms(base: str) -> set[str]:
     for safe in _URL_SAFE:
         forms.add(quote(base, safe=safe))
         forms.add(quote_plus(base, safe=safe))
-    forms.add("".join(f"%{byte:02X}" for byte in base.encode("utf-8", "surrogatepass")))
     for form in list(forms):
         forms |= _repr_forms(form)
     for form in list(forms):
@@ -231,41 +232,36 @@ class _Node:
 def _compile(secrets: Iterable[str]) -> _Compiled:
     root = _Node()
     short: set[str] = set()
+    needles: set[str] = set()
     for secret in secrets:
         for base in _bases(secret):
             forms = _forms(base)
             if len(base) < SHORT_SECRET:
                 short |= {_fold(form) for form in forms}
                 continue
-            for form in forms:
-                _insert(root, _fold(form))
+            needles |= {_insert(root, _fold(form)) for form in forms}
     parts = []
     if root.children:
         parts.append(_node_regex(root, 0))
     if short:
         alternatives = "|".join(re.escape(s) for s in sorted(short, key=len, reverse=True))
         parts.append(rf"(?<!\w)(?:{alternatives})(?!\w)")
-    needles = set(_starts(root, "")) | {s[:_GATE] for s in short}
-    # str.lower of the line must lower each needle's characters as they are: not Σ (context)
+    needles |= short
+    # str.lower of a line must lower each needle as it stands: no Σ (lowered by context)
     gated = all(_fold(n) == n.lower() and not {"\u03c3", "\u03c2"} & set(n) for n in needles)
-    return _Compiled(re.compile("|".join(parts), re.IGNORECASE), tuple(sorted(needles)), gated)
+    pattern = re.compile("|".join(parts), re.IGNORECASE)
+    return pattern, tuple(sorted(needles)) if gated else None
 
 
-def _insert(root: _Node, form: str) -> None:
+def _insert(root: _Node, form: str) -> str:
+    """Add ``form`` to the trie; its gate needle (the start every match of it begins with)."""
     node = root
     accept_from = min(len(form), _PREFIX)
     for depth, char in enumerate(form, 1):
         node = node.children.setdefault(char, _Node())
         if depth >= accept_from:
             node.accept = True
-
-
-def _starts(node: _Node, prefix: str) -> Iterable[str]:
-    if len(prefix) == _GATE or node.accept:  # long forms have at least _GATE characters
-        yield prefix
-        return
-    for char, child in node.children.items():
-        yield from _starts(child, prefix + char)
+    return form[: min(accept_from, _GATE)]
 
 
 def _suffixes(node: _Node) -> list[str]:
