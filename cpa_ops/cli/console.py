@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import IO, TYPE_CHECKING, Any, NoReturn
 
+from cpa_ops.core.known_secrets import scrub_text
 from cpa_ops.core.terminal import colour_wanted, live_view_wanted
 
 if TYPE_CHECKING:
@@ -48,13 +49,13 @@ class Terminal:
         self.stderr_live = live_view_wanted(self.stderr, self.environ)
 
     def out(self, text: str = "") -> None:
-        """Write a result line to stdout."""
-        self.stdout.write(text + "\n")
+        """Write a result line to stdout, every known secret replaced by value."""
+        self.stdout.write(scrub_text(text) + "\n")
         self.stdout.flush()
 
     def err(self, text: str = "") -> None:
-        """Write a diagnostic line to stderr."""
-        self.stderr.write(text + "\n")
+        """Write a diagnostic line to stderr, every known secret replaced by value."""
+        self.stderr.write(scrub_text(text) + "\n")
         self.stderr.flush()
 
     def paint(self, text: str, style: str, *, stderr: bool = False) -> str:

@@ -12,10 +12,18 @@ from functools import cached_property
 from pathlib import Path
 from typing import Annotated, Any, get_args
 
-from pydantic import Field, SecretStr, ValidationError, ValidationInfo, field_validator
+from pydantic import (
+    Field,
+    SecretStr,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from cpa_ops.core.choices import Environment, LogFormat, LogLevel, RedisMode
+from cpa_ops.core.known_secrets import register_secret
 from cpa_ops.core.terminal import visible_controls
 from cpa_ops.core.urls import (
     DEFAULT_REDIS_URL,
@@ -24,6 +32,7 @@ from cpa_ops.core.urls import (
     dsn_host,
     mask_dsn,
     mask_url,
+    secrets_given,
     shown_value,
     validate_redis_url,
     validate_sentry_dsn,
@@ -108,6 +117,14 @@ class Settings(BaseSettings):
         description="development (console logs) | staging | production (JSON logs).",
     )
     log_level: LogLevel = Field(default="INFO", description="Lowest level logged.")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _register_secrets(cls, data: Any) -> Any:
+        # before any check, so that not even an error line can show one (known_secrets)
+        if isinstance(data, Mapping):
+            register_secret(*secrets_given(data))
+        return data
 
     @field_validator("redis_url", mode="before")
     @classmethod

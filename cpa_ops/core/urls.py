@@ -9,15 +9,17 @@ addresses, connection options, another node of the same set-up, a sentinel).
 from __future__ import annotations
 
 import ipaddress
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
 from urllib.parse import parse_qsl, unquote, urlencode, urlsplit, urlunsplit
 
+from cpa_ops.core.known_secrets import MASK, register_secret, scrub_text
+
 REDIS_SCHEMES = ("redis", "rediss", "unix")
 DEFAULT_REDIS_URL = "redis://localhost:6379/0"
 DEFAULT_PORT = 6379
-MASK = "***"
 # Query parameters redis-py reads a secret from.
 _SECRET_QUERY_KEYS = frozenset({"password", "pass", "pwd", "auth", "token", "ssl_password"})
 
@@ -374,6 +376,41 @@ def dsn_host(dsn: str) -> str:
     return urlsplit(dsn).netloc.rpartition("@")[2]
 
 
+def secrets_given(values: Mapping[str, Any]) -> tuple[str, ...]:
+    """Every secret raw settings ``values`` may carry, valid or not (registered before any check):
+    :attr:`RedisTarget.secrets` of each REDIS_URL seed, the userinfo before the last ``@`` of
+    each seed and REDIS_SENTINELS entry (an unencoded ``#?/`` splits a password), DSN keys."""
+    found: list[str] = []
+    url = _raw_text(values.get("redis_url"))
+    for seed in split_seeds(url) if url else ():
+        found += RedisTarget(urls=(seed,)).secrets
+        found += _userinfo_secrets(seed, keep_user=False)
+    sentinels = values.get("redis_sentinels")
+    entries = sentinels.split(",") if isinstance(sentinels, str) else sentinels or ()
+    for entry in entries if isinstance(entries, list | tuple) else ():
+        found += _userinfo_secrets(_raw_text(entry), keep_user=False)
+    dsn = _raw_text(values.get("sentry_dsn"))
+    if dsn:
+        found += _userinfo_secrets(dsn.strip(), keep_user=True)
+    return tuple(dict.fromkeys(s for s in found if s))
+
+
+def _raw_text(value: Any) -> str:
+    secret = getattr(value, "get_secret_value", None)
+    value = secret() if callable(secret) else value
+    return value if isinstance(value, str) else ""
+
+
+def _userinfo_secrets(text: str, *, keep_user: bool) -> list[str]:
+    """The password (or a lone userinfo; both parts with ``keep_user``) before the last ``@``."""
+    rest = text.strip().partition("://")[2] or text.strip()
+    if "@" not in rest:
+        return []
+    user, has_password, password = rest.rpartition("@")[0].partition(":")
+    parts = [user, password] if keep_user else [password if has_password else user]
+    return [spelling for part in parts for spelling in (part, unquote(part)) if spelling]
+
+
 # --------------------------------------------------------------------------------------------
 # The target
 
@@ -479,10 +516,11 @@ class RedisTarget:
         return tuple(found)
 
     def without_secrets(self, text: str) -> str:
-        """``text`` with every secret of the target replaced by ``***`` (longest first)."""
-        for secret in sorted(self.secrets, key=len, reverse=True):
-            text = text.replace(secret, MASK)
-        return text
+        """``text`` with every secret of the target (and every other known secret) replaced by
+        ``***`` in every spelling: the one redaction by value of
+        :mod:`cpa_ops.core.known_secrets`, where the target's secrets are registered."""
+        register_secret(*self.secrets)
+        return scrub_text(text)
 
     def for_node(self, address: str) -> RedisTarget:
         """A standalone target at ``address`` (host:port) with this one's credentials, db and

@@ -229,3 +229,20 @@ def redis_server_factory(
             )
 
         yield start
+
+
+@pytest.fixture
+def redis_hello_renamed(redis_server_dir: Path) -> Iterator[RedisServer]:
+    """HELLO renamed away (``--rename-command HELLO ""``), password REDIS_PASSWORD: redis-py's
+    handshake error echoes the password sent."""
+    with faults.hello_renamed_redis(password=REDIS_PASSWORD, workdir=redis_server_dir) as server:
+        yield server
+
+
+@pytest.fixture(scope="module")
+def redis_hello_renamed_per_module(
+    redis_server_bin: str, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[RedisServer]:
+    """One HELLO-renamed server shared by a module's tests (any password gets the echo)."""
+    with faults.hello_renamed_redis(workdir=tmp_path_factory.mktemp("redis")) as server:
+        yield server

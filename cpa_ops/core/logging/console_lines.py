@@ -9,6 +9,7 @@ from typing import Any
 
 import structlog
 
+from cpa_ops.core.known_secrets import scrub_text
 from cpa_ops.core.logging.clock import Clock
 from cpa_ops.core.logging.correlation import correlation_ids
 from cpa_ops.core.logging.values import SPECIAL_KEYS, error_fields, message_text, plain, shorten
@@ -52,13 +53,14 @@ class ConsoleLines:
         if error is not None:
             stack = shorten(redact_text(error["stack"].rstrip("\n")))
             event["exception"] = visible_controls(stack, keep_newlines=True)
-        return str(self._renderer(None, level, event)) + "\n"
+        # known secrets by value, once over the final text (every spelling, repr-escaped too)
+        return scrub_text(str(self._renderer(None, level, event))) + "\n"
 
     def fallback(
         self, level: str, logger_name: str, problem: BaseException, stage: str = "rendered"
     ) -> str:
         """The text written when processing or rendering failed."""
-        return (
+        return scrub_text(
             f"{self._clock.now()} [{level}] {logger_name}: log event could not be {stage} "
             f"({type(problem).__name__})\n"
         )

@@ -8,6 +8,7 @@ from typing import Any, Final
 
 import orjson
 
+from cpa_ops.core.known_secrets import scrub_json_line
 from cpa_ops.core.logging.clock import Clock
 from cpa_ops.core.logging.correlation import CORRELATION
 from cpa_ops.core.logging.values import (
@@ -125,7 +126,8 @@ class JsonLines:
             body = orjson.dumps(plain(record), default=orjson_default, option=_ORJSON_OPTIONS)
         if len(body) > _MAX_LINE_BYTES:
             body = orjson.dumps(plain(record), default=orjson_default, option=_ORJSON_OPTIONS)
-        return body.decode()
+        # known secrets by value, once over the final line (every spelling, JSON-escaped too)
+        return scrub_json_line(body.decode())
 
     def _render_ids(self, ids: tuple[Any, Any, Any]) -> dict[str, Any]:
         rendered: dict[str, Any] = {}
@@ -146,7 +148,7 @@ class JsonLines:
             "message": f"log event could not be {stage} ({type(problem).__name__})",
             **self._static,
         }
-        return orjson.dumps(record).decode() + "\n"
+        return scrub_json_line(orjson.dumps(record).decode() + "\n")
 
 
 # What to do with a field key, decided once per key: None (copy the value, the common case),

@@ -18,6 +18,7 @@ import sentry_sdk
 from sentry_sdk.envelope import Envelope
 
 from cpa_ops.core.choices import EventLevel
+from cpa_ops.core.known_secrets import scrub_value
 from cpa_ops.core.redact import redact_text
 from cpa_ops.core.sentry.delivery import Delivery, Verdict
 from cpa_ops.core.sentry.options import pii_option_accepted, sentry_options
@@ -180,4 +181,6 @@ def _envelope_data(envelope: Envelope) -> dict[str, Any]:
         except ValueError:
             payload = redact_text(raw.decode("utf-8", "replace"))
         items.append({"headers": dict(item.headers), "payload": payload})
-    return {"headers": dict(envelope.headers), "items": items}
+    # what is shown must hold no known secret (the DSN keys, a Redis password) in any spelling
+    data: dict[str, Any] = scrub_value({"headers": dict(envelope.headers), "items": items})
+    return data

@@ -1,7 +1,8 @@
 """The PII-scrubbing hooks: every event, transaction, breadcrumb, log and metric, or nothing.
 
-Each hook passes its item through the shared :func:`~cpa_ops.core.redact.redact` and fails
-closed: an item it cannot scrub is dropped (None).
+Each hook replaces the process's known secrets by value in every string of its item
+(:func:`~cpa_ops.core.known_secrets.scrub_value`), then passes it through the shared
+:func:`~cpa_ops.core.redact.redact`, and fails closed: an item it cannot scrub is dropped (None).
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from collections.abc import Callable
 from typing import Any
 from urllib.parse import parse_qsl, unquote_plus
 
+from cpa_ops.core.known_secrets import scrub_value
 from cpa_ops.core.redact import MARKER_PREFIX, redact, sensitive_key_kind
 
 Event = dict[str, Any]
@@ -20,12 +22,12 @@ def scrub_event(event: Event, hint: dict[str, Any]) -> Event | None:
     """``before_send``/``before_send_transaction``: the event with all PII redacted, or None.
 
     Every string anywhere in the event (message, logentry, exception values, frame variables,
-    extra, tags, contexts, user, request, breadcrumbs, spans) goes through
-    :func:`~cpa_ops.core.redact.redact`; ``sys.argv`` also loses the values of sensitive
-    flags, URLs and query strings are decoded first so encoded PII is seen, ``user.ip_address``
-    is removed and Sentry is told not to infer an IP, and the dynamic sampling context (which
-    would put the DSN key in the envelope header) is left out. If anything fails the event is
-    dropped.
+    extra, tags, contexts, user, request, breadcrumbs, spans) has the known secrets replaced by
+    value and goes through :func:`~cpa_ops.core.redact.redact`; ``sys.argv`` also loses the
+    values of sensitive flags, URLs and query strings are decoded first so encoded PII is seen,
+    ``user.ip_address`` is removed and Sentry is told not to infer an IP, and the dynamic
+    sampling context (which would put the DSN key in the envelope header) is left out. If
+    anything fails the event is dropped.
     """
     try:
         return _scrubbed_event(event)
@@ -37,7 +39,7 @@ def scrub_record(record: Event, hint: dict[str, Any]) -> Event | None:
     """``before_breadcrumb``/``before_send_log``/``before_send_metric``: the breadcrumb, log or
     metric with all PII redacted, or None (dropped) if that fails."""
     try:
-        scrubbed = redact(record)
+        scrubbed = redact(scrub_value(record))
     except Exception:
         return None  # fail closed
     return scrubbed if isinstance(scrubbed, dict) else None
@@ -51,7 +53,8 @@ def _scrubbed_event(event: Event) -> Event | None:
     request = prepared.get("request")
     if isinstance(request, dict):
         prepared["request"] = _readable_request(request)
-    scrubbed = redact(prepared)
+    # known secrets by value first: a pattern that masks part of one would hide the rest
+    scrubbed = redact(scrub_value(prepared))
     if not isinstance(scrubbed, dict):
         return None
     user = scrubbed.get("user")
