@@ -30,7 +30,7 @@ if TYPE_CHECKING:
     from cpa_ops.cli.console import Terminal
     from cpa_ops.core.redis import LatencySummary, NodeTarget
     from cpa_ops.core.settings import Settings
-    from cpa_ops.core.urls import RedisTarget
+    from cpa_ops.core.target import RedisTarget
 
 EPILOG = """\
 Examples:

@@ -24,15 +24,14 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from cpa_ops.core.choices import Environment, LogFormat, LogLevel, RedisMode
 from cpa_ops.core.known_secrets import register_secret
+from cpa_ops.core.target import RedisTarget, secrets_given
 from cpa_ops.core.terminal import visible_controls
 from cpa_ops.core.urls import (
     DEFAULT_REDIS_URL,
-    RedisTarget,
     check_host_port,
     dsn_host,
     mask_dsn,
     mask_url,
-    secrets_given,
     shown_value,
     validate_redis_url,
     validate_sentry_dsn,

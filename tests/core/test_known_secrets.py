@@ -25,7 +25,7 @@ from cpa_ops.core.known_secrets import (
     scrub_value,
 )
 from cpa_ops.core.settings import ConfigError, load_settings
-from cpa_ops.core.urls import RedisTarget
+from cpa_ops.core.target import RedisTarget
 from tests.servers.redis_faults import RedisServer
 from tests.servers.redis_fixtures import REDIS_PASSWORD
 from tests.servers.sentry_ingest import PUBLIC_KEY, SentryIngest

@@ -20,7 +20,7 @@ from cpa_ops.core.redis import (
     Spread,
     sample_latency,
 )
-from cpa_ops.core.urls import RedisTarget
+from cpa_ops.core.target import RedisTarget
 from tests.servers.redis_faults import RedisServer
 
 pytestmark = pytest.mark.timeout(40)

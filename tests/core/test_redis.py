@@ -18,7 +18,7 @@ from cpa_ops.core.redis import (
     diagnose,
 )
 from cpa_ops.core.settings import load_settings
-from cpa_ops.core.urls import RedisTarget
+from cpa_ops.core.target import RedisTarget
 from tests.servers.redis_faults import RedisServer
 from tests.servers.redis_fixtures import REDIS_PASSWORD
 

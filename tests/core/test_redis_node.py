@@ -14,7 +14,7 @@ from cpa_ops.core.redis import NodeState
 from cpa_ops.core.redis import node as node_module
 from cpa_ops.core.redis.cluster import cluster_verdict
 from cpa_ops.core.redis.facts import parse_cluster_nodes
-from cpa_ops.core.urls import RedisTarget
+from cpa_ops.core.target import RedisTarget
 
 pytestmark = pytest.mark.timeout(20)
 

@@ -18,7 +18,7 @@ from cpa_ops.core.redis import (
 )
 from cpa_ops.core.redis.cluster import key_in_slots
 from cpa_ops.core.settings import ConfigError, load_settings
-from cpa_ops.core.urls import RedisTarget
+from cpa_ops.core.target import RedisTarget
 from tests.servers.redis_topology import MASTER_NAME, ClusterSetup, SentinelSetup
 from tests.servers.resp import command_text
 
@@ -167,7 +167,7 @@ class TestSettings:
         with pytest.raises(ConfigError) as caught:
             load_settings()
         assert caught.value.problems == [
-            "REDIS_SENTINELS entry 's2' is not host:port; expected a comma-separated list of "
+            "REDIS_SENTINELS entry 2 ('s2') is not host:port; expected a comma-separated list of "
             "host:port (e.g. sentinel-1:26379,sentinel-2:26379,sentinel-3:26379)"
         ]
 

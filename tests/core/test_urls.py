@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import pytest
 
+from cpa_ops.core.known_secrets import MASK
 from cpa_ops.core.settings import load_settings
-from cpa_ops.core.urls import MASK, RedisTarget
+from cpa_ops.core.target import RedisTarget
 
 SECRET = "s3cr3t-PW-xyz"
 

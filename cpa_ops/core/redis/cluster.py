@@ -34,7 +34,7 @@ from cpa_ops.core.redis.node import INFO, ROLE, NodeProbes, health_key
 from cpa_ops.core.redis.reasons import reason_of
 
 if TYPE_CHECKING:
-    from cpa_ops.core.urls import RedisTarget
+    from cpa_ops.core.target import RedisTarget
 
 CLUSTER_SLOTS = 16384
 # what cancelling and closing the node probes may take after their deadline

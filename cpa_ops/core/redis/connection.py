@@ -22,7 +22,7 @@ from cpa_ops.core.redis.model import ProbeFailure
 if TYPE_CHECKING:
     from redis.asyncio.connection import AbstractConnection
 
-    from cpa_ops.core.urls import RedisTarget
+    from cpa_ops.core.target import RedisTarget
 
 _T = TypeVar("_T")
 STEP_MARGIN = 0.05

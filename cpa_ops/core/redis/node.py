@@ -25,7 +25,7 @@ from cpa_ops.core.redis.model import PROBE_CLIENT_NAME, WRITE_KEY_TTL_MS, NodeSt
 if TYPE_CHECKING:
     from redis.asyncio.connection import AbstractConnection
 
-    from cpa_ops.core.urls import RedisTarget
+    from cpa_ops.core.target import RedisTarget
 
 INFO = ("INFO",)
 ROLE = ("ROLE",)

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 from cpa_ops.core.redis.model import PROBE_CLIENT_NAME, Diagnosis
 
 if TYPE_CHECKING:
-    from cpa_ops.core.urls import RedisTarget
+    from cpa_ops.core.target import RedisTarget
 
 
 async def diagnose(

@@ -24,7 +24,7 @@ from cpa_ops.core.redis.probe import diagnose
 if TYPE_CHECKING:
     from redis.asyncio.connection import AbstractConnection
 
-    from cpa_ops.core.urls import RedisTarget
+    from cpa_ops.core.target import RedisTarget
 
 PING_CLIENT_NAME = "cpa-ops-ping"
 _PING = b"*1\r\n$4\r\nPING\r\n"

@@ -28,7 +28,7 @@ from cpa_ops.core.redis.node import INFO, ROLE, NodeProbes, health_key
 from cpa_ops.core.redis.reasons import REASONS
 
 if TYPE_CHECKING:
-    from cpa_ops.core.urls import RedisTarget
+    from cpa_ops.core.target import RedisTarget
 
 
 async def probe_sentinel(

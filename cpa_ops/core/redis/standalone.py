@@ -10,7 +10,7 @@ from cpa_ops.core.redis.model import PROBE_CLIENT_NAME, NodeState, RedisDiagnosi
 from cpa_ops.core.redis.node import INFO, health_key, probe_node
 
 if TYPE_CHECKING:
-    from cpa_ops.core.urls import RedisTarget
+    from cpa_ops.core.target import RedisTarget
 
 
 async def probe_standalone(
