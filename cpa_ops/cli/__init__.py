@@ -153,7 +153,9 @@ def run(argv: list[str], *, process_mode: bool = False) -> int:
         hint = f" (see '{where} --help')" if getattr(exc, "ctx", None) else ""
         message = _click_message(exc)
         if message:  # empty for "no arguments: show the help", which click already printed
-            sys.stderr.write(f"{where}: error: {message}{hint}\n")
+            from cpa_ops.core.known_secrets import scrub_text
+
+            sys.stderr.write(scrub_text(f"{where}: error: {message}{hint}") + "\n")
         code = exc.exit_code
     except (KeyboardInterrupt, Abort):
         sys.stderr.write("\ncpa-ops: interrupted\n")

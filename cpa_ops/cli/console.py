@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import IO, TYPE_CHECKING, Any, NoReturn
 
 from cpa_ops.core.known_secrets import scrub_text
-from cpa_ops.core.terminal import colour_wanted, live_view_wanted
+from cpa_ops.core.terminal import colour_wanted, live_view_wanted, visible_controls
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -71,7 +71,8 @@ class Terminal:
         colour = self.stderr_colour if stderr else self.stdout_colour
         live = self.stderr_live if stderr else self.stdout_live
         return Console(
-            file=self.stderr if stderr else self.stdout,
+            # every frame passes the known-secret layer, as out() and err() do
+            file=_Scrubbed(self.stderr if stderr else self.stdout),  # type: ignore[arg-type]
             # a terminal for Rich (live redraws) when coloured, or a TTY under NO_COLOR
             force_terminal=colour or live,
             color_system="auto" if colour else None,
@@ -80,6 +81,19 @@ class Terminal:
             emoji=False,
             soft_wrap=True,
         )
+
+
+class _Scrubbed:
+    """A stream whose writes pass the known-secret layer (for Rich, which writes directly)."""
+
+    def __init__(self, stream: IO[str]) -> None:
+        self._stream = stream
+
+    def write(self, text: str) -> int:
+        return self._stream.write(scrub_text(text))
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._stream, name)
 
 
 def _isatty(stream: IO[Any]) -> bool:
@@ -95,7 +109,7 @@ def fail_usage(message: str, terminal: Terminal | None = None) -> NoReturn:
 
     from cpa_ops.cli.exits import ExitCode
 
-    (terminal or Terminal()).err(f"cpa-ops: error: {message}")
+    (terminal or Terminal()).err(f"cpa-ops: error: {visible_controls(message)}")
     raise typer.Exit(ExitCode.USAGE)
 
 
@@ -107,5 +121,5 @@ def fail_config(problems: list[str], terminal: Terminal | None = None) -> NoRetu
 
     term = terminal or Terminal()
     for line in problems:
-        term.err(f"cpa-ops: invalid configuration: {line}")
+        term.err(f"cpa-ops: invalid configuration: {visible_controls(line)}")
     raise typer.Exit(ExitCode.USAGE)
