@@ -57,3 +57,26 @@ def visible_controls(text: str, *, keep_newlines: bool = False) -> str:
         return text  # the common case, at C speed
     table = _VISIBLE if not keep_newlines else {**_VISIBLE, 0x0A: "\n"}
     return text.translate(table)
+
+
+class _JsonEscapes(dict[int, "str | int"]):
+    """A str.translate table filled on first sight of each character: a control (by
+    :func:`visible_controls`) above the C0 range a JSON encoder already escapes maps to its
+    ``\\uXXXX``, anything else to itself."""
+
+    def __missing__(self, code: int) -> str | int:
+        escaped: str | int = f"\\u{code:04x}" if code >= 0x7F and code in _CONTROLS else code
+        self[code] = escaped
+        return escaped
+
+
+_JSON_ESCAPES = _JsonEscapes()
+
+
+def json_controls_escaped(text: str) -> str:
+    """A JSON text with the characters encoders leave raw that a terminal or a log viewer acts
+    on (DEL, C1 controls, U+2028/2029, bidi controls) written as ``\\uXXXX``: still valid JSON
+    with the same parsed value (outside strings JSON is printable ASCII and white space)."""
+    if text.isascii():
+        return text.replace("\x7f", "\\u007f") if "\x7f" in text else text
+    return text.translate(_JSON_ESCAPES)

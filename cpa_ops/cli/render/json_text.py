@@ -11,24 +11,7 @@ import json
 from collections.abc import Callable
 from typing import Any
 
-from cpa_ops.core.terminal import visible_controls
-
-
-class _Escapes(dict[int, "str | int"]):
-    """A str.translate table filled on first sight of each character: a control (by
-    :func:`visible_controls`, the one definition) above the C0 range json.dumps already
-    escapes maps to its ``\\uXXXX``, anything else to itself."""
-
-    def __missing__(self, code: int) -> str | int:
-        char = chr(code)
-        escaped: str | int = (
-            f"\\u{code:04x}" if code >= 0x7F and visible_controls(char) != char else code
-        )
-        self[code] = escaped
-        return escaped
-
-
-_ESCAPES = _Escapes()
+from cpa_ops.core.terminal import json_controls_escaped
 
 
 def json_text(
@@ -36,6 +19,4 @@ def json_text(
 ) -> str:
     """``document`` as JSON (non-ASCII text kept readable), every control character escaped."""
     text = json.dumps(document, ensure_ascii=False, indent=indent, default=default)
-    if text.isascii():
-        return text.replace("\x7f", "\\u007f") if "\x7f" in text else text
-    return text.translate(_ESCAPES)
+    return json_controls_escaped(text)

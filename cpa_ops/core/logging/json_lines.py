@@ -26,6 +26,7 @@ from cpa_ops.core.redact import (
     redact_text,
     sensitive_key_kind,
 )
+from cpa_ops.core.terminal import json_controls_escaped
 
 _MAX_LINE_BYTES: Final = 65_536
 # The keys of the line's head; an event key named like one is written with a trailing "_".
@@ -127,7 +128,8 @@ class JsonLines:
         if len(body) > _MAX_LINE_BYTES:
             body = orjson.dumps(plain(record), default=orjson_default, option=_ORJSON_OPTIONS)
         # known secrets by value, once over the final line (every spelling, JSON-escaped too)
-        return scrub_json_line(body.decode())
+        # C1 and bidi controls that orjson leaves raw, written out (a log viewer acts on them)
+        return scrub_json_line(json_controls_escaped(body.decode()))
 
     def _render_ids(self, ids: tuple[Any, Any, Any]) -> dict[str, Any]:
         rendered: dict[str, Any] = {}
