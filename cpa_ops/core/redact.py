@@ -3,28 +3,46 @@
 Two rules, applied by :func:`redact` to any structure:
 
 * **Sensitive keys.** A value under a key that names PII or a secret (``ssn``, ``client-ssn``,
-  ``accountNumber``, ``X-Api-Key``, ``Authorization``, ``sentry_dsn``, ...) becomes
-  ``[REDACTED:<kind>]``, whatever it is (a nested dict or list too). Keys are compared by their
-  words, case- and separator-insensitively, and the key's *last* words decide: ``client_ssn`` and
-  ``db_password`` are sensitive, ``password_reset_required``, ``token_count`` and ``ssn_last4``
-  are not. Run-together keys (``clientssn``) match on names of 5+ letters and ssn, dsn, itin.
+  ``accountNumber``, ``routing``, ``acct``, ``iban``, ``taxpayer``, ``X-Api-Key``,
+  ``Authorization``, ``sentry_dsn``, ...) becomes ``[REDACTED:<kind>]``, whatever it is (a
+  nested dict or list too). Keys are compared by their words, case- and separator-insensitively,
+  and the key's *last* words decide: ``client_ssn`` and ``db_password`` are sensitive,
+  ``password_reset_required``, ``token_count`` and ``ssn_last4`` are not. Run-together keys
+  (``clientssn``) match on names of 5+ letters and ssn, dsn, itin. Names and addresses:
+  ``first_name``, ``last_name``, ``full_name``, ``taxpayer_name``, ``spouse_name`` (any key
+  ending in a word that says whose name), ``street``, ``home_address``..., and ``name`` and
+  ``address`` as the whole key only (``server_name``, ``bind_address`` are not PII).
   ``None`` and booleans under a sensitive key are kept: they tell whether a value exists, not
-  what it is.
-  ``client_id``, ``task_id`` and ``agent`` are opaque correlation ids, not PII, and are kept.
+  what it is. ``client_id``, ``task_id``, ``request_id``, ``account_id`` and ``agent`` are
+  opaque ids, not PII, and are kept.
 * **Sensitive patterns.** Every string anywhere (values and dict keys) goes through
-  :func:`redact_text`, which replaces:
+  :func:`redact_text`. Text that is not plain ASCII, or holds ``%XX``, ``\\uXXXX`` or
+  ``\\xXX`` escapes, is matched in a normalised copy: escapes decoded, NFKC, digits of any
+  script as 0-9, any space (no-break, thin...) as a space, any dash or minus (en, em...) as
+  ``-``, separator dots as ``.``, zero-width characters and combining marks dropped; a match
+  replaces the original characters it stands for, the rest of the text is kept as it was.
+  Numbers may be split by a dash or a dot (spaces around it allowed) or 1-3 spaces. It replaces:
 
-  - ``ssn``: ``123-45-6789``, ``123 45 6789``; 9 bare digits only after a label
-    (``SSN 123456789``, ``social security number: ...``), never unlabelled 9-digit runs.
-  - ``tin``: 9 bare digits after ``TIN``, ``ITIN``, ``tax id``.
-  - ``ein``: ``12-3456789``; 9 bare digits after ``EIN``, ``FEIN``.
-  - ``email``: ``local@domain.tld``.
+  - ``ssn``: ``123-45-6789``, ``123 45 6789``, ``123.45.6789``; 9 bare digits only after a
+    label (``SSN 123456789``, ``social security number: ...``), never unlabelled 9-digit runs.
+    ``tin``: the same shapes starting with 9 (ITINs), and 9 digits after ``TIN``, ``ITIN``,
+    ``tax id``.
+  - ``ein``: ``12-3456789``, ``12 3456789``; 9 bare digits after ``EIN``, ``FEIN``.
+  - ``email``: the whole ``local@domain.tld``, local part and domain in any script (IDN), an
+    apostrophe inside the local part, punycode TLDs; a full-width at sign or ``%40`` is an ``@``.
   - ``phone``: US numbers written with separators: ``(555) 123-4567``, ``555-123-4567``,
-    ``555.123.4567``, ``555 123 4567``, ``+1 555 123 4567``, ``1-555-123-4567``, and
-    ``+15551234567``; not bare 10-digit runs (epoch seconds) nor 7-digit local numbers.
+    ``555.123.4567``, ``555 123 4567``, ``1-555-123-4567``; any ``+CC`` number of 9-15 digits,
+    E.164 (``+442079460958``) or grouped (``+44 (0)20 7946 0958``, ``+81 3-1234-5678``); not
+    bare 10-digit runs (epoch seconds) nor 7-digit local numbers.
   - ``card_number``: 13-19 digits starting 2-6 (the card networks; epoch milliseconds start
-    with 1) that pass Luhn: contiguous, in groups of 4 (the last 1-4 digits) split by one
-    kind of space or dash, or Amex 4-6-5.
+    with 1) that pass Luhn: contiguous, in groups of 4 (the last 1-4 digits) or Amex 4-6-5,
+    split by any mix of separators.
+  - ``iban``: a country code, check digits and up to 30 capitals and digits (grouped by single
+    spaces or not) passing ISO 13616 mod-97.
+  - ``routing_number``: 9 digits after ``routing``, ``routing transit``, ``ABA``, ``RTN``; after
+    ``bank``, ``wire``, ``ACH`` only if they pass the ABA checksum.
+  - ``account_number``: 4-17 digits (single spaces or dashes inside) after ``account``,
+    ``acct``, ``acct no.``, ``account #``, ``account_number=``, ``accountNumber:``, ``a/c``.
   - ``password``: the password (or lone userinfo) in ``redis://``, ``rediss://``, ``unix://``
     URLs, the password of any ``scheme://user:password@``; ``password=...``, ``pwd: ...``.
   - ``dsn_key``: the key of a Sentry DSN ``https://<key>@host/1`` (any http(s) URL with a
@@ -34,9 +52,11 @@ Two rules, applied by :func:`redact` to any structure:
 
   A number is only matched whole: not inside a longer run of digits or letters, not as a
   segment of a UUID or a dashed id (``abc-123-45-6789``; a label still counts:
-  ``SSN-123-45-6789``), not after ``<digit>.``. So ids
-  (``task-123``, UUIDs), amounts (``1234.56``), dates (``2026-11-28``), ISO timestamps,
-  ports and IP addresses (loopback or not) are left alone.
+  ``SSN-123-45-6789``), not after ``<digit>.``. So ids (``task-123``, UUIDs), amounts
+  (``1234.56``), dates (``2026-11-28``), ISO timestamps, versions, durations, ports, IP
+  addresses and Redis INFO counters are left alone. The documented gap: an unlabelled bare
+  number (``123456789``, an account number with no label) is not redacted, since ids look the
+  same; nor are numbers split by zero-width characters only, nor ``+CC`` numbers under 9 digits.
 
 :func:`redact` returns a new structure and never mutates its input; it recurses into dicts,
 lists, tuples, sets and frozensets (subclasses come back as the plain type), survives cycles
