@@ -336,7 +336,10 @@ _LABEL_PATTERN = re.compile(
     r"|(?P<account_label>(?i:account|acct|a/c))"
     + _LABEL_GAP
     + r"(?P<account_digits>\d(?:[ -]?\d){3,16})"
-    r"|(?P<bank_label>(?i:bank|wire|ach))" + _LABEL_GAP + r"(?P<bank_digits>\d{9}))" + _NUM_END
+    r"|(?P<bank_label>(?i:bank|wire(?:\s+to)?|ach))"
+    + _LABEL_GAP
+    + r"(?P<bank_digits>\d{9}))"
+    + _NUM_END
 )
 # Where a label can start (the first two need one letter more before them: itin, fein).
 _LABEL_WORDS: Final = (
@@ -364,7 +367,7 @@ _NUMBER_PATTERN = re.compile(
             rf"(?P<phone>(?:1{_SEP})?(?:\(\d{{3}}\)[ \t]{{0,2}}|\d{{3}}{_SEP})\d{{3}}{_SEP}\d{{4}})"
             # E.164 (+442079460958) and +CC national forms: +44 (0)20 7946 0958, +81 3-1234-5678
             rf"|(?P<intl>\+[1-9]\d{{8,14}}|\+[1-9]\d{{0,3}}(?:{_SEP}?\(\d{{1,5}}\))?"
-            rf"(?:{_SEP}\d{{1,6}}|(?<=\))\d{{1,6}}){{1,7}}))" + _NUM_END,
+            rf"(?:{_SEP}\d{{1,14}}|(?<=\))\d{{1,14}}){{1,7}}))" + _NUM_END,
         )
     )
 )
