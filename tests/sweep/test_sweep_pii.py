@@ -39,8 +39,10 @@ pytestmark = pytest.mark.slow
 # The cases: PII spelled many ways, generated once from a fixed seed
 
 DIGIT_ZEROS = ("0", "\u0660", "\u06f0", "\u0966", "\u09e6", "\uff10", "\u0e50", "\U0001d7ce")
-SEPARATORS = ("-", " ", ".", "  ", "\u2013", "\u2014", "\u2011", "\u2212", "\u00a0", "\u2009")
-SEPARATORS += ("\u202f", "\u3000", "\uff0d", " - ")
+SEPARATORS: tuple[str, ...] = (
+    *("-", " ", ".", "  ", " - ", "\u2013", "\u2014", "\u2011", "\u2212", "\uff0d"),
+    *("\u00a0", "\u2009", "\u202f", "\u3000"),
+)
 EIN_SEPARATORS = ("-", " ", "\u2013", "\u2014", "\u00a0", "\u2009", "\uff0d")
 
 
