@@ -425,7 +425,7 @@ class TestNeverRaises:
 
     def test_cycles_and_huge_strings(self, captured: Captured) -> None:
         """A cycle becomes a placeholder; a huge string is redacted first, then cut."""
-        looped: dict[str, Any] = {"name": "loop"}
+        looped: dict[str, Any] = {"label": "loop"}
         looped["self"] = looped
         huge = "x" * 200_000 + " ssn 123-45-6789"
         get_logger("x").info("big", looped=looped, huge=huge)

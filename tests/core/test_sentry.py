@@ -7,6 +7,7 @@ test decodes the envelopes it received. ``sentry_sdk.flush`` is the test-only wa
 from __future__ import annotations
 
 import importlib.util
+import json
 import logging
 import ssl
 import sys
@@ -235,6 +236,24 @@ class TestScrubbingEndToEnd:
         assert MARKER_PREFIX in error["stacktrace"]["frames"][-1]["vars"]["client_record"]["note"]
         logentry = events["log_entry"]["logentry"]
         assert MARKER_PREFIX in logentry["formatted"] and MARKER_PREFIX in logentry["params"][0]
+
+    def test_software_names_stay_and_a_persons_name_goes(
+        self, sentry_ingest_per_module: SentryIngest, service_sentry: None
+    ) -> None:
+        """The SDK's and the runtime's names arrive as they are (Sentry groups by them); a
+        name-like key the service sets is redacted, in the same event."""
+
+        def message() -> None:
+            sentry_sdk.set_context("client", {"full_name": "Jane Q. Taxpayer"})
+            sentry_sdk.set_extra("name", "Jane Q. Taxpayer")
+            sentry_sdk.capture_message("client record rejected")
+
+        event = _received_after(sentry_ingest_per_module, message).event
+        assert event["sdk"]["name"] == "sentry.python"
+        assert event["contexts"]["runtime"]["name"] == "CPython"
+        assert "Jane" not in json.dumps(event)
+        assert MARKER_PREFIX in event["extra"]["name"]
+        assert MARKER_PREFIX in event["contexts"]["client"]["full_name"]
 
     def test_frame_variables_are_scrubbed_not_just_dropped(
         self, sentry_ingest_per_module: SentryIngest, service_sentry: None

@@ -12,7 +12,7 @@ from typing import Any
 from urllib.parse import parse_qsl, unquote_plus
 
 from cpa_ops.core.known_secrets import scrub_value
-from cpa_ops.core.redact import MARKER_PREFIX, redact, sensitive_key_kind
+from cpa_ops.core.redact import MARKER_PREFIX, redact, redact_text, sensitive_key_kind
 
 Event = dict[str, Any]
 Hook = Callable[[Event, dict[str, Any]], Event | None]
@@ -68,11 +68,34 @@ def _scrubbed_event(event: Event) -> Event | None:
         # the dynamic sampling context becomes the envelope's `trace` header, DSN key included;
         # Relay ignores a missing one (it only loses trace-wide dynamic sampling)
         trace.pop("dynamic_sampling_context", None)
+    _keep_software_names(prepared, scrubbed)
     sdk = scrubbed.get("sdk")
     if isinstance(sdk, dict):
         # without this, ingest may fill user.ip_address from the connection
         scrubbed["sdk"] = {**sdk, "settings": {**sdk.get("settings", {}), "infer_ip": "never"}}
     return scrubbed
+
+
+# where a `name` is a piece of software's (sentry.python, Linux, CPython), never a person's
+_SOFTWARE_CONTEXTS = ("os", "runtime")
+
+
+def _keep_software_names(event: Event, scrubbed: Event) -> None:
+    """Put back the SDK's and the platform's names that the name-like key rule redacted: the
+    SDK describes itself there (Sentry groups and processes events by them). Their text still
+    passes the known-secret and pattern layers."""
+    sdk, kept = event.get("sdk"), scrubbed.get("sdk")
+    if isinstance(sdk, dict) and isinstance(kept, dict) and isinstance(sdk.get("name"), str):
+        kept["name"] = redact_text(scrub_value(sdk["name"]))
+    contexts, kept_contexts = event.get("contexts"), scrubbed.get("contexts")
+    if not (isinstance(contexts, dict) and isinstance(kept_contexts, dict)):
+        return
+    for key in _SOFTWARE_CONTEXTS:
+        context, kept_context = contexts.get(key), kept_contexts.get(key)
+        if isinstance(context, dict) and isinstance(kept_context, dict):
+            name = context.get("name")
+            if isinstance(name, str):
+                kept_context["name"] = redact_text(scrub_value(name))
 
 
 def _scrubbed_argv(argv: list[Any]) -> list[Any]:
