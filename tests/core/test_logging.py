@@ -431,7 +431,7 @@ class TestNeverRaises:
         get_logger("x").info("big", looped=looped, huge=huge)
         line = captured.text()
         record = json.loads(line)
-        assert record["looped"] == {"name": "loop", "self": "<cycle>"}
+        assert record["looped"] == {"label": "loop", "self": "<cycle>"}
         assert len(record["huge"]) < MAX_STRING_CHARS + 100
         assert "truncated" in record["huge"]
         assert len(line) < 70_000
