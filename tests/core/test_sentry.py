@@ -250,6 +250,7 @@ class TestScrubbingEndToEnd:
 
         event = _received_after(sentry_ingest_per_module, message).event
         assert event["sdk"]["name"] == "sentry.python"
+        assert {p["name"] for p in event["sdk"]["packages"]} == {"pypi:sentry-sdk"}
         assert event["contexts"]["runtime"]["name"] == "CPython"
         assert "Jane" not in json.dumps(event)
         assert MARKER_PREFIX in event["extra"]["name"]

@@ -81,21 +81,25 @@ _SOFTWARE_CONTEXTS = ("os", "runtime")
 
 
 def _keep_software_names(event: Event, scrubbed: Event) -> None:
-    """Put back the SDK's and the platform's names that the name-like key rule redacted: the
-    SDK describes itself there (Sentry groups and processes events by them). Their text still
-    passes the known-secret and pattern layers."""
-    sdk, kept = event.get("sdk"), scrubbed.get("sdk")
-    if isinstance(sdk, dict) and isinstance(kept, dict) and isinstance(sdk.get("name"), str):
-        kept["name"] = redact_text(scrub_value(sdk["name"]))
+    """Put back the SDK's, its packages' and the platform's names that the name-like key rule
+    redacted: the SDK describes itself there (Sentry groups and processes events by them).
+    Their text still passes the known-secret and pattern layers."""
+    sdk, kept_sdk = event.get("sdk"), scrubbed.get("sdk")
+    _restore_name(sdk, kept_sdk)
+    if isinstance(sdk, dict) and isinstance(kept_sdk, dict):
+        packages, kept_packages = sdk.get("packages"), kept_sdk.get("packages")
+        if isinstance(packages, list) and isinstance(kept_packages, list):
+            for package, kept_package in zip(packages, kept_packages, strict=False):
+                _restore_name(package, kept_package)
     contexts, kept_contexts = event.get("contexts"), scrubbed.get("contexts")
-    if not (isinstance(contexts, dict) and isinstance(kept_contexts, dict)):
-        return
-    for key in _SOFTWARE_CONTEXTS:
-        context, kept_context = contexts.get(key), kept_contexts.get(key)
-        if isinstance(context, dict) and isinstance(kept_context, dict):
-            name = context.get("name")
-            if isinstance(name, str):
-                kept_context["name"] = redact_text(scrub_value(name))
+    if isinstance(contexts, dict) and isinstance(kept_contexts, dict):
+        for key in _SOFTWARE_CONTEXTS:
+            _restore_name(contexts.get(key), kept_contexts.get(key))
+
+
+def _restore_name(source: Any, kept: Any) -> None:
+    if isinstance(source, dict) and isinstance(kept, dict) and isinstance(source.get("name"), str):
+        kept["name"] = redact_text(scrub_value(source["name"]))
 
 
 def _scrubbed_argv(argv: list[Any]) -> list[Any]:
