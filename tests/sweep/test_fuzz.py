@@ -14,8 +14,6 @@ invalid or small.
 
 from __future__ import annotations
 
-import contextlib
-import io
 import itertools
 import math
 import os
@@ -29,10 +27,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from cpa_ops.cli import run as run_in_process
 from tests.conftest import _SETTINGS_VARS, clean_env, run_cpa_ops
 from tests.servers import redis_faults as faults
 from tests.servers.sentry_ingest import PUBLIC_KEY, Mode, SentryIngest
+from tests.sweep.in_process import Outcome, in_process
 
 #: `./dev test -m "not slow"` skips the sweep (the quick loop); `./dev test` runs it as well
 pytestmark = pytest.mark.slow
@@ -376,34 +374,6 @@ def env_files(where: Loopback) -> st.SearchStrategy[EnvFile]:
 
 # --------------------------------------------------------------------------------------------
 # Running a case and judging it
-
-
-@dataclass
-class Outcome:
-    code: int
-    stdout: str
-    stderr: str
-
-
-@contextlib.contextmanager
-def process_environment(values: dict[str, str]) -> Iterator[None]:
-    """Exactly ``values`` as the settings variables, restored afterwards."""
-    saved = dict(os.environ)
-    for name in _SETTINGS_VARS:
-        os.environ.pop(name, None)
-    os.environ.update(values)
-    try:
-        yield
-    finally:
-        os.environ.clear()
-        os.environ.update(saved)
-
-
-def in_process(argv: list[str], env: dict[str, str]) -> Outcome:
-    out, err = io.StringIO(), io.StringIO()
-    with process_environment(env), contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-        code = run_in_process(argv)
-    return Outcome(code, out.getvalue(), err.getvalue())
 
 
 def judge(argv: list[str], outcome: Outcome) -> None:

@@ -13,8 +13,6 @@ No case reaches a network: every value is rejected before a connection or a name
 
 from __future__ import annotations
 
-import contextlib
-import io
 import json
 import os
 from pathlib import Path
@@ -22,9 +20,9 @@ from urllib.parse import quote
 
 import pytest
 
-from cpa_ops.cli import run as run_in_process
 from cpa_ops.core.urls import validate_sentry_dsn
 from tests.conftest import clean_env, run_cpa_ops
+from tests.sweep.in_process import in_process
 
 pytestmark = pytest.mark.slow
 
@@ -131,16 +129,6 @@ PLANTED_VALUES = [
 # Running and judging
 
 
-def run_here(argv: list[str], env: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> tuple:
-    """``cpa-ops argv`` in-process with ``env`` set: (exit code, stdout, stderr)."""
-    for name, value in env.items():
-        monkeypatch.setenv(name, value)
-    out, err = io.StringIO(), io.StringIO()
-    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-        code = run_in_process(argv)
-    return code, out.getvalue(), err.getvalue()
-
-
 def assert_rejected(
     code: int, out: str, err: str, argv: list[str], *, planted=PLANTED, usage: bool = False
 ) -> None:
@@ -187,36 +175,32 @@ def _url_id(value: str) -> str:
 class TestHiddenPasswords:
     @pytest.mark.parametrize("argv", SETTINGS_COMMANDS, ids=" ".join)
     @pytest.mark.parametrize("url", HIDDEN_PASSWORD_URLS, ids=_url_id)
-    def test_redis_url_in_the_environment(
-        self, url: str, argv: list[str], monkeypatch: pytest.MonkeyPatch
-    ) -> None:
-        code, out, err = run_here(argv, {"REDIS_URL": url}, monkeypatch)
+    def test_redis_url_in_the_environment(self, url: str, argv: list[str]) -> None:
+        code, out, err = in_process(argv, {"REDIS_URL": url})
         assert_rejected(code, out, err, argv, planted=(*PLANTED, "Kx9", "Zq7Kx9Lm"))
 
     @pytest.mark.parametrize("url", HIDDEN_PASSWORD_URLS[:10], ids=_url_id)
-    def test_redis_url_option_says_to_percent_encode(
-        self, url: str, monkeypatch: pytest.MonkeyPatch
-    ) -> None:
+    def test_redis_url_option_says_to_percent_encode(self, url: str) -> None:
         argv = ["config", "check", "--redis-url", url]
-        code, out, err = run_here(argv, {}, monkeypatch)
+        code, out, err = in_process(argv, {})
         assert_rejected(code, out, err, argv, planted=(*PLANTED, "Kx9"))
         assert "percent-encode" in err and "%23" in err
 
     @pytest.mark.parametrize("argv", SETTINGS_COMMANDS, ids=" ".join)
     @pytest.mark.parametrize("url", HIDDEN_PASSWORD_SEEDS, ids=_url_id)
-    def test_cluster_seeds(self, url: str, argv: list[str], monkeypatch) -> None:
+    def test_cluster_seeds(self, url: str, argv: list[str]) -> None:
         env = {"REDIS_URL": url, "REDIS_MODE": "cluster"}
-        code, out, err = run_here(argv, env, monkeypatch)
+        code, out, err = in_process(argv, env)
         assert_rejected(code, out, err, argv, planted=(*PLANTED, "Kx9"))
 
     @pytest.mark.parametrize("dsn", BAD_DSNS, ids=_url_id)
-    def test_sentry_dsn_in_config_check_and_sentry_test(self, dsn: str, monkeypatch) -> None:
+    def test_sentry_dsn_in_config_check_and_sentry_test(self, dsn: str) -> None:
         for argv in (
             ["config", "check"],
             ["sentry-test", "--dry-run"],
             ["health", "--format", "json"],
         ):
-            code, out, err = run_here(argv, {"SENTRY_DSN": dsn}, monkeypatch)
+            code, out, err = in_process(argv, {"SENTRY_DSN": dsn})
             assert_rejected(code, out, err, argv)
             assert "SENTRY_DSN" in err
 
@@ -243,41 +227,41 @@ VALUE_SLOTS = [
 class TestRejectedValues:
     @pytest.mark.parametrize("slot", VALUE_SLOTS, ids=" ".join)
     @pytest.mark.parametrize("value", PLANTED_VALUES, ids=_url_id)
-    def test_option_values(self, slot: list[str], value: str, monkeypatch) -> None:
+    def test_option_values(self, slot: list[str], value: str) -> None:
         argv = [*slot, value]
-        code, out, err = run_here(argv, {}, monkeypatch)
+        code, out, err = in_process(argv, {})
         assert_rejected(code, out, err, argv, planted=(*PLANTED, "pwned"), usage=True)
         assert "expected" in err or "is not one of" in err or "KEY=VALUE" in err, err
 
     @pytest.mark.parametrize("argv", ALL_COMMANDS, ids=" ".join)
     @pytest.mark.parametrize("value", PLANTED_VALUES[:5], ids=_url_id)
-    def test_positional_arguments(self, argv: list[str], value: str, monkeypatch) -> None:
+    def test_positional_arguments(self, argv: list[str], value: str) -> None:
         if argv[0] == "config":  # a positional after `config` is a subcommand name
             argv = argv[:1]
         full = [*argv, value]
-        code, out, err = run_here(full, {}, monkeypatch)
+        code, out, err = in_process(full, {})
         assert_rejected(code, out, err, full, usage=True)
         if "://" in value and argv[0] != "config":
             assert "--redis-url" in err
 
     @pytest.mark.parametrize("value", PLANTED_VALUES, ids=_url_id)
-    def test_unknown_options_and_commands(self, value: str, monkeypatch) -> None:
+    def test_unknown_options_and_commands(self, value: str) -> None:
         for argv in ([value], ["health", f"--{value}"], ["ping", f"--x={value}"]):
-            code, out, err = run_here(argv, {}, monkeypatch)
+            code, out, err = in_process(argv, {})
             assert "Traceback" not in out + err and code == 2
             for secret in PLANTED:
                 assert secret not in out + err
             assert all(c.isprintable() or c == "\n" for c in err), err
 
     @pytest.mark.parametrize("entry", BAD_SENTINELS, ids=_url_id)
-    def test_sentinel_entries(self, entry: str, monkeypatch) -> None:
+    def test_sentinel_entries(self, entry: str) -> None:
         env = {
             "REDIS_MODE": "sentinel",
             "REDIS_SENTINELS": f"127.0.0.1:26379,{entry}",
             "REDIS_SENTINEL_MASTER": "mymaster",
         }
         for argv in (["config", "check"], ["health", "--format", "nagios"], ["ping", "-c", "1"]):
-            code, out, err = run_here(argv, env, monkeypatch)
+            code, out, err = in_process(argv, env)
             assert_rejected(code, out, err, argv)
             assert "REDIS_SENTINELS entry 2" in out + err
 
@@ -289,15 +273,15 @@ class TestRejectedValues:
 class TestHangsAndCrashes:
     @pytest.mark.parametrize("argv", SETTINGS_COMMANDS[:6], ids=" ".join)
     @pytest.mark.parametrize("host", BAD_HOSTS, ids=_url_id)
-    def test_hosts_idna_cannot_encode(self, host: str, argv: list[str], monkeypatch) -> None:
-        code, out, err = run_here(argv, {"REDIS_URL": f"redis://{host}:6379/0"}, monkeypatch)
+    def test_hosts_idna_cannot_encode(self, host: str, argv: list[str]) -> None:
+        code, out, err = in_process(argv, {"REDIS_URL": f"redis://{host}:6379/0"})
         assert_rejected(code, out, err, argv)
         assert "REDIS_URL" in out + err
 
     @pytest.mark.parametrize("kind", ["directory", "dev-zero", "too-large", "binary"])
     @pytest.mark.parametrize("argv", ALL_COMMANDS, ids=" ".join)
     def test_env_files_that_are_not_settings_files(
-        self, kind: str, argv: list[str], tmp_path: Path, monkeypatch
+        self, kind: str, argv: list[str], tmp_path: Path
     ) -> None:
         path = {"directory": tmp_path, "dev-zero": Path("/dev/zero")}.get(kind)
         if kind == "too-large":
@@ -307,7 +291,7 @@ class TestHangsAndCrashes:
             path = tmp_path / "bin.env"
             path.write_bytes(b"REDIS_URL=\xff\xfe\n")
         full = ["--env-file", str(path), *argv]
-        code, out, err = run_here(full, {}, monkeypatch)
+        code, out, err = in_process(full, {})
         if "nagios" in argv:
             assert code == 3 and "--env-file" in out, out + err
             return

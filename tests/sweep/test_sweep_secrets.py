@@ -11,21 +11,18 @@ appear; exit codes stay in the documented set; no traceback.
 
 from __future__ import annotations
 
-import contextlib
 import io
 import json
-import os
 import random
 from collections.abc import Iterator
-from dataclasses import dataclass
 from urllib.parse import quote, quote_plus
 
 import pytest
 
-from cpa_ops.cli import run as run_in_process
 from cpa_ops.core.known_secrets import forget_secrets
-from tests.conftest import _SETTINGS_VARS, clean_env, run_cpa_ops
+from tests.conftest import clean_env, run_cpa_ops
 from tests.servers.redis_faults import RedisServer
+from tests.sweep.in_process import Outcome, in_process
 
 pytestmark = pytest.mark.slow
 
@@ -89,33 +86,6 @@ def all_spellings(secret: str) -> list[str]:
 def leaked(text: str, secret: str) -> list[str]:
     lowered = text.lower()
     return [s for s in all_spellings(secret) if s.lower() in lowered]
-
-
-@dataclass(frozen=True)
-class Outcome:
-    code: int
-    stdout: str
-    stderr: str
-
-
-@contextlib.contextmanager
-def process_environment(env: dict[str, str]) -> Iterator[None]:
-    saved = dict(os.environ)
-    for name in _SETTINGS_VARS:
-        os.environ.pop(name, None)
-    os.environ.update(env)
-    try:
-        yield
-    finally:
-        os.environ.clear()
-        os.environ.update(saved)
-
-
-def in_process(argv: list[str], env: dict[str, str]) -> Outcome:
-    out, err = io.StringIO(), io.StringIO()
-    with process_environment(env), contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-        code = run_in_process(argv)
-    return Outcome(code, out.getvalue(), err.getvalue())
 
 
 def judge(outcome: Outcome, secret: str, nagios: bool, context: str) -> None:

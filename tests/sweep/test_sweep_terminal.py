@@ -16,16 +16,15 @@ import json
 import logging
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 import structlog
 
-from cpa_ops.cli import run
 from tests.conftest import clean_env, run_cpa_ops
 from tests.servers import redis_faults as faults
 from tests.servers.evil_redis import SGR, EvilRedis, evil_redis, raw_controls
+from tests.sweep.in_process import Outcome, in_process
 
 pytestmark = pytest.mark.slow
 
@@ -45,20 +44,6 @@ CONTROLS = {
 }
 CLASSES = list(CONTROLS)
 DOCUMENTED = {0, 1, 2, 3}
-
-
-@dataclass(frozen=True)
-class Outcome:
-    code: int
-    stdout: str
-    stderr: str
-
-
-def in_process(*argv: str) -> Outcome:
-    out, err = io.StringIO(), io.StringIO()
-    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-        code = run(list(argv))
-    return Outcome(code, out.getvalue(), err.getvalue())
 
 
 def judge(outcome: Outcome, *, json_out: bool = False, colour: bool = False) -> None:
@@ -106,8 +91,8 @@ HEALTH_FORMATS = ["text", "json", "nagios"]
 @pytest.mark.parametrize("fmt", HEALTH_FORMATS)
 @pytest.mark.parametrize("name", CLASSES)
 def test_error_reply_in_health(name: str, fmt: str, servers: dict[str, EvilRedis]) -> None:
-    outcome = in_process("health", "--redis-url", servers[name].url, "--format", fmt,
-                         "--timeout", "2")  # fmt: skip
+    outcome = in_process(["health", "--redis-url", servers[name].url, "--format", fmt,
+                         "--timeout", "2"])  # fmt: skip
     judge(outcome, json_out=fmt == "json")
     assert outcome.code in (1, 2)
 
@@ -115,23 +100,23 @@ def test_error_reply_in_health(name: str, fmt: str, servers: dict[str, EvilRedis
 @pytest.mark.parametrize("fmt", HEALTH_FORMATS)
 @pytest.mark.parametrize("name", CLASSES)
 def test_info_values_in_health(name: str, fmt: str, info_servers: dict[str, EvilRedis]) -> None:
-    outcome = in_process("health", "--redis-url", info_servers[name].url, "--format", fmt,
-                         "--timeout", "2")  # fmt: skip
+    outcome = in_process(["health", "--redis-url", info_servers[name].url, "--format", fmt,
+                         "--timeout", "2"])  # fmt: skip
     judge(outcome, json_out=fmt == "json")
 
 
 @pytest.mark.parametrize("fmt", ["text", "json"])
 @pytest.mark.parametrize("name", CLASSES)
 def test_error_reply_in_ping(name: str, fmt: str, servers: dict[str, EvilRedis]) -> None:
-    outcome = in_process("ping", "--redis-url", servers[name].url, "-c", "2", "-i", "0",
-                         "--format", fmt)  # fmt: skip
+    outcome = in_process(["ping", "--redis-url", servers[name].url, "-c", "2", "-i", "0",
+                         "--format", fmt])  # fmt: skip
     judge(outcome, json_out=fmt == "json")
     assert outcome.code == 1
 
 
 @pytest.mark.parametrize("name", CLASSES)
 def test_error_reply_in_health_quiet(name: str, servers: dict[str, EvilRedis]) -> None:
-    outcome = in_process("health", "--redis-url", servers[name].url, "--quiet", "--timeout", "2")
+    outcome = in_process(["health", "--redis-url", servers[name].url, "--quiet", "--timeout", "2"])
     judge(outcome)
 
 
@@ -146,7 +131,7 @@ def test_unix_socket_path(name: str, command: str, tmp_path: Path) -> None:
     if args[-1] == "json":
         args[-1:] = ["--format", "json"]
     extra = ["--timeout", "1"] if args[0] == "health" else []
-    judge(in_process(*args, "--redis-url", url, *extra), json_out="json" in command)
+    judge(in_process([*args, "--redis-url", url, *extra]), json_out="json" in command)
 
 
 @pytest.mark.parametrize("command", ["health", "ping", "config"])
@@ -157,7 +142,7 @@ def test_percent_encoded_host(name: str, command: str) -> None:
 
     url = f"redis://{quote('cache' + CONTROLS[name], safe='')}.invalid:6379/0"
     extra = {"health": ["--timeout", "1"], "ping": ["-c", "1", "--timeout", "0.5"]}
-    judge(in_process(command, "--redis-url", url, *extra.get(command, [])))
+    judge(in_process([command, "--redis-url", url, *extra.get(command, [])]))
 
 
 @pytest.mark.parametrize("command", ["health", "health json", "ping", "config"])
@@ -168,8 +153,8 @@ def test_sentinel_master_name(name: str, command: str, refused: int) -> None:
         args[-1:] = ["--format", "json"]
     extra = {"health": ["--timeout", "1"], "ping": ["-c", "1", "--timeout", "0.5"]}
     judge(
-        in_process(*args, "--mode", "sentinel", "--sentinels", f"127.0.0.1:{refused}",
-                   "--sentinel-master", f"mymaster{CONTROLS[name]}", *extra.get(args[0], [])),
+        in_process([*args, "--mode", "sentinel", "--sentinels", f"127.0.0.1:{refused}",
+                   "--sentinel-master", f"mymaster{CONTROLS[name]}", *extra.get(args[0], [])]),
         json_out="json" in command,
     )  # fmt: skip
 
@@ -179,7 +164,7 @@ def test_env_file_path(name: str, tmp_path: Path) -> None:
     """config show names the .env file it read: its path as typed, spelled out."""
     env_file = tmp_path / f"prod{CONTROLS[name].replace('/', '_')}.env"
     env_file.write_text("ENVIRONMENT=staging\n")
-    outcome = in_process("--env-file", str(env_file), "config")
+    outcome = in_process(["--env-file", str(env_file), "config"])
     judge(outcome)
     assert outcome.code == 0, outcome
 
@@ -195,7 +180,7 @@ def test_sentry_test_dry_run(name: str, field: str, fmt: str) -> None:
     if field == "tag" and ("\r" in text or "\n" in text):
         text = text.replace("\r", "").replace("\n", "")
     given = ["--message", text] if field == "message" else ["--tag", f"note={text}"]
-    outcome = in_process("sentry-test", "--dry-run", "--format", fmt, *given)
+    outcome = in_process(["sentry-test", "--dry-run", "--format", fmt, *given])
     judge(outcome, json_out=True)  # a dry run prints the envelope as JSON either way
 
 
