@@ -11,6 +11,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from cpa_ops.core.redact import MARKER_PREFIX, marker, redact, redact_text, sensitive_key_kind
+from tests.checksums import aba_complete, iban_of, luhn_complete
 
 FAST = settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
@@ -41,31 +42,6 @@ SEPARATORS = (
 #: what may stand between the 2 and the 7 digits of an EIN (a dot would make it a decimal)
 EIN_SEPARATORS = ("-", " ", "\u2013", "\u2014", "\u00a0", "\u2009", "\uff0d", " - ")
 AT_SIGNS = ("@", "\uff20", "\ufe6b", "%40")
-
-
-def _luhn_complete(body: str) -> str:
-    for check in string.digits:
-        total = 0
-        for position, char in enumerate(reversed(body + check)):
-            value = int(char) * (2 if position % 2 else 1)
-            total += value - 9 if value > 9 else value
-        if total % 10 == 0:
-            return body + check
-    raise AssertionError("unreachable")
-
-
-def _aba_complete(body: str) -> str:
-    for check in string.digits:
-        digits = body + check
-        if sum(int(d) * (3, 7, 1)[i % 3] for i, d in enumerate(digits)) % 10 == 0:
-            return digits
-    raise AssertionError("unreachable")
-
-
-def _iban(country: str, bban: str) -> str:
-    rearranged = bban + country + "00"
-    value = int("".join(str(int(char, 36)) for char in rearranged))
-    return f"{country}{98 - value % 97:02d}{bban}"
 
 
 @st.composite
@@ -132,7 +108,7 @@ def intl_phones(draw: st.DrawFn) -> str:
 @st.composite
 def cards(draw: st.DrawFn) -> str:
     first = draw(st.sampled_from("2345"))
-    digits = _luhn_complete(first + draw(_n_digits(14)))
+    digits = luhn_complete(first + draw(_n_digits(14)))
     if draw(st.booleans()):
         return draw(written(digits))
     return draw(grouped([digits[i : i + 4] for i in range(0, 16, 4)]))
@@ -150,7 +126,7 @@ def ibans(draw: st.DrawFn) -> str:
     bban = draw(
         st.text(alphabet=string.ascii_uppercase, min_size=letters, max_size=letters)
     ) + draw(_n_digits(numbers))
-    iban = _iban(country, bban)
+    iban = iban_of(country, bban)
     if draw(st.booleans()):
         return " ".join(iban[i : i + 4] for i in range(0, len(iban), 4))
     return iban
@@ -161,7 +137,7 @@ ROUTING_LABELS = ("routing", "Routing number:", "ABA", "RTN#", "routing_number="
 
 @st.composite
 def routings(draw: st.DrawFn) -> str:
-    number = _aba_complete(
+    number = aba_complete(
         draw(st.sampled_from(["01", "02", "11", "21", "26", "31", "61"])) + draw(_n_digits(6))
     )
     label = draw(st.sampled_from([*ROUTING_LABELS, "bank", "wire to"]))

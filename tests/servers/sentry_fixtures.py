@@ -19,6 +19,7 @@ from contextlib import ExitStack
 import pytest
 from hypothesis import strategies as st
 
+from tests.checksums import luhn_complete
 from tests.servers.sentry_ingest import PUBLIC_KEY, Mode, ReceivedEnvelope, SentryIngest
 
 StartSentryIngest = Callable[..., SentryIngest]
@@ -50,18 +51,8 @@ def start_sentry_ingest() -> Iterator[StartSentryIngest]:
 # Planted PII: values the redaction must catch wherever they hide
 
 
-def _luhn_completed(body: str) -> str:
-    total = 0
-    for position, char in enumerate(reversed(body)):
-        value = int(char)
-        if position % 2 == 0:  # doubled: the check digit will sit to the right
-            value = value * 2 - 9 if value > 4 else value * 2
-        total += value
-    return body + str((10 - total % 10) % 10)
-
-
 def _card(prefix: str, length: int, digits: str, grouped: str) -> str:
-    number = _luhn_completed((prefix + digits)[: length - 1])
+    number = luhn_complete((prefix + digits)[: length - 1])
     if grouped and length == 16:
         return grouped.join(number[i : i + 4] for i in range(0, 16, 4))
     return number

@@ -29,6 +29,7 @@ from cpa_ops.core.logging import bind_correlation, configure_logging, get_logger
 from cpa_ops.core.redact import MARKER_PREFIX
 from cpa_ops.core.sentry import init_sentry, scrub_event
 from cpa_ops.core.settings import load_settings
+from tests.checksums import aba_complete, iban_of, luhn_complete
 from tests.conftest import clean_env, run_cpa_ops
 from tests.servers.sentry_fixtures import sentry_ingest  # noqa: F401  (a fixture)
 from tests.servers.sentry_ingest import SentryIngest
@@ -55,30 +56,6 @@ class Case:
     @property
     def id(self) -> str:
         return f"{self.kind}-{zlib.crc32(self.text.encode()):08x}"
-
-
-def _luhn_complete(body: str) -> str:
-    for check in string.digits:
-        total = 0
-        for position, char in enumerate(reversed(body + check)):
-            value = int(char) * (2 if position % 2 else 1)
-            total += value - 9 if value > 9 else value
-        if total % 10 == 0:
-            return body + check
-    raise AssertionError("unreachable")
-
-
-def _aba_complete(body: str) -> str:
-    for check in string.digits:
-        digits = body + check
-        if sum(int(d) * (3, 7, 1)[i % 3] for i, d in enumerate(digits)) % 10 == 0:
-            return digits
-    raise AssertionError("unreachable")
-
-
-def _iban(country: str, bban: str) -> str:
-    value = int("".join(str(int(char, 36)) for char in bban + country + "00"))
-    return f"{country}{98 - value % 97:02d}{bban}"
 
 
 class Speller:
@@ -157,7 +134,7 @@ def _cases() -> list[Case]:
         cases.append(s.case("intl-phone", f"{plus}{country} " + s.grouped(parts), national))
         cases.append(s.case("e164", f"+{country}{national}", country + national))
     for _ in range(6):
-        d = _luhn_complete(s.digits(15, "2345"))
+        d = luhn_complete(s.digits(15, "2345"))
         cases.append(s.case("card", s.grouped([d[i : i + 4] for i in range(0, 16, 4)]), d))
     for country, bban in (
         ("DE", s.digits(18)),
@@ -166,12 +143,12 @@ def _cases() -> list[Case]:
         ("NL", "ABNA" + s.digits(10)),
         ("ES", s.digits(20)),
     ):
-        iban = _iban(country, bban)
+        iban = iban_of(country, bban)
         spaced = " ".join(iban[i : i + 4] for i in range(0, len(iban), 4))
         cases.append(Case("iban", spaced, (spaced, iban, iban[4:])))
         cases.append(Case("iban", iban, (iban, iban[4:])))
     for label in ("routing", "Routing number:", "ABA", "RTN#", "routing_number=", "bank"):
-        d = _aba_complete(s.rng.choice(["01", "02", "11", "21", "26", "31"]) + s.digits(6))
+        d = aba_complete(s.rng.choice(["01", "02", "11", "21", "26", "31"]) + s.digits(6))
         cases.append(s.case("routing", f"{label} {s.script(d)}", d))
     for label in ("account", "acct", "acct no.", "Acct #", "account_number=", "accountNumber:"):
         d = s.digits(s.rng.choice([6, 8, 10, 12]))
