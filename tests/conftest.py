@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import contextlib
+import io
+import logging
 import os
 import shutil
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -75,6 +79,36 @@ def slow_env_file(directory: Path) -> Path:
     slow = directory / "slow.env"
     slow.write_text("A=1\n" * ((1 << 18) - 16))
     return slow
+
+
+class TtyText(io.StringIO):
+    """A text stream that says it is a terminal (so console logs are coloured)."""
+
+    def isatty(self) -> bool:
+        return True
+
+
+@contextlib.contextmanager
+def console_logs_on_a_tty() -> Iterator[TtyText]:
+    """Console logging, coloured, into a TtyText; the root logger and structlog put back
+    afterwards."""
+    import structlog
+
+    from cpa_ops.core.logging import configure_logging
+    from cpa_ops.core.settings import load_settings
+
+    root = logging.getLogger()
+    saved_handlers, saved_level = list(root.handlers), root.level
+    stream = TtyText()
+    configure_logging(
+        load_settings(environment="development"), stream=stream, log_format="console", environ={}
+    )
+    try:
+        yield stream
+    finally:
+        root.handlers = saved_handlers
+        root.setLevel(saved_level)
+        structlog.reset_defaults()
 
 
 @pytest.fixture(autouse=True)

@@ -4,7 +4,6 @@ the terminal wants it."""
 
 from __future__ import annotations
 
-import io
 import json
 import logging
 import re
@@ -14,14 +13,12 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import pytest
-import structlog
 import typer
 
 from cpa_ops.cli import app
-from cpa_ops.core.logging import configure_logging, get_logger
-from cpa_ops.core.settings import load_settings
+from cpa_ops.core.logging import get_logger
 from tests.cli.conftest import Background, OnTerminal
-from tests.conftest import Ran, clean_env, run_cpa_ops
+from tests.conftest import Ran, TtyText, clean_env, console_logs_on_a_tty, run_cpa_ops
 from tests.servers import redis_faults as faults
 from tests.servers.evil_redis import EVIL, RICH_CURSOR, SGR, EvilRedis, evil_redis, raw_controls
 from tests.servers.sentry_ingest import SentryIngest
@@ -321,27 +318,14 @@ def test_health_watch_table_shows_a_reply_visibly(
     assert "\\x1b]0;pwned" in text
 
 
-class _Tty(io.StringIO):
-    def isatty(self) -> bool:
-        return True
-
-
 @pytest.fixture
-def console_log() -> Iterator[_Tty]:
+def console_log() -> Iterator[TtyText]:
     """Console logging, coloured, into a stream that says it is a TTY; put back afterwards."""
-    root = logging.getLogger()
-    saved_handlers, saved_level = list(root.handlers), root.level
-    stream = _Tty()
-    configure_logging(
-        load_settings(environment="development"), stream=stream, log_format="console", environ={}
-    )
-    yield stream
-    root.handlers = saved_handlers
-    root.setLevel(saved_level)
-    structlog.reset_defaults()
+    with console_logs_on_a_tty() as stream:
+        yield stream
 
 
-def test_console_log_lines_show_controls_visibly(console_log: _Tty) -> None:
+def test_console_log_lines_show_controls_visibly(console_log: TtyText) -> None:
     """A message, a value, a key, a nested value, a stdlib record and an exception's traceback
     carrying escape sequences: coloured console lines with none of them raw."""
     log = get_logger("svc.terminal")
@@ -358,7 +342,7 @@ def test_console_log_lines_show_controls_visibly(console_log: _Tty) -> None:
     assert "forged\\n2026" in text  # a value cannot forge a second log line
 
 
-def test_console_log_of_a_redis_py_error(console_log: _Tty) -> None:
+def test_console_log_of_a_redis_py_error(console_log: TtyText) -> None:
     """What a service logs when redis-py raises on the fake server's reply."""
     import redis
 
@@ -375,7 +359,7 @@ def test_console_log_of_a_redis_py_error(console_log: _Tty) -> None:
     assert "\\x1b]0;pwned" in text
 
 
-def test_console_log_message_cannot_forge_a_line(console_log: _Tty) -> None:
+def test_console_log_message_cannot_forge_a_line(console_log: TtyText) -> None:
     """A message with a line break and escape sequences stays one line, spelled out."""
     get_logger("svc.terminal").info(f"done\n2026-01-01 [error] forged {EVIL}")
     (line,) = console_log.getvalue().splitlines()

@@ -11,7 +11,6 @@ error. Most cases run in-process; a few dozen through the installed ``cpa-ops``.
 from __future__ import annotations
 
 import contextlib
-import io
 import json
 import logging
 from collections.abc import Iterator
@@ -19,9 +18,8 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
-import structlog
 
-from tests.conftest import clean_env, run_cpa_ops
+from tests.conftest import TtyText, clean_env, console_logs_on_a_tty, run_cpa_ops
 from tests.servers import redis_faults as faults
 from tests.servers.evil_redis import SGR, EvilRedis, evil_redis, raw_controls
 from tests.sweep.in_process import Outcome, in_process
@@ -187,31 +185,15 @@ def test_sentry_test_dry_run(name: str, field: str, fmt: str) -> None:
 # ---- logged values on a colour console -------------------------------------------------------
 
 
-class _Tty(io.StringIO):
-    def isatty(self) -> bool:
-        return True
-
-
 @pytest.fixture(scope="module")
-def console() -> Iterator[_Tty]:
-    from cpa_ops.core.logging import configure_logging
-    from cpa_ops.core.settings import load_settings
-
-    root = logging.getLogger()
-    saved_handlers, saved_level = list(root.handlers), root.level
-    stream = _Tty()
-    configure_logging(
-        load_settings(environment="development"), stream=stream, log_format="console", environ={}
-    )
-    yield stream
-    root.handlers = saved_handlers
-    root.setLevel(saved_level)
-    structlog.reset_defaults()
+def console() -> Iterator[TtyText]:
+    with console_logs_on_a_tty() as stream:
+        yield stream
 
 
 @pytest.mark.parametrize("where", ["message", "value", "quoted value", "key", "stdlib", "error"])
 @pytest.mark.parametrize("name", CLASSES)
-def test_console_log(name: str, where: str, console: _Tty) -> None:
+def test_console_log(name: str, where: str, console: TtyText) -> None:
     from cpa_ops.core.logging import get_logger
 
     console.seek(0)
