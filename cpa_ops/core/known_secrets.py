@@ -110,18 +110,9 @@ def scrub_json_line(line: str) -> str:
     """A JSON line (one object, optionally newline-terminated) with every registered secret
     replaced, and still valid JSON: should a replacement break its syntax (a secret that looks
     like JSON punctuation), the line is parsed, scrubbed value by value and written again."""
-    compiled = _compiled
-    if compiled is None:
+    if _compiled is None:
         return line
-    pattern, needles = compiled
-    if needles is not None:  # inlined: this runs once per log line
-        lowered = line.lower()
-        for needle in needles:
-            if needle in lowered:
-                break
-        else:
-            return line
-    scrubbed = pattern.sub(MASK, line)
+    scrubbed = scrub_text(line)
     if scrubbed == line:
         return line
     try:

@@ -515,7 +515,8 @@ def _redact_text(text: str) -> str:
     ):
         return _redact_normalised(text)
     # Each pass runs only when a cheap gate proves it could match; str tests, not bytes ones,
-    # because `b"x" in some_bytes` pays for the buffer protocol on every call.
+    # because `b"x" in some_bytes` pays for the buffer protocol on every call. The gates are
+    # _may_hold_secret and _may_hold_account written inline: this runs for every logged string.
     if "@" in text:
         text = _AT_PATTERN.sub(_replace, text)
     if "=" in text or ":" in text or "earer" in text or "EARER" in text:
