@@ -247,7 +247,7 @@ def read_env_file(path: Path) -> dict[str, str]:
     import io
     import stat
 
-    from dotenv import dotenv_values
+    from dotenv.main import resolve_variables
     from dotenv.parser import parse_stream
 
     shown = visible_controls(str(path))
@@ -282,7 +282,8 @@ def read_env_file(path: Path) -> dict[str, str]:
         text = data.decode("utf-8")
     except UnicodeDecodeError:
         raise ConfigError([f"--env-file {shown}: not UTF-8 text"]) from None
-    bad = [str(b.original.line) for b in parse_stream(io.StringIO(text)) if b.error]
+    bindings = list(parse_stream(io.StringIO(text)))  # parsed once: 1 MiB takes seconds
+    bad = [str(b.original.line) for b in bindings if b.error]
     if bad:
         raise ConfigError(
             [
@@ -290,7 +291,8 @@ def read_env_file(path: Path) -> dict[str, str]:
                 "(expected lines like REDIS_URL=redis://localhost:6379/0, or # comments)"
             ]
         )
-    values = dotenv_values(stream=io.StringIO(text))
+    # ${VAR} interpolated as dotenv_values does it
+    values = resolve_variables(((b.key, b.value) for b in bindings if b.key), override=True)
     return {k.lower(): v for k, v in values.items() if v is not None}
 
 
