@@ -25,7 +25,9 @@ def take_over_uvicorn_logging() -> None:
             logger.disabled = True
 
 
-def lifespan(*, service: str, version: str) -> Callable[[Any], contextlib.AbstractAsyncContextManager[None]]:
+def lifespan(
+    *, service: str, version: str
+) -> Callable[[Any], contextlib.AbstractAsyncContextManager[None]]:
     @contextlib.asynccontextmanager
     async def run(app: Any) -> AsyncIterator[None]:
         from cpa_ops.core.logging import configure_logging

@@ -29,7 +29,9 @@ def _lines(server):
 def test_ids_echo_access_line_and_json_only(kit):
     server, _ = kit
     with httpx.Client(base_url=server.url, timeout=10) as http:
-        ok = http.get("/items/123-45-6789?email=a@b.c", headers={"X-Request-Id": "abc.1", "X-Task-Id": "t1"})
+        ok = http.get(
+            "/items/123-45-6789?email=a@b.c", headers={"X-Request-Id": "abc.1", "X-Task-Id": "t1"}
+        )
         bad = http.get("/items/1", headers={"X-Request-Id": "x" * 65, "X-Client-Id": "bad id"})
         boom = http.get("/boom", headers={"X-Request-Id": "boom-1"})
         live = http.get("/livez")
@@ -41,7 +43,12 @@ def test_ids_echo_access_line_and_json_only(kit):
     assert none.status_code == 404
     server.terminate()
     out = server.stdout()
-    assert "123-45-6789" not in out and "a@b.c" not in out and "bad id" not in out and "x" * 65 not in out
+    assert (
+        "123-45-6789" not in out
+        and "a@b.c" not in out
+        and "bad id" not in out
+        and "x" * 65 not in out
+    )
     lines = _lines(server)  # every line JSON
     access = [line for line in lines if line.get("logger") == "cpa_ops.access"]
     routes = [(a["route"], a["status"]) for a in access]
@@ -50,7 +57,9 @@ def test_ids_echo_access_line_and_json_only(kit):
     assert any(a.get("request_id") == "abc.1" and a.get("task_id") == "t1" for a in access)
     inside = [line for line in lines if line.get("message") == "inside"]
     assert any(line.get("request_id") == "abc.1" for line in inside)
-    assert any(line.get("request_id") == "boom-1" and line.get("level") == "error" for line in lines)
+    assert any(
+        line.get("request_id") == "boom-1" and line.get("level") == "error" for line in lines
+    )
 
 
 def test_fifty_concurrent_no_bleed(kit):
@@ -59,7 +68,10 @@ def test_fifty_concurrent_no_bleed(kit):
     async def run():
         async with httpx.AsyncClient(base_url=server.url, timeout=20) as http:
             return await asyncio.gather(
-                *(http.get("/items/1", headers={"X-Request-Id": f"r{i}", "X-Task-Id": f"t{i}"}) for i in range(50))
+                *(
+                    http.get("/items/1", headers={"X-Request-Id": f"r{i}", "X-Task-Id": f"t{i}"})
+                    for i in range(50)
+                )
             )
 
     replies = asyncio.run(run())
