@@ -13,6 +13,12 @@ FLUSH_SECONDS: Final = 2.0
 UVICORN_LOGGERS: Final = ("uvicorn", "uvicorn.error", "uvicorn.access")
 
 
+def _drop_color_message(record: logging.LogRecord) -> bool:
+    """uvicorn's ``color_message`` extra repeats the message with terminal escapes."""
+    record.__dict__.pop("color_message", None)
+    return True
+
+
 def take_over_uvicorn_logging() -> None:
     """uvicorn's loggers lose their handlers and propagate into ours; its access log is
     silenced (the middleware writes the access line)."""
@@ -21,6 +27,8 @@ def take_over_uvicorn_logging() -> None:
         for handler in list(logger.handlers):
             logger.removeHandler(handler)
         logger.propagate = name != "uvicorn.access"
+        if _drop_color_message not in logger.filters:
+            logger.addFilter(_drop_color_message)
         if name == "uvicorn.access":
             logger.disabled = True
 
@@ -28,6 +36,10 @@ def take_over_uvicorn_logging() -> None:
 def lifespan(
     *, service: str, version: str
 ) -> Callable[[Any], contextlib.AbstractAsyncContextManager[None]]:
+    # uvicorn imports the app (and so calls this) after configuring its loggers and before its
+    # first lines ("Started server process"): taking them over here keeps those out of plain text
+    take_over_uvicorn_logging()
+
     @contextlib.asynccontextmanager
     async def run(app: Any) -> AsyncIterator[None]:
         from cpa_ops.core.logging import configure_logging

@@ -75,29 +75,31 @@ class CorrelationMiddleware:
                 message = {**message, "headers": [*headers, (b"x-request-id", echoed)]}
             await send(message)
 
-        with structlog.contextvars.bound_contextvars(request_id=request_id):
-            with bind_correlation(ids.get("task_id"), ids.get("client_id"), ids.get("agent")):
-                _tag(ids)
-                try:
-                    await self.app(scope, receive, send_with_id)
-                except Exception:
-                    _errors.exception("unhandled exception")
-                    if not status["started"]:
-                        await send_with_id(
-                            {
-                                "type": "http.response.start",
-                                "status": 500,
-                                "headers": [(b"content-type", b"text/plain")],
-                            }
-                        )
-                        await send({"type": "http.response.body", "body": b"Internal Server Error"})
-                route = scope.get("route")
-                template = getattr(route, "path", None) or UNMATCHED
-                write = _access.debug if template in HEALTH_PATHS else _access.info
-                write(
-                    "request",
-                    method=scope.get("method"),
-                    route=template,
-                    status=status["code"],
-                    duration_ms=round((time.perf_counter() - started) * 1000, 2),
-                )
+        with (
+            structlog.contextvars.bound_contextvars(request_id=request_id),
+            bind_correlation(ids.get("task_id"), ids.get("client_id"), ids.get("agent")),
+        ):
+            _tag(ids)
+            try:
+                await self.app(scope, receive, send_with_id)
+            except Exception:
+                _errors.exception("unhandled exception")
+                if not status["started"]:
+                    await send_with_id(
+                        {
+                            "type": "http.response.start",
+                            "status": 500,
+                            "headers": [(b"content-type", b"text/plain")],
+                        }
+                    )
+                    await send({"type": "http.response.body", "body": b"Internal Server Error"})
+            route = scope.get("route")
+            template = getattr(route, "path", None) or UNMATCHED
+            write = _access.debug if template in HEALTH_PATHS else _access.info
+            write(
+                "request",
+                method=scope.get("method"),
+                route=template,
+                status=status["code"],
+                duration_ms=round((time.perf_counter() - started) * 1000, 2),
+            )
