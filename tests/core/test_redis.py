@@ -19,6 +19,7 @@ from cpa_ops.core.redis import (
 )
 from cpa_ops.core.settings import load_settings
 from cpa_ops.core.target import RedisTarget
+from tests.servers.net import wait_until
 from tests.servers.redis_faults import RedisServer
 from tests.servers.redis_fixtures import REDIS_PASSWORD
 
@@ -75,23 +76,58 @@ class TestPool:
         assert results == [True] * 1000
         assert 1 <= peak <= 20, peak
 
-    def test_a_waiting_caller_gets_a_connection_once_one_is_freed(self, server: int) -> None:
-        """With the one connection of a pool of 1 held, a second caller waits, then succeeds."""
-        settings = load_settings(redis_url=f"redis://127.0.0.1:{server}/0", redis_max_connections=1)
+    def test_a_busy_pool_is_not_an_unhealthy_redis(self, redis_server: RedisServer) -> None:
+        """Every connection of a pool of 2 lent out: the check is True at once, over one
+        connection of its own that it closes; 50 checks at once share that one connection."""
+        server = redis_server
+        settings = load_settings(redis_url=server.url(), redis_max_connections=2)
 
-        async def main() -> bool:
-            pool = await create_redis_pool(settings, acquire_timeout=5)
-            held = await pool.get_connection()
-            waiting = asyncio.create_task(check_redis_health(pool, timeout=3))
-            await asyncio.sleep(0.3)
-            assert not waiting.done()  # it waits instead of failing at once
-            await pool.release(held)
+        async def main() -> tuple[list[bool], float]:
+            pool = await create_redis_pool(settings, client_name="busy-pool", acquire_timeout=30)
+            held = [await pool.get_connection(), await pool.get_connection()]
+            for connection in held:
+                await connection.send_command("PING")
+                await connection.read_response()
             try:
-                return await waiting
+                started = time.monotonic()
+                results = await asyncio.gather(
+                    *(check_redis_health(pool, timeout=5) for _ in range(50))
+                )
+                return results, time.monotonic() - started
             finally:
+                for connection in held:
+                    await pool.release(connection)
                 await pool.disconnect()
 
-        assert asyncio.run(main()) is True
+        results, elapsed = asyncio.run(main())
+        assert results == [True] * 50
+        assert elapsed < 4.0, elapsed  # never waited for the pool's 30 s acquire timeout
+        # the probe's own connection is closed, and so is the pool's
+        wait_until(lambda: not _clients(server.port, PROBE_CLIENT_NAME), 5, "probe closed")
+        wait_until(lambda: not _clients(server.port, "busy-pool"), 5, "pool closed")
+
+    def test_a_busy_pool_of_a_frozen_redis_is_false_in_time(
+        self, redis_server: RedisServer
+    ) -> None:
+        """The pool busy and the server SIGSTOPped: False within the timeout, never raised."""
+        server = redis_server
+        settings = load_settings(redis_url=server.url(), redis_max_connections=1)
+
+        async def main() -> tuple[bool, float]:
+            pool = await create_redis_pool(settings, acquire_timeout=30)
+            held = await pool.get_connection()
+            server.freeze()
+            try:
+                started = time.monotonic()
+                return await check_redis_health(pool, timeout=1.0), time.monotonic() - started
+            finally:
+                server.thaw()
+                await pool.release(held)
+                await pool.disconnect()
+
+        healthy, elapsed = asyncio.run(main())
+        assert healthy is False
+        assert elapsed < 3.0, elapsed
 
     def test_check_is_false_not_an_exception_when_redis_is_down(self, refused_port: int) -> None:
         """A refused port gives False within the timeout; nothing is raised."""

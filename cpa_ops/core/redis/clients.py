@@ -8,6 +8,7 @@ time for one instead of failing at once.
 from __future__ import annotations
 
 import asyncio
+import weakref
 from typing import TYPE_CHECKING, Any
 
 from cpa_ops.core.redis.facts import parse_info_fields, text
@@ -183,6 +184,10 @@ async def check_redis_health(
     """True when a PING through ``client`` (a client or a pool) is answered PONG within
     ``timeout`` seconds; for a cluster client, when every master says cluster_state:ok.
 
+    A busy pool (every connection lent out) is not an unhealthy Redis: the PING then goes over
+    one short-lived connection of its own (shared by the checks that find the pool busy at the
+    same time), so a liveness probe never waits for the service's own traffic.
+
     Never raises (cancellation aside): any error or the timeout is False.
     """
     from redis.asyncio import Redis, RedisCluster
@@ -190,9 +195,13 @@ async def check_redis_health(
     if isinstance(client, RedisCluster):
         return await _check_cluster_health(client, timeout)
     redis = client if isinstance(client, Redis) else Redis(connection_pool=client)
+    pool = redis.connection_pool
+    if pool.can_get_connection():
+        ping: asyncio.Future[Any] = asyncio.ensure_future(redis.ping())
+    else:
+        ping = _busy_pool_ping(pool)
     # redis-py can swallow a cancellation during a connection's handshake and keep reading from
     # a frozen server, so asyncio.timeout() alone does not bound the call: stop waiting instead
-    ping = asyncio.ensure_future(redis.ping())
     try:
         done, _ = await asyncio.wait({ping}, timeout=timeout)
     except asyncio.CancelledError:
@@ -206,6 +215,42 @@ async def check_redis_health(
         return bool(ping.result())
     except Exception:
         return False
+
+
+# pool -> the PING in flight on a connection of its own, while the pool is busy
+_BUSY_POOL_PINGS: weakref.WeakKeyDictionary[Any, asyncio.Future[Any]] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def _busy_pool_ping(pool: Any) -> asyncio.Future[Any]:
+    """The one PING over a connection outside ``pool`` (its options, the probe's name), shared
+    by every check that finds the pool busy until it ends; a cancelled waiter does not cancel
+    it for the others."""
+    running = _BUSY_POOL_PINGS.get(pool)
+    if running is None or running.done():
+        running = asyncio.ensure_future(_ping_outside(pool))
+        running.add_done_callback(_retrieve_outcome)
+        _BUSY_POOL_PINGS[pool] = running
+    return asyncio.ensure_future(_shielded(running))
+
+
+async def _shielded(future: asyncio.Future[Any]) -> Any:
+    return await asyncio.shield(future)
+
+
+async def _ping_outside(pool: Any) -> bool:
+    from cpa_ops.core.redis.model import PROBE_CLIENT_NAME
+
+    connection = pool.connection_class(
+        **{**pool.connection_kwargs, "client_name": PROBE_CLIENT_NAME}
+    )
+    try:
+        await connection.connect()
+        await connection.send_command("PING")
+        return text(await connection.read_response()) == "PONG"
+    finally:
+        await connection.disconnect()
 
 
 def _retrieve_outcome(task: asyncio.Future[Any]) -> None:
