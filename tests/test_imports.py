@@ -341,3 +341,30 @@ def test_checker_flags_core_importing_the_cli(tmp_path: Path) -> None:
         "pkg.core.report (line 2) imports pkg.cli",
         "pkg.core.report (line 2) imports pkg.cli.render",
     ]
+
+
+def test_core_and_cli_at_run_time_leave_the_web_stack_unimported() -> None:
+    """Importing the CLI and every core module (and loading settings) never loads fastapi,
+    starlette or uvicorn, even with the extra installed."""
+    import subprocess
+    import sys
+
+    modules = sorted(
+        "cpa_ops." + ".".join(p.relative_to(Path(cpa_ops.__file__).parent).with_suffix("").parts)
+        for p in Path(cpa_ops.__file__).parent.rglob("*.py")
+        if "fastapi" not in p.parts and p.name != "__main__.py"
+    )
+    code = (
+        "import importlib, sys\n"
+        f"for name in {[m.removesuffix('.__init__') for m in modules]!r}:\n"
+        "    importlib.import_module(name)\n"
+        "from cpa_ops.core.settings import load_settings; load_settings()\n"
+        "print(sorted(m for m in sys.modules if m.split('.')[0] in"
+        " ('fastapi', 'starlette', 'uvicorn')))\n"
+    )
+    env = {"PATH": "/usr/bin:/bin", "REDIS_URL": "redis://127.0.0.1:1/0"}
+    ran = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, env=env
+    )
+    assert ran.returncode == 0, ran.stderr
+    assert ran.stdout.strip() == "[]"
