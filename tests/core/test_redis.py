@@ -216,13 +216,13 @@ class TestProbe:
                 await asyncio.sleep(0)
             assert (await probe).status is Status.PASS
 
-        for _ in range(20):
+        for _ in range(200):  # the probe is brief: on a loaded machine the side look may miss it
             asyncio.run(main())
             if any(seen):
                 break
         assert any(seen), "the probe's connection never showed up named cpa-ops-health"
-        time.sleep(0.2)
-        assert _clients(server, PROBE_CLIENT_NAME) == []
+        # the server notices the close asynchronously: give it time on a loaded machine
+        wait_until(lambda: not _clients(server, PROBE_CLIENT_NAME), 5, "probe connection closed")
 
     def test_write_key_is_removed(self, server: int) -> None:
         """--write leaves no cpa-ops:health:* key behind."""
