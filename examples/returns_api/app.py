@@ -7,11 +7,11 @@ errors' input values, log fields) and a route that holds a pooled Redis connecti
 
 from __future__ import annotations
 
-from cpa_ops.fastapi import CorrelationMiddleware, health_router, lifespan
 from fastapi import FastAPI, HTTPException, Request
 from pydantic import BaseModel
 
 from cpa_ops.core.logging import get_logger
+from cpa_ops.fastapi import CorrelationMiddleware, health_router, lifespan
 
 app = FastAPI(lifespan=lifespan(service="returns-api", version="1.4.2"))
 app.add_middleware(CorrelationMiddleware)
