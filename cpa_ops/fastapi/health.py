@@ -8,6 +8,8 @@ from typing import Any, Final
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
 
+from cpa_ops.core.health import Status
+
 #: the health routes: no trace sampled, access lines at debug only
 HEALTH_PATHS: Final = frozenset({"/livez", "/readyz", "/healthz"})
 NO_STORE: Final = {"Cache-Control": "no-store"}
@@ -29,7 +31,7 @@ def health_router() -> APIRouter:
         diagnosis = await diagnose(
             settings.redis_target, deadline=time.monotonic() + READY_BUDGET * 0.9
         )
-        ok = all(c.status != "fail" for c in diagnosis.checks)
+        ok = diagnosis.healthy
         return Response(
             "ok\n" if ok else "unavailable\n",
             status_code=200 if ok else 503,
@@ -49,7 +51,7 @@ def health_router() -> APIRouter:
             service_id=state.cpa_service,
             release=state.cpa_version,
         )
-        status = 503 if report.status.value == "fail" else 200
+        status = 503 if report.status is Status.FAIL else 200
         return JSONResponse(
             document, status_code=status, media_type="application/health+json", headers=NO_STORE
         )

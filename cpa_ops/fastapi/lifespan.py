@@ -57,10 +57,7 @@ def lifespan(
         try:
             yield
         finally:
-            await client.aclose()
-            pool = getattr(client, "connection_pool", None)
-            if pool is not None:
-                await pool.disconnect()
+            await client.aclose()  # create_redis_client's client owns its pool: all closed
             if sentry_on:
                 import sentry_sdk
 

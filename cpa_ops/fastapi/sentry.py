@@ -1,4 +1,4 @@
-"""Sentry for a service (minimal; the Sentry helper's branch owns the full version)."""
+"""Sentry for a service: core's init_sentry with the release ``<service>@<version>``."""
 
 from __future__ import annotations
 

@@ -218,9 +218,7 @@ async def check_redis_health(
 
 
 # pool -> the PING in flight on a connection of its own, while the pool is busy
-_BUSY_POOL_PINGS: weakref.WeakKeyDictionary[Any, asyncio.Future[Any]] = (
-    weakref.WeakKeyDictionary()
-)
+_BUSY_POOL_PINGS: weakref.WeakKeyDictionary[Any, asyncio.Future[Any]] = weakref.WeakKeyDictionary()
 
 
 def _busy_pool_ping(pool: Any) -> asyncio.Future[Any]:
@@ -232,11 +230,7 @@ def _busy_pool_ping(pool: Any) -> asyncio.Future[Any]:
         running = asyncio.ensure_future(_ping_outside(pool))
         running.add_done_callback(_retrieve_outcome)
         _BUSY_POOL_PINGS[pool] = running
-    return asyncio.ensure_future(_shielded(running))
-
-
-async def _shielded(future: asyncio.Future[Any]) -> Any:
-    return await asyncio.shield(future)
+    return asyncio.shield(running)
 
 
 async def _ping_outside(pool: Any) -> bool:
