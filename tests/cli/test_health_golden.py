@@ -8,6 +8,7 @@ deliberate one: rerun with ``CPA_OPS_UPDATE_GOLDEN=1`` and review the diff of te
 
 from __future__ import annotations
 
+import difflib
 import json
 import os
 import re
@@ -67,7 +68,16 @@ def _compare(name: str, document: dict[str, Any]) -> None:
         return
     assert path.is_file(), f"no golden file {path.name}: run with CPA_OPS_UPDATE_GOLDEN=1"
     expected = json.loads(path.read_text())
-    assert got == expected, f"{name}: the verdict changed from {path.name}"
+    if got != expected:
+        # the same sorted form as the golden file, so the diff shows only what changed
+        shown = difflib.unified_diff(
+            json.dumps(expected, indent=2, sort_keys=True, ensure_ascii=False).splitlines(),
+            json.dumps(got, indent=2, sort_keys=True, ensure_ascii=False).splitlines(),
+            f"golden/{path.name}",
+            "this run",
+            lineterm="",
+        )
+        pytest.fail(f"{name}: the verdict changed\n" + "\n".join(shown), pytrace=False)
 
 
 def _run_json(args: list[str], env: dict[str, str] | None = None) -> dict[str, Any]:

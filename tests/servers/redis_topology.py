@@ -162,11 +162,29 @@ class ClusterSetup:
         return self
 
     def wait_healthy(self, timeout: float = 20) -> None:
-        """Every node answers, says cluster_state:ok, and the replica's link is up."""
+        """Every node answers, says cluster_state:ok, and the replica's link is up.
+
+        Every node also knows every other by gossip, connected and with no handshake or failure
+        flag: a node that has not yet heard of the replica would name only three nodes to a
+        probe, and the verdict would differ from run to run.
+        """
+
+        def settled_view(port: int) -> bool:
+            lines = command_text(port, "CLUSTER", "NODES").splitlines()
+            if len(lines) != len(self.nodes):
+                return False
+            for line in lines:
+                parts = line.split()
+                flags = set(parts[2].split(",")) if len(parts) > 7 else {"?"}
+                if flags & {"handshake", "fail", "fail?", "noaddr", "?"} or parts[7] != "connected":
+                    return False
+            return True
 
         def healthy() -> bool:
             for node in self.nodes:
                 if "cluster_state:ok" not in command_text(node.port, "CLUSTER", "INFO"):
+                    return False
+                if not settled_view(node.port):
                     return False
             replicas = [
                 n for n in self.nodes if "role:slave" in command_text(n.port, "INFO", "replication")
