@@ -1,7 +1,8 @@
 """``CorrelationMiddleware``: a pure ASGI middleware binding the correlation ids of a request,
 echoing X-Request-Id and writing one access line.
 
-An unhandled exception is logged once (type and stack), answered with a 500 carrying
+An unhandled exception is logged once (type and stack), sent to Sentry when it is initialised
+(the SDK's own ASGI middleware sits outside and never sees it), answered with a 500 carrying
 X-Request-Id when the response has not started, and not re-raised (uvicorn would log it again,
 in plain text).
 """
@@ -9,6 +10,7 @@ in plain text).
 from __future__ import annotations
 
 import re
+import sys
 import time
 import uuid
 from typing import Any, Final
@@ -39,15 +41,27 @@ def valid_id(raw: bytes) -> str | None:
     return text if VALID_ID.fullmatch(text) else None
 
 
-def _tag(ids: dict[str, str]) -> None:
-    import sys
-
+def _sentry() -> Any:
+    """sentry_sdk when a service initialised it, else None (never imported here)."""
     sentry_sdk = sys.modules.get("sentry_sdk")
     if sentry_sdk is None or not sentry_sdk.is_initialized():
+        return None
+    return sentry_sdk
+
+
+def _tag(ids: dict[str, str]) -> None:
+    if (sentry_sdk := _sentry()) is None:
         return
     scope = sentry_sdk.get_isolation_scope()
     for key, value in ids.items():
         scope.set_tag(key, value)
+
+
+def _capture(error: BaseException) -> None:
+    """The unhandled exception as a Sentry event: it goes no further than this middleware,
+    so the SDK's ASGI middleware outside never sees it."""
+    if (sentry_sdk := _sentry()) is not None:
+        sentry_sdk.capture_exception(error)
 
 
 class CorrelationMiddleware:
@@ -82,8 +96,9 @@ class CorrelationMiddleware:
             _tag(ids)
             try:
                 await self.app(scope, receive, send_with_id)
-            except Exception:
+            except Exception as error:
                 _errors.exception("unhandled exception")
+                _capture(error)
                 if not status["started"]:
                     await send_with_id(
                         {

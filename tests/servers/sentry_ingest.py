@@ -1,8 +1,9 @@
 """A real Sentry ingest server on 127.0.0.1 for the tests: it speaks the envelope endpoint.
 
 ``POST /api/<project>/envelope/`` with ``X-Sentry-Auth`` and a gzip, br or plain body is decoded,
-recorded (see :class:`ReceivedEnvelope`) and answered as the current :class:`Mode` says: a status
-(200, 401, 403, 413, 429 with Retry-After, 500, 503), a closed connection, or no answer at all.
+recorded (see :class:`ReceivedEnvelope`) and answered, after ``delay`` seconds, as the current
+:class:`Mode` says: a status (200, 401, 403, 413, 429 with Retry-After, 500, 503), a closed
+connection, or no answer at all.
 Given an ``ssl.SSLContext`` it serves HTTPS.
 
     with SentryIngest(Mode.OK) as ingest:
@@ -119,6 +120,8 @@ class SentryIngest:
 
     def __init__(self, mode: Mode = Mode.OK, tls: ssl.SSLContext | None = None) -> None:
         self.mode = mode
+        #: seconds each answer waits after the envelope is recorded (a slow endpoint)
+        self.delay = 0.0
         self.received: list[ReceivedEnvelope] = []
         self._arrived = threading.Condition()
         self._stopping = threading.Event()
@@ -191,6 +194,8 @@ class SentryIngest:
                     items=items,
                 )
                 ingest._record(envelope)
+                if ingest.delay:
+                    ingest._stopping.wait(ingest.delay)
                 self._answer(ingest.mode, headers.get("event_id"))
 
             def _answer(self, mode: Mode, event_id: str | None) -> None:
