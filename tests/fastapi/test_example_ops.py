@@ -139,6 +139,7 @@ def test_traces_sampled_at_ten_percent(returns_api: ReturnsApi) -> None:
     api.server.terminate()  # the shutdown flush delivers every queued transaction
     names = [t.get("transaction") for t in api.transactions()]
     assert set(names) <= {"/clients/{client_ref}/returns"}, names
+    print(f"{len(names)} of {n} traced, bounds {lo}-{hi}")
     assert lo <= len(names) <= hi, f"{len(names)} of {n} sampled, expected {lo}-{hi}"
 
 
@@ -182,6 +183,7 @@ def test_two_hundred_concurrent_never_above_pool_limit(returns_api: ReturnsApi) 
     finally:
         stop.set()
         watcher.join(10)
+    print(f"peak {peak[0]} connections from the service")
     try:
         assert [r.status_code for r in replies] == [200] * 200
         assert peak[0] <= POOL_LIMIT, f"{peak[0]} connections from the service"
@@ -209,6 +211,7 @@ def test_readyz_when_redis_freezes_and_thaws(returns_api: ReturnsApi) -> None:
             assert http.get("/livez").status_code == 200  # liveness does no I/O
         finally:
             api.redis.thaw()
+        print("frozen /readyz 503 after", [round(t, 3) for t in timings], "s")
         assert max(timings) <= READY_DEADLINE, f"/readyz 503 after {timings} s"
         wait_until(lambda: http.get("/readyz").status_code == 200, 10, "/readyz 200 after SIGCONT")
 
@@ -242,6 +245,7 @@ def test_readyz_with_a_saturated_pool(returns_api: ReturnsApi) -> None:
     finally:
         raw.close()
     assert [r.status_code for r in held] == [200] * POOL_LIMIT
+    print("saturated pool: /readyz, /healthz", probes)
     assert [status for status, _ in probes] == [200, 200]
     assert all(seconds <= READY_DEADLINE for _, seconds in probes), probes
 
