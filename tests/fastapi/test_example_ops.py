@@ -27,6 +27,7 @@ from tests.servers.sentry_ingest import Mode
 POOL_LIMIT = 20  # REDIS_MAX_CONNECTIONS' default: the most connections the service may open
 READY_DEADLINE = 1.5
 HEALTH_PATHS = ("/livez", "/readyz", "/healthz")
+HOLD_KEY = "returns-api:never"  # the list the example's /hold waits on
 
 
 def binomial_bounds(n: int, p: float, confidence: float) -> tuple[int, int]:
@@ -169,14 +170,14 @@ def test_two_hundred_concurrent_never_above_pool_limit(returns_api: ReturnsApi) 
     def watch() -> None:
         while not stop.is_set():
             peak[0] = max(peak[0], len(_others(raw, own)))
-            time.sleep(0.005)
+            time.sleep(0.01)
 
     watcher = threading.Thread(target=watch, daemon=True)
     watcher.start()
     try:
-        # half hold a connection 0.2 s (BLPOP), so the pool is full and the rest queue for it
+        # half hold a connection 0.1 s (BLPOP), so the pool is full and the rest queue for it
         requests = [
-            ("/hold?seconds=0.2", {}) if i % 2 else (f"/clients/c{i}/returns", {})
+            ("/hold?seconds=0.1", {}) if i % 2 else (f"/clients/c{i}/returns", {})
             for i in range(200)
         ]
         replies = asyncio.run(_gather(api, requests))
@@ -229,15 +230,19 @@ def test_readyz_with_a_saturated_pool(returns_api: ReturnsApi) -> None:
         limits = httpx.Limits(max_connections=POOL_LIMIT + 5)
         async with httpx.AsyncClient(base_url=api.url, timeout=60, limits=limits) as http:
             holds = [
-                asyncio.create_task(http.get("/hold", params={"seconds": 4}))
+                # under the service's 5 s socket timeout; the RPUSH below ends them sooner
+                asyncio.create_task(http.get("/hold", params={"seconds": 4.5}))
                 for _ in range(POOL_LIMIT)
             ]
-            await asyncio.to_thread(wait_until, blocked, 20, "every pooled connection in BLPOP")
-            probes = []
-            for path in ("/readyz", "/healthz"):
-                started = time.perf_counter()
-                reply = await http.get(path)
-                probes.append((reply.status_code, time.perf_counter() - started))
+            try:
+                await asyncio.to_thread(wait_until, blocked, 30, "every pooled connection held")
+                probes = []
+                for path in ("/readyz", "/healthz"):
+                    started = time.perf_counter()
+                    reply = await http.get(path)
+                    probes.append((reply.status_code, time.perf_counter() - started))
+            finally:  # one element for each BLPOP: the holds end now
+                await asyncio.to_thread(raw.check, "RPUSH", HOLD_KEY, *range(POOL_LIMIT))
             return await asyncio.gather(*holds), probes
 
     try:
