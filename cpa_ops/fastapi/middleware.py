@@ -112,23 +112,31 @@ class CorrelationMiddleware:
                     _errors.exception("unhandled exception")
                     _capture(error)
                     if not status["started"]:
-                        await send_with_id(
-                            {
-                                "type": "http.response.start",
-                                "status": 500,
-                                "headers": [(b"content-type", b"text/plain")],
-                            }
-                        )
-                        await send({"type": "http.response.body", "body": b"Internal Server Error"})
-                route = scope.get("route")
-                template = getattr(route, "path", None) or UNMATCHED
-                write = _access.debug if template in HEALTH_PATHS else _access.info
-                write(
-                    "request",
-                    method=scope.get("method"),
-                    route=template,
-                    status=status["code"],
-                    duration_ms=round((time.perf_counter() - started) * 1000, 2),
-                )
+                        await _internal_error(send_with_id)
+                _access_line(scope, status["code"], started)
         finally:
             structlog.contextvars.reset_contextvars(**tokens)
+
+
+async def _internal_error(send: Any) -> None:
+    await send(
+        {
+            "type": "http.response.start",
+            "status": 500,
+            "headers": [(b"content-type", b"text/plain")],
+        }
+    )
+    await send({"type": "http.response.body", "body": b"Internal Server Error"})
+
+
+def _access_line(scope: dict[str, Any], status: int, started: float) -> None:
+    """One line per request: the route template (never the raw path), no query, no client."""
+    template = getattr(scope.get("route"), "path", None) or UNMATCHED
+    write = _access.debug if template in HEALTH_PATHS else _access.info
+    write(
+        "request",
+        method=scope.get("method"),
+        route=template,
+        status=status,
+        duration_ms=round((time.perf_counter() - started) * 1000, 2),
+    )
