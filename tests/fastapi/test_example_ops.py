@@ -316,3 +316,4 @@ def test_no_resource_warning_under_dev_mode(start_returns_api: StartReturnsApi) 
     words = ("ResourceWarning", "unclosed", "Exception ignored")
     warned = [line for line in output.splitlines() if any(w in line for w in words)]
     assert warned == []
+    assert api.lines()  # and under -X dev too, every line is one JSON object
