@@ -210,10 +210,16 @@ def test_readyz_when_redis_freezes_and_thaws(returns_api: ReturnsApi) -> None:
                 assert reply.status_code == 503
                 assert reply.headers["cache-control"] == "no-store"
             assert http.get("/livez").status_code == 200  # liveness does no I/O
+            started = time.perf_counter()
+            health = http.get("/healthz")
+            health_seconds = time.perf_counter() - started
         finally:
             api.redis.thaw()
         print("frozen /readyz 503 after", [round(t, 3) for t in timings], "s")
+        print(f"frozen /healthz {health.status_code} after {health_seconds:.3f} s")
         assert max(timings) <= READY_DEADLINE, f"/readyz 503 after {timings} s"
+        assert health.status_code == 503 and health.json()["status"] == "fail"
+        assert health_seconds <= 5, f"/healthz answered after {health_seconds:.1f} s"  # no hang
         wait_until(lambda: http.get("/readyz").status_code == 200, 10, "/readyz 200 after SIGCONT")
 
 
