@@ -290,6 +290,35 @@ def test_sigterm_closes_every_connection_before_exit(returns_api: ReturnsApi) ->
 
 
 @pytest.mark.timeout(120)
+def test_sigterm_lets_a_request_in_flight_finish(returns_api: ReturnsApi) -> None:
+    api = returns_api
+    raw, own = _raw(api)
+    replies: list[httpx.Response] = []
+
+    def hold() -> None:
+        with httpx.Client(base_url=api.url, timeout=30) as http:
+            replies.append(http.get("/hold", params={"seconds": 1.5}))
+
+    holder = threading.Thread(target=hold)
+    holder.start()
+    try:
+        wait_until(
+            lambda: any(c.get("cmd") == "blpop" for c in _others(raw, own)),
+            20,
+            "the request holds its pooled connection",
+        )
+        os.kill(api.server.pid, signal.SIGTERM)
+        holder.join(30)
+        assert api.server.process.wait(30) in (0, -15)
+        wait_until(lambda: not _others(raw, own), 10, "no connection of the service left")
+    finally:
+        holder.join(30)
+        raw.close()
+    assert [r.status_code for r in replies] == [200]  # answered, not cut off by the shutdown
+    assert replies[0].json() == {"held": True}
+
+
+@pytest.mark.timeout(120)
 def test_sigterm_delivers_every_captured_error_event(returns_api: ReturnsApi) -> None:
     api = returns_api
     with httpx.Client(base_url=api.url, timeout=30) as http:
