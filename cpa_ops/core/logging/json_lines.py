@@ -8,6 +8,7 @@ from typing import Any, Final
 
 import orjson
 
+from cpa_ops.core.free_text import vetted
 from cpa_ops.core.known_secrets import scrub_json_line
 from cpa_ops.core.logging.clock import Clock
 from cpa_ops.core.logging.correlation import CORRELATION
@@ -59,8 +60,15 @@ _ORJSON_OPTIONS: Final = (
 class JsonLines:
     """Renders one event as one redacted JSON line (str, with its newline)."""
 
-    def __init__(self, static: Mapping[str, str], extra: Mapping[str, Any] | None = None) -> None:
+    def __init__(
+        self,
+        static: Mapping[str, str],
+        extra: Mapping[str, Any] | None = None,
+        withhold: bool = False,
+    ) -> None:
         self._static = dict(static)
+        #: the free-text policy (staging, production): field values vetted, messages withheld
+        self.withhold = withhold
         # the static fields and then the extra ones, rendered once
         self._fixed = {**self._static, **_rendered_fields(extra or {})}
         self._clock = Clock()
@@ -90,6 +98,8 @@ class JsonLines:
         record.update(rendered)
         error = None
         plans = _FIELD_PLANS
+        if self.withhold:
+            field_maps = tuple(_vetted_fields(fields) for fields in field_maps)
         for fields in field_maps:
             for key, value in fields.items():
                 plan = plans.get(key, _UNPLANNED)
@@ -114,7 +124,7 @@ class JsonLines:
                         if value:
                             record["stack_info"] = "".join(traceback.format_stack()[:-3])
                     elif value:
-                        error = error_fields(value)
+                        error = error_fields(value, self.withhold)
                     continue
                 record[plan[0]] = _planned_value(plan, value)
         if error is not None:
@@ -176,6 +186,19 @@ def _plan_field(key: str) -> Any:
         _FIELD_PLANS.clear()
     _FIELD_PLANS[key] = plan
     return plan
+
+
+def _vetted_fields(fields: Mapping[str, Any]) -> Mapping[str, Any]:
+    """``fields`` under the free-text policy: numbers, booleans, None, safe keys and tokens
+    stay, other strings and objects are withheld (exc_info and stack_info are instructions)."""
+    kept: dict[str, Any] = {}
+    for key, value in fields.items():
+        kind = type(value)
+        if key in SPECIAL_KEYS or value is None or kind is bool or kind is int or kind is float:
+            kept[key] = value
+        else:
+            kept[key] = vetted(value, key)
+    return kept
 
 
 def _planned_value(plan: tuple[str, str | None], value: Any) -> Any:

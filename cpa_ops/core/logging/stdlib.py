@@ -8,6 +8,7 @@ from typing import IO, Any
 
 import structlog
 
+from cpa_ops.core.free_text import withheld_format
 from cpa_ops.core.logging.pipeline import STRUCTLOG_VARS, Sink, extended_line, structlog_context
 from cpa_ops.core.logging.state import LEVELS, Lines, Processor, state
 
@@ -28,6 +29,8 @@ class StdlibRenderer:
         record: logging.LogRecord = event_dict.pop("_record")
         event_dict.pop("_from_structlog", None)
         message = event_dict.pop("event", "")
+        if state.withhold and record.args:  # the free-text policy: the literal, args vetted
+            message = withheld_format(record.msg, record.args)
         level = record.levelname.lower()
         level = _LEVEL_ALIASES.get(level, level)
         if level not in LEVELS:
