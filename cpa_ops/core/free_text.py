@@ -183,7 +183,7 @@ def withheld_format(message: Any, args: Any) -> str:
     else:
         shown = tuple(_arg(v) for v in (args if isinstance(args, tuple) else (args,)))
     try:
-        return text % shown
+        return str(text % shown)
     except Exception:
         return f"{text} {WITHHELD}"
 
@@ -223,7 +223,7 @@ def _withhold_messages(te: traceback.TracebackException, seen: set[int]) -> None
         if getattr(te, "__notes__", None):
             te.__notes__ = [WITHHELD]
         if kind is not None and issubclass(kind, SyntaxError):
-            te.msg, te.text = WITHHELD, None  # printed instead of _str, with the source line
+            te.msg, te.text = WITHHELD, None  # type: ignore[assignment]  # printed instead of _str, with the source line
     for nested in (te.__cause__, te.__context__, *(getattr(te, "exceptions", None) or ())):
         if nested is not None:
             _withhold_messages(nested, seen)

@@ -17,10 +17,9 @@ import structlog
 
 from cpa_ops.core.logging import get_logger
 from cpa_ops.core.logging.correlation import bind_correlation
-from cpa_ops.fastapi.health import HEALTH_PATHS
+from cpa_ops.core.sentry.web import HEALTH_PATHS, UNMATCHED
 
 VALID_ID: Final = re.compile(r"[A-Za-z0-9._-]{1,64}")
-UNMATCHED: Final = "<unmatched>"
 HEADERS: Final = {
     b"x-request-id": "request_id",
     b"x-task-id": "task_id",

@@ -22,7 +22,7 @@ MAX_STRING_CHARS: Final = 16_384
 SPECIAL_KEYS: Final = frozenset({"exc_info", "exception", "stack_info"})
 
 
-def _exc_info_of(value: Any) -> tuple[type[BaseException], BaseException, Any] | None:
+def exc_info_of(value: Any) -> tuple[type[BaseException], BaseException, Any] | None:
     if isinstance(value, BaseException):
         return type(value), value, value.__traceback__
     if isinstance(value, tuple) and len(value) == 3 and isinstance(value[1], BaseException):
@@ -39,7 +39,7 @@ def error_fields(value: Any, withhold: bool = False) -> dict[str, str] | None:
 
     ``withhold`` (staging, production): the free-text policy of :mod:`cpa_ops.core.free_text`,
     the message (in ``message`` and in the stack) withheld unless the type is allowed."""
-    info = _exc_info_of(value)
+    info = exc_info_of(value)
     if info is None:
         return None
     kind, exc, tb = info
