@@ -29,8 +29,6 @@ class StdlibRenderer:
         record: logging.LogRecord = event_dict.pop("_record")
         event_dict.pop("_from_structlog", None)
         message = event_dict.pop("event", "")
-        if state.withhold and record.args:  # the free-text policy: the literal, args vetted
-            message = withheld_format(record.msg, record.args)
         level = record.levelname.lower()
         level = _LEVEL_ALIASES.get(level, level)
         if level not in LEVELS:
@@ -49,6 +47,9 @@ class StdlibHandler(logging.Handler):
 
     def emit(self, record: logging.LogRecord) -> None:
         try:
+            if state.withhold and record.args:  # the free-text policy: the literal, args vetted
+                record = logging.makeLogRecord(record.__dict__)
+                record.msg, record.args = withheld_format(record.msg, record.args), ()
             text = self.format(record)
             if not text:  # dropped by a processor
                 return
