@@ -79,6 +79,19 @@ def captured() -> Iterator[Captured]:
     structlog.reset_defaults()
 
 
+@pytest.fixture
+def captured_development() -> Iterator[Captured]:
+    """JSON logging in development: the pattern layer alone, no free-text policy before it."""
+    root = logging.getLogger()
+    saved_handlers, saved_level = list(root.handlers), root.level
+    out = Captured()
+    _configure(out, environment="development")
+    yield out
+    root.handlers = saved_handlers
+    root.setLevel(saved_level)
+    structlog.reset_defaults()
+
+
 class TestJsonLines:
     def test_fields_are_in_the_documented_order(self, captured: Captured) -> None:
         """timestamp, level, logger, message, correlation, service/env/version, then the event."""
@@ -337,8 +350,12 @@ class TestCorrelation:
 
 
 class TestStdlib:
-    def test_stdlib_records_become_the_same_json_lines(self, captured: Captured) -> None:
-        """A stdlib record (a library's) is one JSON line with our fields, extras and ids."""
+    def test_stdlib_records_become_the_same_json_lines(self) -> None:
+        """A stdlib record (a library's) is one JSON line with our fields, extras and ids (in
+        development, where its %-argument is kept and redacted; production withholds it as
+        free text: tests/core/test_free_text.py)."""
+        captured = Captured()
+        _configure(captured, environment="development")
         with bind_correlation(task_id="task-9"):
             logging.getLogger("redis.connection").warning(
                 "reconnecting to %s", "redis://:pw-secret@127.0.0.1:1/0", extra={"attempt": 2}
@@ -537,12 +554,15 @@ class TestNoPiiSurvives:
     )
     def test_planted_pii_never_reaches_a_line(
         self,
-        captured: Captured,
+        captured_development: Captured,
         planted: list[tuple[tuple[str, str], str, str]],
         payload: Any,
         multiline: bool,
     ) -> None:
-        """PII in the message, in values, nested and in stdlib records never appears."""
+        """PII in the message, in values, nested and in stdlib records never appears (the
+        pattern layer: ordinary values stay untouched in development; production withholds
+        free text before, tests/core/test_free_text.py)."""
+        captured = captured_development
         captured.clear()
         glue = "\n" if multiline else " "
         texts = [f"{before}{glue}{text}{glue}{after}" for (text, _), before, after in planted]
