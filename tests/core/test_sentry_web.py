@@ -269,6 +269,11 @@ class TestWithheldEvent:
                 ]
             },
             "extra": {"note": f"for {NAME}", "count": 3, "route": "/a b"},
+            "contexts": {
+                "client": {"who": NAME},
+                "runtime": {"name": "CPython", "build": "3.11 x"},
+            },
+            "user": {"id": "client-42", "username": NAME},
             "tags": {"client": NAME, "http.status_code": "503"},
             "logentry": {
                 "message": "lookup for %s",
@@ -284,6 +289,11 @@ class TestWithheldEvent:
         assert second["value"] == "REDIS_URL is invalid"
         assert out["extra"] == {"note": WITHHELD, "count": 3, "route": "/a b"}
         assert out["tags"] == {"client": WITHHELD, "http.status_code": "503"}
+        assert out["contexts"] == {
+            "client": {"who": WITHHELD},
+            "runtime": {"name": "CPython", "build": "3.11 x"},
+        }
+        assert out["user"] == {"id": "client-42", "username": WITHHELD}
         assert out["logentry"] == {
             "message": "lookup for %s",
             "formatted": f"lookup for {WITHHELD}",

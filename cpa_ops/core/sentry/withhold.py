@@ -22,6 +22,28 @@ from cpa_ops.core.free_text import (
 )
 
 Event = dict[str, Any]
+_SDK_CONTEXTS = frozenset(
+    {
+        "trace",
+        "runtime",
+        "os",
+        "device",
+        "app",
+        "browser",
+        "gpu",
+        "response",
+        "cloud_resource",
+        "culture",
+        "otel",
+        "profile",
+        "replay",
+        "flags",
+        "state",
+        "asgi",
+        "celery",
+        "redis",
+    }
+)
 
 
 def withheld_event(event: Event, hint: dict[str, Any]) -> Event:
@@ -45,9 +67,14 @@ def withheld_event(event: Event, hint: dict[str, Any]) -> Event:
     logentry = event.get("logentry")
     if isinstance(logentry, dict):
         event["logentry"] = _withheld_logentry(logentry, record)
-    for name in ("extra", "tags"):
+    for name in ("extra", "tags", "user"):
         if isinstance(event.get(name), dict):
             event[name] = vetted(event[name])
+    contexts = event.get("contexts")
+    if isinstance(contexts, dict):  # the SDK's own contexts describe software, not clients
+        for name, context in contexts.items():
+            if name not in _SDK_CONTEXTS:
+                contexts[name] = vetted(context)
     crumbs = event.get("breadcrumbs")
     crumb_values = crumbs.get("values") if isinstance(crumbs, dict) else None
     if isinstance(crumbs, dict) and isinstance(crumb_values, list):
