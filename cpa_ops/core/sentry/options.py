@@ -13,10 +13,7 @@ from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
 from cpa_ops import __version__
-from cpa_ops.core.free_text import allow_exception_names
-from cpa_ops.core.sentry.policy import breadcrumb_policy_hook, policy_hook
 from cpa_ops.core.sentry.scrub import Event, Hook, scrub_event, scrub_record
-from cpa_ops.core.sentry.web import traces_sampler
 from cpa_ops.core.settings import ACCEPTED, ConfigError
 
 if TYPE_CHECKING:
@@ -52,6 +49,10 @@ def sentry_options(settings: Settings, **overrides: Any) -> dict[str, Any]:
     dsn = settings.sentry_dsn.get_secret_value() if settings.sentry_dsn is not None else None
     if dsn is not None:
         _check_dsn(dsn)
+    from cpa_ops.core.free_text import allow_exception_names
+    from cpa_ops.core.sentry.policy import breadcrumb_policy_hook, policy_hook
+    from cpa_ops.core.sentry.web import traces_sampler
+
     # the web and free-text policies first (they need the raw shape), the scrubbing after
     withhold = settings.environment != "development"
     allow_exception_names(settings.allowed_exception_messages)

@@ -18,7 +18,6 @@ service may say about the request, and which traces are sampled. Plain functions
 
 from __future__ import annotations
 
-import ast
 import re
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any, Final
@@ -171,6 +170,8 @@ def redis_text(text: str) -> str:
         return " ".join(command)
     quoted = _QUOTED.match(rest)
     if quoted:
+        import ast  # only when a span or breadcrumb is cut: not on the import path
+
         try:
             key: Any = ast.literal_eval(quoted.group())
         except (ValueError, SyntaxError):
