@@ -130,6 +130,24 @@ def is_token(text: str) -> bool:
     return bool(_TOKEN.fullmatch(text)) and not _NAME_LIKE.fullmatch(text)
 
 
+_KEPT: dict[str, bool] = {}  # is_token of short strings seen: a log field repeats its values
+_KEPT_MAX = 4096
+
+
+def kept_text(key: str, text: str) -> bool:
+    """Whether the string ``text`` under ``key`` is kept (a safe key, or a token); cached."""
+    if key in SAFE_KEYS:
+        return True
+    kept = _KEPT.get(text)
+    if kept is None:
+        kept = is_token(text)
+        if len(text) <= 64:
+            if len(_KEPT) >= _KEPT_MAX:
+                _KEPT.clear()
+            _KEPT[text] = kept
+    return kept
+
+
 def vetted(value: Any, key: str | None = None) -> Any:
     """``value`` with its free text withheld: numbers, booleans, None and tokens stay; strings
     under a :data:`SAFE_KEYS` key stay; containers, dataclasses and pydantic models are vetted

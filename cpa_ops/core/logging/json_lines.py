@@ -8,7 +8,7 @@ from typing import Any, Final
 
 import orjson
 
-from cpa_ops.core.free_text import vetted
+from cpa_ops.core.free_text import WITHHELD, kept_text, vetted
 from cpa_ops.core.known_secrets import scrub_json_line
 from cpa_ops.core.logging.clock import Clock
 from cpa_ops.core.logging.correlation import CORRELATION
@@ -98,8 +98,7 @@ class JsonLines:
         record.update(rendered)
         error = None
         plans = _FIELD_PLANS
-        if self.withhold:
-            field_maps = tuple(_vetted_fields(fields) for fields in field_maps)
+        withhold = self.withhold
         for fields in field_maps:
             for key, value in fields.items():
                 plan = plans.get(key, _UNPLANNED)
@@ -108,7 +107,10 @@ class JsonLines:
                 if plan is None:  # the common case: an ordinary key
                     kind = type(value)
                     if kind is str:
-                        record[key] = cached(value) or text(value)
+                        if withhold and not kept_text(key, value):
+                            record[key] = WITHHELD
+                        else:
+                            record[key] = cached(value) or text(value)
                     elif (
                         kind is float
                         or kind is bool
@@ -117,7 +119,7 @@ class JsonLines:
                     ):
                         record[key] = value
                     else:
-                        record[key] = redact(value)
+                        record[key] = redact(vetted(value, key) if withhold else value)
                     continue
                 if plan is _SPECIAL:
                     if key == "stack_info":
@@ -126,6 +128,8 @@ class JsonLines:
                     elif value:
                         error = error_fields(value, self.withhold)
                     continue
+                if withhold:
+                    value = vetted(value, key)
                 record[plan[0]] = _planned_value(plan, value)
         if error is not None:
             error = {name: shorten(text(value)) for name, value in error.items()}
@@ -186,19 +190,6 @@ def _plan_field(key: str) -> Any:
         _FIELD_PLANS.clear()
     _FIELD_PLANS[key] = plan
     return plan
-
-
-def _vetted_fields(fields: Mapping[str, Any]) -> Mapping[str, Any]:
-    """``fields`` under the free-text policy: numbers, booleans, None, safe keys and tokens
-    stay, other strings and objects are withheld (exc_info and stack_info are instructions)."""
-    kept: dict[str, Any] = {}
-    for key, value in fields.items():
-        kind = type(value)
-        if key in SPECIAL_KEYS or value is None or kind is bool or kind is int or kind is float:
-            kept[key] = value
-        else:
-            kept[key] = vetted(value, key)
-    return kept
 
 
 def _planned_value(plan: tuple[str, str | None], value: Any) -> Any:
