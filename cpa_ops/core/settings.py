@@ -7,6 +7,7 @@ environment, an optional ``.env`` file, then the defaults below.
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping
 from functools import cached_property
 from pathlib import Path
@@ -61,7 +62,10 @@ ACCEPTED: dict[str, str] = {
     "sentry_traces_sample_rate": "a number from 0 to 1",
     "environment": "one of " + ", ".join(get_args(Environment)),
     "log_level": "one of " + ", ".join(get_args(LogLevel)) + " (any case)",
+    "allowed_exception_messages": "a comma-separated list of exception classes as module.Class "
+    "(e.g. myservice.errors.QuotaExceeded,TimeoutError)",
 }
+_CLASS_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)*")
 # Variables whose value is never repeated back in an error.
 SECRET_FIELDS = frozenset({"redis_url", "sentry_dsn"})
 
@@ -116,6 +120,11 @@ class Settings(BaseSettings):
         description="development (console logs) | staging | production (JSON logs).",
     )
     log_level: LogLevel = Field(default="INFO", description="Lowest level logged.")
+    allowed_exception_messages: Annotated[tuple[str, ...], NoDecode] = Field(
+        default=(),
+        description="Exception classes (module.Class, comma-separated) whose messages are kept "
+        "in staging and production logs and Sentry; other messages are withheld.",
+    )
 
     @model_validator(mode="before")
     @classmethod
@@ -189,6 +198,19 @@ class Settings(BaseSettings):
             value = value.strip().upper()
             return "WARNING" if value == "WARN" else value
         return value
+
+    @field_validator("allowed_exception_messages", mode="before")
+    @classmethod
+    def _check_allowed_exceptions(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            value = [part.strip() for part in value.split(",") if part.strip()]
+        if not isinstance(value, list | tuple):
+            raise ValueError("is not a list")
+        names = tuple(str(part).strip() for part in value)
+        for number, name in enumerate(names, 1):
+            if not _CLASS_NAME.fullmatch(name):
+                raise ValueError(f"entry {number} ({shown_value(name)}) is not a module.Class name")
+        return names
 
     @cached_property
     def redis_target(self) -> RedisTarget:

@@ -9,9 +9,10 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
 
 from cpa_ops.core.health import Status
+from cpa_ops.core.sentry.web import HEALTH_PATHS  # no trace sampled, access lines at debug only
 
-#: the health routes: no trace sampled, access lines at debug only
-HEALTH_PATHS: Final = frozenset({"/livez", "/readyz", "/healthz"})
+__all__ = ["HEALTH_PATHS", "health_router"]
+
 NO_STORE: Final = {"Cache-Control": "no-store"}
 READY_BUDGET: Final = 1.0
 

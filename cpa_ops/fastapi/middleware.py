@@ -20,10 +20,9 @@ import structlog
 
 from cpa_ops.core.logging import get_logger
 from cpa_ops.core.logging.correlation import bind_correlation
-from cpa_ops.fastapi.health import HEALTH_PATHS
+from cpa_ops.core.sentry.web import HEALTH_PATHS, UNMATCHED
 
 VALID_ID: Final = re.compile(r"[A-Za-z0-9._-]{1,64}")
-UNMATCHED: Final = "<unmatched>"
 HEADERS: Final = {
     b"x-request-id": "request_id",
     b"x-task-id": "task_id",
@@ -70,8 +69,12 @@ def _tag(ids: dict[str, str]) -> None:
 
 def _capture(error: BaseException) -> None:
     """The unhandled exception as a Sentry event: it goes no further than this middleware,
-    so the SDK's ASGI middleware outside never sees it."""
-    if (sentry_sdk := _sentry()) is not None:
+    so the SDK's ASGI middleware outside never sees it. Sentry started by cpa-ops already
+    made one of the error line (``core.sentry.log_events``); only a Sentry the service started
+    by itself needs it sent here."""
+    from cpa_ops.core.logging.state import state
+
+    if state.observer is None and (sentry_sdk := _sentry()) is not None:
         sentry_sdk.capture_exception(error)
 
 

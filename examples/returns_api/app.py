@@ -7,10 +7,13 @@ errors' input values, log fields) and a route that holds a pooled Redis connecti
 
 from __future__ import annotations
 
+import logging
+
 from fastapi import FastAPI, HTTPException, Request
 from pydantic import BaseModel
 
 from cpa_ops.core.logging import get_logger
+from cpa_ops.core.sentry import allow_exception_messages
 from cpa_ops.fastapi import CorrelationMiddleware, health_router, lifespan
 
 app = FastAPI(lifespan=lifespan(service="returns-api", version="1.4.2"))
@@ -61,3 +64,47 @@ async def hold(request: Request, seconds: float = 1.0) -> dict[str, bool]:
     """Holds one pooled connection for ``seconds`` (BLPOP on an empty list) to saturate the pool."""
     await request.app.state.redis.blpop(["returns-api:never"], timeout=seconds)
     return {"held": True}
+
+
+# --- routes for the privacy tests (tests/fastapi/test_privacy.py) ----------------------------
+
+
+class QuotaExceeded(Exception):
+    """A service error whose message never carries client data: registered as such."""
+
+
+allow_exception_messages(QuotaExceeded)
+
+
+@app.get("/clients/{client_ref}/unavailable")
+async def unavailable(client_ref: str, name: str = "Jane Q. Taxpayer") -> None:
+    raise HTTPException(status_code=503, detail=f"no filing service for {name}")
+
+
+@app.get("/clients/{client_ref}/invalid")
+async def invalid(client_ref: str, name: str = "Jane Q. Taxpayer") -> None:
+    ReturnIn.model_validate({"taxpayer_name": name, "ssn": client_ref, "year": name})
+
+
+@app.get("/clients/{client_ref}/crash-logged")
+async def crash_logged(client_ref: str, name: str = "Jane Q. Taxpayer") -> dict[str, bool]:
+    try:
+        raise LookupError(f"no return for {name}")
+    except LookupError:
+        log.exception("return lookup crashed", client_ref=client_ref)
+    logging.getLogger("returns_api.stdlib").warning("slow lookup for %s", name)
+    try:
+        raise KeyError(name)
+    except KeyError:
+        logging.getLogger("returns_api.stdlib").exception("stdlib lookup crashed for %s", name)
+    return {"logged": True}
+
+
+@app.get("/quota")
+async def quota() -> None:
+    raise QuotaExceeded("quota of 5 returns per minute exceeded")
+
+
+@app.get("/slow")
+async def slow() -> None:
+    raise TimeoutError("redis answered in 5 s")  # allowed by ALLOWED_EXCEPTION_MESSAGES

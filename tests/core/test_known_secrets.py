@@ -177,7 +177,9 @@ def test_a_service_log_line_holds_no_password(
     from cpa_ops.core.logging import configure_logging, get_logger
 
     url = URLS[placement].format(port=redis_hello_renamed.port)
-    settings = load_settings(redis_url=url, environment="production")
+    # development: the server's echo must reach the line for the known-secret layer to be seen
+    # at work; production withholds exception messages and free-text values before it
+    settings = load_settings(redis_url=url, environment="development")
     error = hello_error(redis_hello_renamed, settings.redis_target.url)
     password = PASSWORDS[placement]
     assert password in str(error) and "HELLO" in str(error)  # the leak is real

@@ -53,9 +53,11 @@ class Captured:
         self.stream.truncate()
 
 
-def _configure(captured: Captured, fmt: str = "json", **kw: Any) -> None:
+def _configure(
+    captured: Captured, fmt: str = "json", environment: str = "production", **kw: Any
+) -> None:
     configure_logging(
-        load_settings(environment="production"),
+        load_settings(environment=environment),
         stream=captured.stream,
         log_format=fmt,  # type: ignore[arg-type]
         version="9.9.9",
@@ -71,6 +73,19 @@ def captured() -> Iterator[Captured]:
     saved_handlers, saved_level = list(root.handlers), root.level
     out = Captured()
     _configure(out)
+    yield out
+    root.handlers = saved_handlers
+    root.setLevel(saved_level)
+    structlog.reset_defaults()
+
+
+@pytest.fixture
+def captured_development() -> Iterator[Captured]:
+    """JSON logging in development: the pattern layer alone, no free-text policy before it."""
+    root = logging.getLogger()
+    saved_handlers, saved_level = list(root.handlers), root.level
+    out = Captured()
+    _configure(out, environment="development")
     yield out
     root.handlers = saved_handlers
     root.setLevel(saved_level)
@@ -184,14 +199,31 @@ class TestExceptions:
         line = captured.text()
         record = json.loads(line)
         assert record["error"]["kind"] == "KeyError"
-        assert record["error"]["message"] == "'missing for 19'"
+        # production: the message is free text, withheld in the message and in the stack
+        assert record["error"]["message"] == "[withheld: free text]"
         assert "Traceback (most recent call last)" in record["error"]["stack"]
         assert 'raise KeyError(f"missing for {len(secret_local)}")' in record["error"]["stack"]
-        assert "hunter2-local-value" not in line
+        assert "KeyError: [withheld: free text]" in record["error"]["stack"]
+        assert "missing for 19" not in line and "hunter2-local-value" not in line
         assert list(record)[-1] == "error"
 
-    def test_exception_message_and_stack_are_redacted(self, captured: Captured) -> None:
-        """PII in an exception message is redacted in both error.message and error.stack."""
+    def test_development_keeps_the_exception_message(self) -> None:
+        """In development the message stays (pattern-redacted), in message and stack."""
+        out = Captured()
+        _configure(out, environment="development")
+        try:
+            raise KeyError("missing for 19")
+        except KeyError:
+            get_logger("x").exception("failed")
+        record = json.loads(out.text())
+        assert record["error"]["message"] == "'missing for 19'"
+        assert "KeyError: 'missing for 19'" in record["error"]["stack"]
+
+    def test_exception_message_and_stack_are_redacted(self) -> None:
+        """PII in an exception message is redacted in both error.message and error.stack (the
+        pattern layer, seen in development where messages are not withheld)."""
+        captured = Captured()
+        _configure(captured, environment="development")
         try:
             raise ValueError("no account for jane@example.com ssn 123-45-6789")
         except ValueError as exc:
@@ -209,7 +241,7 @@ class TestExceptions:
     def test_console_traceback_is_readable_without_locals(self) -> None:
         """The console shows a plain traceback, not Rich's locals panel."""
         out = Captured()
-        _configure(out, fmt="console", environ={})
+        _configure(out, fmt="console", environment="development", environ={})
         try:
             token_local = "do-not-print-this-local"
             raise RuntimeError(f"len {len(token_local)}")
@@ -318,8 +350,12 @@ class TestCorrelation:
 
 
 class TestStdlib:
-    def test_stdlib_records_become_the_same_json_lines(self, captured: Captured) -> None:
-        """A stdlib record (a library's) is one JSON line with our fields, extras and ids."""
+    def test_stdlib_records_become_the_same_json_lines(self) -> None:
+        """A stdlib record (a library's) is one JSON line with our fields, extras and ids (in
+        development, where its %-argument is kept and redacted; production withholds it as
+        free text: tests/core/test_free_text.py)."""
+        captured = Captured()
+        _configure(captured, environment="development")
         with bind_correlation(task_id="task-9"):
             logging.getLogger("redis.connection").warning(
                 "reconnecting to %s", "redis://:pw-secret@127.0.0.1:1/0", extra={"attempt": 2}
@@ -423,8 +459,11 @@ class TestNeverRaises:
         assert record["contact"] == {"email": "[REDACTED:email]", "visits": 3}
         assert record["headers"] == {"Authorization": "[REDACTED:authorization]"}
 
-    def test_cycles_and_huge_strings(self, captured: Captured) -> None:
-        """A cycle becomes a placeholder; a huge string is redacted first, then cut."""
+    def test_cycles_and_huge_strings(self) -> None:
+        """A cycle becomes a placeholder; a huge string is redacted first, then cut (in
+        development: in production free text is withheld before)."""
+        captured = Captured()
+        _configure(captured, environment="development")
         looped: dict[str, Any] = {"label": "loop"}
         looped["self"] = looped
         huge = "x" * 200_000 + " ssn 123-45-6789"
@@ -515,12 +554,15 @@ class TestNoPiiSurvives:
     )
     def test_planted_pii_never_reaches_a_line(
         self,
-        captured: Captured,
+        captured_development: Captured,
         planted: list[tuple[tuple[str, str], str, str]],
         payload: Any,
         multiline: bool,
     ) -> None:
-        """PII in the message, in values, nested and in stdlib records never appears."""
+        """PII in the message, in values, nested and in stdlib records never appears (the
+        pattern layer: ordinary values stay untouched in development; production withholds
+        free text before, tests/core/test_free_text.py)."""
+        captured = captured_development
         captured.clear()
         glue = "\n" if multiline else " "
         texts = [f"{before}{glue}{text}{glue}{after}" for (text, _), before, after in planted]

@@ -206,14 +206,15 @@ class TestStructlogContextvars:
         assert "request_id=req-1" in console.text()
 
     def test_pii_and_secrets_in_contextvars_are_redacted(self, restore: None) -> None:
-        """Sensitive keys become markers, PII patterns are masked, head keys are renamed."""
-        out = _json(restore)
+        """Sensitive keys become markers, PII patterns are masked, head keys are renamed (the
+        pattern layer, in development: production withholds free text before it)."""
+        out = _json(restore, environment="development")
         bind_contextvars(
             password="pw-hunter2", who="jane@example.com", level="mine", nested={"ssn": "x"}
         )
         get_logger("svc").info("a")
         logging.getLogger("lib").warning("b")
-        console = _console()
+        console = _console(environment="development")
         get_logger("svc").info("c")
         for text in (out.text(), console.text()):
             assert "pw-hunter2" not in text and "jane@example.com" not in text

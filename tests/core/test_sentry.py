@@ -53,12 +53,19 @@ def no_sentry() -> Iterator[None]:
 
 @pytest.fixture
 def service_sentry(sentry_ingest_per_module: SentryIngest, no_sentry: None) -> None:
-    """The global SDK as a service would init it, plus local variables (to prove their scrub)."""
-    init_sentry(_settings(sentry_ingest_per_module), include_local_variables=True)
+    """The global SDK as a service would init it, plus local variables (to prove their scrub).
+
+    In development: these tests prove the pattern layer, which staging and production run after
+    the free-text policy has withheld messages and free-text values (tests/core/test_sentry_web.py,
+    tests/fastapi/test_privacy.py)."""
+    init_sentry(
+        _settings(sentry_ingest_per_module, environment="development"),
+        include_local_variables=True,
+    )
 
 
 def _settings(ingest: SentryIngest, **values: Any) -> Settings:
-    return load_settings(sentry_dsn=ingest.dsn, environment="staging", **values)
+    return load_settings(**{"sentry_dsn": ingest.dsn, "environment": "staging", **values})
 
 
 def _received_after(ingest: SentryIngest, send: Callable[[], object]) -> ReceivedEnvelope:
@@ -170,7 +177,10 @@ class TestInitSentry:
             event.setdefault("extra", {})["contact"] = "reach jane.doe@example.com"
             return event
 
-        init_sentry(_settings(sentry_ingest_per_module), before_send=add_extra)
+        # development: in staging the free-text policy would withhold the whole value first
+        init_sentry(
+            _settings(sentry_ingest_per_module, environment="development"), before_send=add_extra
+        )
         envelope = _received_after(
             sentry_ingest_per_module, lambda: sentry_sdk.capture_message("hook")
         )

@@ -144,11 +144,6 @@ def test_traces_sampled_at_ten_percent(returns_api: ReturnsApi) -> None:
     assert lo <= len(names) <= hi, f"{len(names)} of {n} sampled, expected {lo}-{hi}"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="health routes are traced at SENTRY_TRACES_SAMPLE_RATE on main: the traces_sampler "
-    "for them comes with the Sentry policy (branch i13-sentry); remove this mark after merge",
-)
 @pytest.mark.timeout(180)
 def test_health_routes_sample_no_trace(returns_api: ReturnsApi) -> None:
     api = returns_api

@@ -25,6 +25,7 @@ import pytest
 import sentry_sdk
 import structlog
 
+from cpa_ops.core.free_text import WITHHELD
 from cpa_ops.core.logging import bind_correlation, configure_logging, get_logger
 from cpa_ops.core.redact import MARKER_PREFIX
 from cpa_ops.core.sentry import init_sentry, scrub_event
@@ -224,9 +225,13 @@ def log_stream() -> Iterator[io.StringIO]:
     structlog.reset_defaults()
 
 
-def _log_once(stream: io.StringIO, log_format: str, case: Case) -> str:
+def _log_once(
+    stream: io.StringIO, log_format: str, case: Case, environment: str = "development"
+) -> str:
+    """One line with the case planted everywhere. In development by default: the pattern layer
+    alone (production withholds free-text values before it: test_json_log_line_in_production)."""
     configure_logging(
-        load_settings(environment="production"),
+        load_settings(environment=environment),
         stream=stream,
         log_format=log_format,  # type: ignore[arg-type]
         service="sweep",
@@ -251,6 +256,17 @@ def test_json_log_line(log_stream: io.StringIO, case: Case) -> None:
     assert not leaks(output, case), output
     record = json.loads(output)
     assert MARKER_PREFIX in record["message"] and MARKER_PREFIX in record["note"]
+    assert {key: record[key] for key in IDS} == IDS
+
+
+@pytest.mark.parametrize("case", CASES, ids=lambda c: c.id)
+def test_json_log_line_in_production(log_stream: io.StringIO, case: Case) -> None:
+    """Production: the free-text policy first (a value that is no token is withheld), the
+    patterns after (a token-like one is redacted); no planted value, the opaque ids kept."""
+    output = _log_once(log_stream, "json", case, environment="production")
+    assert not leaks(output, case), output
+    record = json.loads(output)
+    assert record["note"] == WITHHELD or MARKER_PREFIX in record["note"], record["note"]
     assert {key: record[key] for key in IDS} == IDS
 
 

@@ -29,6 +29,13 @@ A JSON line holds, in this order::
 The console shows the same event, coloured only when :func:`cpa_ops.core.terminal.colour_wanted`
 says so for the stream, with a plain traceback (no locals).
 
+In staging and production the free-text policy (:mod:`cpa_ops.core.free_text`) runs first:
+exception messages are withheld (``error.message`` and the message lines of ``error.stack``)
+unless the type is allowed, ``%`` arguments of messages and field values that are neither
+numbers, known-safe keys nor machine tokens become ``[withheld: free text]``; the message itself
+(a literal of the code) stays. With Sentry initialised, lines from info up are also handed to
+an observer (``state.observer``): Sentry's breadcrumbs and, from error up, its events.
+
 Redaction (:mod:`cpa_ops.core.redact`) applies to every line: values under sensitive keys become
 ``[REDACTED:<kind>]`` and every string (message, values, nested values, exception messages and
 stacks, the repr of odd objects) has its sensitive patterns replaced before serialisation.

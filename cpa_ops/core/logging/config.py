@@ -10,6 +10,7 @@ from typing import IO, TYPE_CHECKING, Any
 import structlog
 
 from cpa_ops.core.choices import LogFormat
+from cpa_ops.core.free_text import allow_exception_names
 from cpa_ops.core.logging.console_lines import ConsoleLines
 from cpa_ops.core.logging.json_lines import JsonLines
 from cpa_ops.core.logging.logger import CpaBoundLogger, sink_for
@@ -60,6 +61,8 @@ def configure_logging(
         min_level = level
     else:
         min_level = LEVELS.get(str(level or settings.log_level).lower(), logging.INFO)
+    withhold = settings.environment != "development"  # the free-text policy (free_text)
+    allow_exception_names(settings.allowed_exception_messages)
     lines: Lines
     if chosen_format == "json":
         lines = JsonLines(
@@ -69,12 +72,13 @@ def configure_logging(
                 "version": version or __version__,
             },
             extra,
+            withhold,
         )
     else:
-        lines = ConsoleLines(colour_wanted(target, environ), extra)
+        lines = ConsoleLines(colour_wanted(target, environ), extra, withhold)
 
     state.lines, state.stream, state.min_level = lines, target, min_level
-    state.processors = chain
+    state.processors, state.withhold = chain, withhold
     structlog.reset_defaults()
     structlog.configure(
         processors=[],

@@ -9,6 +9,7 @@ from typing import Any
 
 import structlog
 
+from cpa_ops.core.free_text import vetted
 from cpa_ops.core.known_secrets import scrub_text
 from cpa_ops.core.logging.clock import Clock
 from cpa_ops.core.logging.correlation import correlation_ids
@@ -20,7 +21,10 @@ from cpa_ops.core.terminal import visible_controls
 class ConsoleLines:
     """Renders one event as readable (optionally coloured) console text, redacted."""
 
-    def __init__(self, colour: bool, extra: Mapping[str, Any] | None = None) -> None:
+    def __init__(
+        self, colour: bool, extra: Mapping[str, Any] | None = None, withhold: bool = False
+    ) -> None:
+        self.withhold = withhold  # the free-text policy, as in JSON lines
         self._clock = Clock()
         self._extra = dict(extra or {})
         self._renderer = structlog.dev.ConsoleRenderer(
@@ -44,8 +48,10 @@ class ConsoleLines:
                     if key == "stack_info" and value:
                         event["stack"] = "".join(traceback.format_stack()[:-3])
                     elif key != "stack_info" and value:
-                        error = error_fields(value)
+                        error = error_fields(value, self.withhold)
                     continue
+                if self.withhold and fields is not self._extra:
+                    value = vetted(value, key)
                 if key in event or key in ("stack", "exception"):
                     key = f"{key}_"
                 event[key] = value

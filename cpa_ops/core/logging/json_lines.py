@@ -8,6 +8,7 @@ from typing import Any, Final
 
 import orjson
 
+from cpa_ops.core.free_text import WITHHELD, kept_text, vetted
 from cpa_ops.core.known_secrets import scrub_json_line
 from cpa_ops.core.logging.clock import Clock
 from cpa_ops.core.logging.correlation import CORRELATION
@@ -59,8 +60,15 @@ _ORJSON_OPTIONS: Final = (
 class JsonLines:
     """Renders one event as one redacted JSON line (str, with its newline)."""
 
-    def __init__(self, static: Mapping[str, str], extra: Mapping[str, Any] | None = None) -> None:
+    def __init__(
+        self,
+        static: Mapping[str, str],
+        extra: Mapping[str, Any] | None = None,
+        withhold: bool = False,
+    ) -> None:
         self._static = dict(static)
+        #: the free-text policy (staging, production): field values vetted, messages withheld
+        self.withhold = withhold
         # the static fields and then the extra ones, rendered once
         self._fixed = {**self._static, **_rendered_fields(extra or {})}
         self._clock = Clock()
@@ -90,6 +98,7 @@ class JsonLines:
         record.update(rendered)
         error = None
         plans = _FIELD_PLANS
+        withhold = self.withhold
         for fields in field_maps:
             for key, value in fields.items():
                 plan = plans.get(key, _UNPLANNED)
@@ -98,7 +107,10 @@ class JsonLines:
                 if plan is None:  # the common case: an ordinary key
                     kind = type(value)
                     if kind is str:
-                        record[key] = cached(value) or text(value)
+                        if withhold and not kept_text(key, value):
+                            record[key] = WITHHELD
+                        else:
+                            record[key] = cached(value) or text(value)
                     elif (
                         kind is float
                         or kind is bool
@@ -107,15 +119,17 @@ class JsonLines:
                     ):
                         record[key] = value
                     else:
-                        record[key] = redact(value)
+                        record[key] = redact(vetted(value, key) if withhold else value)
                     continue
                 if plan is _SPECIAL:
                     if key == "stack_info":
                         if value:
                             record["stack_info"] = "".join(traceback.format_stack()[:-3])
                     elif value:
-                        error = error_fields(value)
+                        error = error_fields(value, self.withhold)
                     continue
+                if withhold:
+                    value = vetted(value, key)
                 record[plan[0]] = _planned_value(plan, value)
         if error is not None:
             error = {name: shorten(text(value)) for name, value in error.items()}

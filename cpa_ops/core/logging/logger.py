@@ -8,6 +8,7 @@ from typing import Any, Final
 
 from structlog import BoundLoggerBase
 
+from cpa_ops.core.free_text import withheld_format
 from cpa_ops.core.logging.pipeline import STRUCTLOG_VARS, Sink, extended_line, structlog_context
 from cpa_ops.core.logging.state import LEVELS, state
 from cpa_ops.core.logging.values import message_text, safe_repr
@@ -33,12 +34,25 @@ def _render_safely(
 def _interpolate(event: Any, args: tuple[Any, ...]) -> Any:
     if not args:
         return event
+    if state.withhold:  # the free-text policy: the literal stays, its arguments are vetted
+        if len(args) == 1 and isinstance(args[0], Mapping) and args[0]:
+            return withheld_format(event, args[0])
+        return withheld_format(event, args)
     try:
         if len(args) == 1 and isinstance(args[0], Mapping) and args[0]:
             return event % args[0]
         return event % args
     except Exception:
         return f"{message_text(event)} {safe_repr(args)}"
+
+
+def _observe(observer: Any, level: str, logger: CpaBoundLogger, event: Any, kw: Any) -> None:
+    """Tell the observer (Sentry) of a line: the bound context and the call's keys."""
+    try:
+        fields = {**logger._context, **kw} if logger._context else dict(kw)
+        observer(level, logger._logger.name, event, fields)
+    except Exception:  # the observer must not take the caller down
+        pass
 
 
 def _level_method(level_no: int, level: str) -> Callable[..., None]:
@@ -71,6 +85,8 @@ def _level_method(level_no: int, level: str) -> Callable[..., None]:
             stream.flush()
         except Exception:  # a closed or broken stream must not take the caller down
             pass
+        if current.observer is not None and level_no >= logging.INFO:
+            _observe(current.observer, level, self, event, kw)
         return None
 
     log_at_level.__name__ = level

@@ -13,6 +13,8 @@ from cpa_ops.core.logging.json_lines import JsonLines
 Lines = JsonLines | ConsoleLines
 # A structlog processor: (logger, method name, event dict) -> event dict.
 Processor = Callable[[Any, str, MutableMapping[str, Any]], MutableMapping[str, Any]]
+# An observer of lines: (level, logger name, message, fields) -> None; must not raise.
+LineObserver = Callable[[str, str, Any, dict[str, Any]], None]
 LEVELS: Final[dict[str, int]] = {
     "debug": logging.DEBUG,
     "info": logging.INFO,
@@ -31,6 +33,10 @@ class State:
         self.stream: IO[str] = sys.stderr
         self.min_level = logging.INFO
         self.processors: tuple[Processor, ...] = ()
+        #: the free-text policy (staging, production): ``%`` arguments of messages vetted
+        self.withhold = False
+        #: told of every line at info and above (Sentry's breadcrumbs and events), or None
+        self.observer: LineObserver | None = None
 
 
 state = State()

@@ -8,6 +8,7 @@ from typing import IO, Any
 
 import structlog
 
+from cpa_ops.core.free_text import withheld_format
 from cpa_ops.core.logging.pipeline import STRUCTLOG_VARS, Sink, extended_line, structlog_context
 from cpa_ops.core.logging.state import LEVELS, Lines, Processor, state
 
@@ -46,6 +47,9 @@ class StdlibHandler(logging.Handler):
 
     def emit(self, record: logging.LogRecord) -> None:
         try:
+            if state.withhold and record.args:  # the free-text policy: the literal, args vetted
+                record = logging.makeLogRecord(record.__dict__)
+                record.msg, record.args = withheld_format(record.msg, record.args), ()
             text = self.format(record)
             if not text:  # dropped by a processor
                 return

@@ -13,6 +13,7 @@ import traceback
 from collections.abc import Mapping
 from typing import Any, Final
 
+from cpa_ops.core.free_text import shown_message, withheld_traceback
 from cpa_ops.core.redact import redact, redact_text
 
 # Longer strings are cut (after redaction), so one call cannot flood the log platform.
@@ -21,7 +22,7 @@ MAX_STRING_CHARS: Final = 16_384
 SPECIAL_KEYS: Final = frozenset({"exc_info", "exception", "stack_info"})
 
 
-def _exc_info_of(value: Any) -> tuple[type[BaseException], BaseException, Any] | None:
+def exc_info_of(value: Any) -> tuple[type[BaseException], BaseException, Any] | None:
     if isinstance(value, BaseException):
         return type(value), value, value.__traceback__
     if isinstance(value, tuple) and len(value) == 3 and isinstance(value[1], BaseException):
@@ -33,18 +34,21 @@ def _exc_info_of(value: Any) -> tuple[type[BaseException], BaseException, Any] |
     return None
 
 
-def error_fields(value: Any) -> dict[str, str] | None:
-    """kind, message and stack of the exception ``value`` names; never its local variables."""
-    info = _exc_info_of(value)
+def error_fields(value: Any, withhold: bool = False) -> dict[str, str] | None:
+    """kind, message and stack of the exception ``value`` names; never its local variables.
+
+    ``withhold`` (staging, production): the free-text policy of :mod:`cpa_ops.core.free_text`,
+    the message (in ``message`` and in the stack) withheld unless the type is allowed."""
+    info = exc_info_of(value)
     if info is None:
         return None
     kind, exc, tb = info
+    message = shown_message(exc, withhold)
     try:
-        message = str(exc)
-    except Exception:
-        message = f"<unprintable {kind.__name__}>"
-    try:
-        stack = "".join(traceback.format_exception(kind, exc, tb))
+        if withhold:
+            stack = withheld_traceback(exc)
+        else:
+            stack = "".join(traceback.format_exception(kind, exc, tb))
     except Exception:
         stack = f"{kind.__name__}: <traceback could not be formatted>"
     qualified = (

@@ -5,6 +5,13 @@
   and every event, transaction, breadcrumb, log and metric passed through
   :func:`scrub_event` / :func:`scrub_record` (the shared :mod:`cpa_ops.core.redact`), which
   drop what they cannot scrub.
+* The policies before the scrubbing (``policy``): the web policy (``web``: request URL and
+  transaction name from the route template, headers by allowlist, no query string, cookies or
+  client address, Redis text cut to the command and key prefix, health routes never sampled)
+  and, in staging and production, the free-text policy (``withhold``): exception messages
+  withheld unless :func:`allow_exception_messages` (or ALLOWED_EXCEPTION_MESSAGES) allows the
+  type, log arguments and extra data vetted. The library logger's error lines become events,
+  its info and warning lines breadcrumbs (``log_events``).
 * :func:`send_test_event` sends one scrubbed test event through the SDK's own HTTP transport
   (:class:`DeliveryRecordingTransport`) and returns how the ingest endpoint answered, within a
   deadline; with ``dry_run`` it returns the envelope instead of sending it.
@@ -18,6 +25,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from cpa_ops.core.free_text import WITHHELD, allow_exception_messages
 from cpa_ops.core.sentry.delivery import Delivery, Verdict
 from cpa_ops.core.sentry.options import RELEASE, init_sentry, sentry_options
 from cpa_ops.core.sentry.scrub import scrub_event, scrub_record
@@ -36,11 +44,13 @@ __all__ = [
     "RELEASE",
     "TEST_MESSAGE",
     "TEST_TAG",
+    "WITHHELD",
     "Delivery",
     "DeliveryRecordingTransport",
     "SentryTestError",
     "TestEventResult",
     "Verdict",
+    "allow_exception_messages",
     "init_sentry",
     "scrub_event",
     "scrub_record",

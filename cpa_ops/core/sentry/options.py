@@ -49,10 +49,18 @@ def sentry_options(settings: Settings, **overrides: Any) -> dict[str, Any]:
     dsn = settings.sentry_dsn.get_secret_value() if settings.sentry_dsn is not None else None
     if dsn is not None:
         _check_dsn(dsn)
+    from cpa_ops.core.free_text import allow_exception_names
+    from cpa_ops.core.sentry.policy import breadcrumb_policy_hook, policy_hook
+    from cpa_ops.core.sentry.web import traces_sampler
+
+    # the web and free-text policies first (they need the raw shape), the scrubbing after
+    withhold = settings.environment != "development"
+    allow_exception_names(settings.allowed_exception_messages)
+    event_hook = _then(policy_hook(withhold), scrub_event)
     scrubbers: dict[str, Hook] = {
-        "before_send": scrub_event,
-        "before_send_transaction": scrub_event,
-        "before_breadcrumb": scrub_record,
+        "before_send": event_hook,
+        "before_send_transaction": event_hook,
+        "before_breadcrumb": _then(breadcrumb_policy_hook(withhold), scrub_record),
         "before_send_log": scrub_record,  # Sentry logs, when a service enables them
         "before_send_metric": scrub_record,
     }
@@ -61,6 +69,10 @@ def sentry_options(settings: Settings, **overrides: Any) -> dict[str, Any]:
         "environment": settings.environment,
         "release": RELEASE,
         "traces_sample_rate": settings.sentry_traces_sample_rate,
+        # health routes never sampled, a parent's decision followed, else the rate
+        "traces_sampler": traces_sampler(
+            float(overrides.get("traces_sample_rate", settings.sentry_traces_sample_rate))
+        ),
         "include_local_variables": False,
         # request bodies of a CPA platform are client data: they never leave
         "max_request_body_size": "never",
@@ -87,6 +99,9 @@ def init_sentry(settings: Settings, **overrides: Any) -> bool:
 
     with pii_option_accepted():
         sentry_sdk.init(**options)
+    from cpa_ops.core.sentry import log_events
+
+    log_events.install()  # the library logger's error lines become events, the rest breadcrumbs
     return True
 
 
