@@ -184,6 +184,28 @@ class TestProductionLines:
         assert record["error"]["message"] == "quota of 5 exceeded"
         assert "_ChildError: quota of 5 exceeded" in record["error"]["stack"]
 
+    def test_a_console_in_staging_withholds_too(self) -> None:
+        """The policy follows ENVIRONMENT, not the format: a console forced in staging withholds
+        the same; development keeps the message."""
+        root = logging.getLogger()
+        saved = list(root.handlers), root.level
+        try:
+            for environment, shown in (("staging", WITHHELD), ("development", "no return")):
+                out = io.StringIO()
+                configure_logging(
+                    load_settings(environment=environment), stream=out, log_format="console"
+                )
+                try:
+                    raise LookupError("no return")
+                except LookupError:
+                    get_logger("svc").exception("crashed", note=f"for {NAME}")
+                text = out.getvalue()
+                assert f"LookupError: {shown}" in text, text
+                assert (NAME in text) is (environment == "development")  # note= free text
+        finally:
+            root.handlers, _ = saved[0], root.setLevel(saved[1])
+            structlog.reset_defaults()
+
 
 # ---------------------------------------------------------------------------------------------
 # the setting

@@ -374,3 +374,16 @@ def test_the_sdk_samples_ten_percent_and_never_health(sdk_at_ten_percent: None) 
     sd = math.sqrt(300 * 0.1 * 0.9)
     assert 30 - 4 * sd <= count <= 30 + 4 * sd, count
     assert not any(sampled(path) for path in sorted(HEALTH_PATHS) for _ in range(34))
+
+
+def test_the_sampler_follows_the_rate_option_and_yields_to_the_callers() -> None:
+    """sentry_options: the sampler uses SENTRY_TRACES_SAMPLE_RATE or an overriding rate; a
+    caller's own traces_sampler wins; no rate, no sampler (tracing off)."""
+    from cpa_ops.core.sentry import sentry_options
+
+    base = load_settings(environment="production", sentry_traces_sample_rate=0.25)
+    assert sentry_options(base)["traces_sampler"]({}) == 0.25
+    assert sentry_options(base, traces_sample_rate=0.5)["traces_sampler"]({}) == 0.5
+    own = lambda context: 0.75  # noqa: E731
+    assert sentry_options(base, traces_sampler=own)["traces_sampler"] is own
+    assert "traces_sampler" not in sentry_options(base, traces_sample_rate=None)

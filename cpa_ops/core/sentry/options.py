@@ -69,15 +69,15 @@ def sentry_options(settings: Settings, **overrides: Any) -> dict[str, Any]:
         "environment": settings.environment,
         "release": RELEASE,
         "traces_sample_rate": settings.sentry_traces_sample_rate,
-        # health routes never sampled, a parent's decision followed, else the rate
-        "traces_sampler": traces_sampler(
-            float(overrides.get("traces_sample_rate", settings.sentry_traces_sample_rate))
-        ),
         "include_local_variables": False,
         # request bodies of a CPA platform are client data: they never leave
         "max_request_body_size": "never",
     }
     options.update({k: v for k, v in overrides.items() if k not in _HOOKS})
+    rate = options.get("traces_sample_rate")
+    if "traces_sampler" not in overrides and isinstance(rate, int | float):
+        # health routes never sampled, a parent's decision followed, else the rate
+        options["traces_sampler"] = traces_sampler(float(rate))
     options.update(_FIXED_OPTIONS)
     for hook, scrubber in scrubbers.items():
         options[hook] = _then(overrides.get(hook), scrubber)
