@@ -118,7 +118,9 @@ async def open_probe_connection(
     try:
         await conn.connect()  # type: ignore[no-untyped-call]
     except Exception as exc:
-        raise classify_failure(exc, phase="connect") from None
+        from cpa_ops.core.redis.preflight import connect_failure
+
+        raise connect_failure(target, exc) or classify_failure(exc, phase="connect") from None
     return conn
 
 

@@ -1,0 +1,180 @@
+"""The TLS files REDIS_URL names, checked here before connecting (issue 14): a missing CA,
+a directory given as a file, a key that does not match its certificate or a wrong passphrase
+is this side's fault, named as such (``tls_config``), not the server's.
+
+And after connecting: a server that demands a client certificate (``tls-auth-clients yes``)
+rejects one that was not sent (TLS 1.3: a ``certificate required`` alert, or a reset, after
+the handshake; TLS 1.2: a handshake failure alert) or not trusted: ``client_cert``.
+"""
+
+from __future__ import annotations
+
+import os
+import ssl
+import stat
+from collections.abc import Mapping
+from typing import Any
+
+from cpa_ops.core.redis.model import ProbeFailure
+
+#: what each option accepts, as the verdict says it
+ACCEPTED = {
+    "ssl_ca_certs": "a readable PEM file of CA certificates; a directory goes in ssl_ca_path",
+    "ssl_ca_path": "a readable directory of CA certificates; a single file goes in ssl_ca_certs",
+    "ssl_certfile": "a readable PEM file holding the client certificate",
+    "ssl_keyfile": "a readable PEM file holding the client certificate's private key",
+}
+_READ_LIMIT = 1 << 20
+_CERT_MARK = b"-----BEGIN CERTIFICATE-----"
+_KEY_MARK = b"PRIVATE KEY-----"
+_ENCRYPTED_MARKS = (b"-----BEGIN ENCRYPTED PRIVATE KEY-----", b"Proc-Type: 4,ENCRYPTED")
+
+
+class _NoPassphrase(Exception):
+    """Raised by the passphrase callback: the key is encrypted and no ssl_password is set (and
+    OpenSSL must never prompt on the terminal for one)."""
+
+
+def _fault(option: str, path: str, what: str) -> ProbeFailure:
+    return ProbeFailure("tls_config", f"{option}={path}: {what} (expected {ACCEPTED[option]})")
+
+
+def _file_fault(option: str, path: str, *, directory: bool = False) -> ProbeFailure | None:
+    """The fault of ``path`` as ``option``'s file (or directory): missing, wrong kind, not
+    readable; None when usable."""
+    try:
+        mode = os.stat(path).st_mode
+    except FileNotFoundError:
+        parent = os.path.dirname(os.path.abspath(path))
+        missing = "" if os.path.isdir(parent) else f" (nor does its directory {parent})"
+        return _fault(option, path, f"no such file{missing}")
+    except PermissionError:
+        return _fault(option, path, f"not reachable by uid {os.geteuid()} (permission denied)")
+    except OSError as exc:
+        return _fault(option, path, exc.strerror or type(exc).__name__)
+    if directory:
+        if not stat.S_ISDIR(mode):
+            return _fault(option, path, "not a directory")
+        if not os.access(path, os.R_OK | os.X_OK):
+            return _fault(option, path, f"not readable by uid {os.geteuid()}")
+        return None
+    if stat.S_ISDIR(mode):
+        return _fault(option, path, "a directory, not a file")
+    if not stat.S_ISREG(mode):
+        return _fault(option, path, "not a regular file")
+    try:
+        with open(path, "rb"):
+            pass
+    except OSError:
+        return _fault(option, path, f"not readable by uid {os.geteuid()} (permission denied)")
+    return None
+
+
+def _head(path: str) -> bytes:
+    with open(path, "rb") as file:
+        return file.read(_READ_LIMIT)
+
+
+def tls_file_failure(options: Mapping[str, Any]) -> ProbeFailure | None:
+    """The ``tls_config`` fault of the TLS files in redis-py connection ``options``
+    (``ssl_ca_certs``, ``ssl_ca_path``, ``ssl_certfile``, ``ssl_keyfile``, ``ssl_password``);
+    None when they are usable. The passphrase is never part of the text."""
+    ca_certs, ca_path = options.get("ssl_ca_certs"), options.get("ssl_ca_path")
+    certfile, keyfile = options.get("ssl_certfile"), options.get("ssl_keyfile")
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    if ca_certs:
+        fault = _file_fault("ssl_ca_certs", ca_certs)
+        if fault is not None:
+            return fault
+        try:
+            context.load_verify_locations(cafile=ca_certs)
+        except (ssl.SSLError, ValueError) as exc:
+            return _fault("ssl_ca_certs", ca_certs, f"holds no PEM certificate ({_why(exc)})")
+    if ca_path:
+        fault = _file_fault("ssl_ca_path", ca_path, directory=True)
+        if fault is not None:
+            return fault
+    if keyfile and not certfile:
+        return _fault("ssl_keyfile", keyfile, "set without ssl_certfile, the certificate it is for")
+    if certfile:
+        return _chain_fault(context, certfile, keyfile, options.get("ssl_password"))
+    return None
+
+
+def _chain_fault(
+    context: ssl.SSLContext, certfile: str, keyfile: str | None, password: str | None
+) -> ProbeFailure | None:
+    for option, path in (("ssl_certfile", certfile), ("ssl_keyfile", keyfile)):
+        fault = _file_fault(option, path) if path else None
+        if fault is not None:
+            return fault
+    if _CERT_MARK not in _head(certfile):
+        return _fault("ssl_certfile", certfile, "holds no PEM certificate")
+    key_option, key_path = ("ssl_keyfile", keyfile) if keyfile else ("ssl_certfile", certfile)
+    key = _head(key_path)
+    if _KEY_MARK not in key:
+        missing = "holds no PEM private key" + ("" if keyfile else ": set ssl_keyfile")
+        return _fault(key_option, key_path, missing)
+    encrypted = any(mark in key for mark in _ENCRYPTED_MARKS)
+
+    def no_passphrase() -> str:
+        raise _NoPassphrase
+
+    try:
+        context.load_cert_chain(certfile, keyfile, password=password or no_passphrase)
+    except _NoPassphrase:
+        return _fault(key_option, key_path, "an encrypted key, and ssl_password is not set")
+    except ssl.SSLError as exc:
+        if "KEY_VALUES_MISMATCH" in str(exc):
+            return _fault(key_option, key_path, f"not the key of the certificate in {certfile}")
+        if encrypted and password:
+            return _fault(key_option, key_path, "ssl_password does not decrypt this key")
+        return _fault(key_option, key_path, f"cannot be loaded ({_why(exc)})")
+    return None
+
+
+def _why(exc: BaseException) -> str:
+    """OpenSSL's words without the source position: ``[X509: ...] no certificate found``."""
+    return str(exc).split(" (_ssl.c:")[0]
+
+
+# --------------------------------------------------------------------------------------------
+# A server that demands a client certificate
+
+_REJECTED_CERT = ("UNKNOWN_CA", "BAD_CERTIFICATE", "CERTIFICATE_UNKNOWN", "UNSUPPORTED_CERTIFICATE")
+
+
+def client_cert_failure(
+    exc: BaseException, chain: list[BaseException], options: Mapping[str, Any]
+) -> ProbeFailure | None:
+    """``client_cert`` when a TLS connection's failure (``exc`` and its ``chain`` of causes)
+    says the server wants a client certificate it did not get (or did not accept)."""
+    if not options.get("ssl"):
+        return None
+    text = " ".join(str(e) for e in chain)
+    upper = text.upper()
+    sent = bool(options.get("ssl_certfile"))
+    where = "with the certificate in ssl_certfile" if sent else "without ssl_certfile"
+    first = " ".join(str(exc).split())[:300]
+    if "CERTIFICATE_REQUIRED" in upper:
+        return ProbeFailure("client_cert", f"the server asked for a client certificate: {first}")
+    if sent and any(alert in upper for alert in _REJECTED_CERT) and "ALERT" in upper:
+        return ProbeFailure("client_cert", f"the server rejected our client certificate: {first}")
+    if sent:
+        return None
+    if "ALERT_HANDSHAKE_FAILURE" in upper:
+        # TLS 1.2: the server ends the handshake when no certificate comes (or no cipher fits)
+        return ProbeFailure(
+            "client_cert",
+            f"handshake failure alert {where} (or no common cipher/protocol): {first}",
+        )
+    reset = any(isinstance(e, ConnectionResetError | BrokenPipeError) for e in chain)
+    closed = reset or "CONNECTION RESET" in upper or "CLOSED BY SERVER" in upper
+    if closed and ("ERROR WHILE READING" in upper or "CLOSED BY SERVER" in upper):
+        # TLS 1.3: the handshake completed on our side, then the server hung up
+        return ProbeFailure(
+            "client_cert",
+            f"the server closed the connection right after the TLS handshake {where} "
+            f"(a server with tls-auth-clients yes does so): {first}",
+        )
+    return None
