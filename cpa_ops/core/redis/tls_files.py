@@ -36,7 +36,7 @@ class _NoPassphrase(Exception):
 
 
 def _fault(option: str, path: str, what: str) -> ProbeFailure:
-    return ProbeFailure("tls_config", f"{option}={path}: {what} (expected {ACCEPTED[option]})")
+    return ProbeFailure("tls_config", f"{option}={path} {what}; expected {ACCEPTED[option]}")
 
 
 def _file_fault(option: str, path: str, *, directory: bool = False) -> ProbeFailure | None:
@@ -47,26 +47,26 @@ def _file_fault(option: str, path: str, *, directory: bool = False) -> ProbeFail
     except FileNotFoundError:
         parent = os.path.dirname(os.path.abspath(path))
         missing = "" if os.path.isdir(parent) else f" (nor does its directory {parent})"
-        return _fault(option, path, f"no such file{missing}")
+        return _fault(option, path, f"does not exist{missing}")
     except PermissionError:
-        return _fault(option, path, f"not reachable by uid {os.geteuid()} (permission denied)")
+        return _fault(option, path, f"is not reachable by uid {os.geteuid()} (permission denied)")
     except OSError as exc:
         return _fault(option, path, exc.strerror or type(exc).__name__)
     if directory:
         if not stat.S_ISDIR(mode):
-            return _fault(option, path, "not a directory")
+            return _fault(option, path, "is not a directory")
         if not os.access(path, os.R_OK | os.X_OK):
-            return _fault(option, path, f"not readable by uid {os.geteuid()}")
+            return _fault(option, path, f"is not readable by uid {os.geteuid()}")
         return None
     if stat.S_ISDIR(mode):
-        return _fault(option, path, "a directory, not a file")
+        return _fault(option, path, "is a directory, not a file")
     if not stat.S_ISREG(mode):
-        return _fault(option, path, "not a regular file")
+        return _fault(option, path, "is not a regular file")
     try:
         with open(path, "rb"):
             pass
     except OSError:
-        return _fault(option, path, f"not readable by uid {os.geteuid()} (permission denied)")
+        return _fault(option, path, f"is not readable by uid {os.geteuid()} (permission denied)")
     return None
 
 
@@ -95,7 +95,8 @@ def tls_file_failure(options: Mapping[str, Any]) -> ProbeFailure | None:
         if fault is not None:
             return fault
     if keyfile and not certfile:
-        return _fault("ssl_keyfile", keyfile, "set without ssl_certfile, the certificate it is for")
+        alone = "is set without ssl_certfile, the certificate it is for"
+        return _fault("ssl_keyfile", keyfile, alone)
     if certfile:
         return _chain_fault(context, certfile, keyfile, options.get("ssl_password"))
     return None
@@ -123,12 +124,12 @@ def _chain_fault(
     try:
         context.load_cert_chain(certfile, keyfile, password=password or no_passphrase)
     except _NoPassphrase:
-        return _fault(key_option, key_path, "an encrypted key, and ssl_password is not set")
+        return _fault(key_option, key_path, "is an encrypted key, and ssl_password is not set")
     except ssl.SSLError as exc:
         if "KEY_VALUES_MISMATCH" in str(exc):
-            return _fault(key_option, key_path, f"not the key of the certificate in {certfile}")
+            return _fault(key_option, key_path, f"is not the key of the certificate in {certfile}")
         if encrypted and password:
-            return _fault(key_option, key_path, "ssl_password does not decrypt this key")
+            return _fault(key_option, key_path, "cannot be decrypted with the ssl_password given")
         return _fault(key_option, key_path, f"cannot be loaded ({_why(exc)})")
     return None
 
@@ -154,27 +155,35 @@ def client_cert_failure(
     text = " ".join(str(e) for e in chain)
     upper = text.upper()
     sent = bool(options.get("ssl_certfile"))
-    where = "with the certificate in ssl_certfile" if sent else "without ssl_certfile"
     first = " ".join(str(exc).split())[:300]
-    if "CERTIFICATE_REQUIRED" in upper:
-        return ProbeFailure("client_cert", f"the server asked for a client certificate: {first}")
-    if sent and any(alert in upper for alert in _REJECTED_CERT) and "ALERT" in upper:
-        return ProbeFailure("client_cert", f"the server rejected our client certificate: {first}")
+    reset = any(isinstance(e, ConnectionResetError | BrokenPipeError) for e in chain)
+    closed = reset or "CONNECTION RESET" in upper or "CLOSED BY SERVER" in upper
+    after_handshake = "ERROR WHILE READING" in upper or "CLOSED BY SERVER" in upper
     if sent:
+        rejected = "ALERT" in upper and any(alert in upper for alert in _REJECTED_CERT)
+        if rejected or (closed and after_handshake):
+            # an alert, or (TLS 1.3, a race) the reset that follows it: the same words
+            return ProbeFailure(
+                "client_cert",
+                "the server rejected our client certificate (ssl_certfile) during or right "
+                "after the TLS handshake: is it signed by a CA in its tls-ca-cert-file?",
+            )
         return None
     if "ALERT_HANDSHAKE_FAILURE" in upper:
         # TLS 1.2: the server ends the handshake when no certificate comes (or no cipher fits)
         return ProbeFailure(
             "client_cert",
-            f"handshake failure alert {where} (or no common cipher/protocol): {first}",
+            "handshake failure alert, and no client certificate was sent (ssl_certfile is "
+            f"not set; or no common cipher/protocol): {first}",
         )
-    reset = any(isinstance(e, ConnectionResetError | BrokenPipeError) for e in chain)
-    closed = reset or "CONNECTION RESET" in upper or "CLOSED BY SERVER" in upper
-    if closed and ("ERROR WHILE READING" in upper or "CLOSED BY SERVER" in upper):
-        # TLS 1.3: the handshake completed on our side, then the server hung up
+    if "CERTIFICATE_REQUIRED" in upper or (closed and after_handshake):
+        # TLS 1.3: the handshake completed on our side, then the server sends a "certificate
+        # required" alert and hangs up; which of the two reaches us first is a race, so both
+        # read the same
         return ProbeFailure(
             "client_cert",
-            f"the server closed the connection right after the TLS handshake {where} "
-            f"(a server with tls-auth-clients yes does so): {first}",
+            "no client certificate was sent (ssl_certfile is not set) and the server ended the "
+            "connection right after the TLS handshake, as a TLS 1.3 server with "
+            "tls-auth-clients yes does",
         )
     return None
