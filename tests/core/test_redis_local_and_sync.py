@@ -1,0 +1,257 @@
+"""Issue 14, classes 4 and 5, at the core: the local-file checks on real files and sockets, the
+connect-time fallback on a real EACCES, and :func:`diagnose` against real replicas, a failing
+save and an evicting server."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import socket
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from cpa_ops.core.health import Status
+from cpa_ops.core.redis import RedisDiagnosis, ServerFacts, diagnose
+from cpa_ops.core.redis.tls_files import tls_file_failure
+from cpa_ops.core.redis.unix_socket import socket_failure
+from cpa_ops.core.target import RedisTarget
+from tests.conftest import clean_env
+from tests.servers import local_and_sync_faults as faults
+from tests.servers.redis_faults import CLIENT_KEY_PASSWORD, RedisServer, TlsFiles
+
+pytestmark = pytest.mark.timeout(60)
+
+
+def _diagnose(url: str, *, write: bool = False, budget: float = 5.0) -> RedisDiagnosis:
+    async def main() -> Any:
+        return await diagnose(
+            RedisTarget.from_url(url), deadline=time.monotonic() + budget, write=write
+        )
+
+    result = asyncio.run(main())
+    assert isinstance(result, RedisDiagnosis)
+    return result
+
+
+def _check(diagnosis: RedisDiagnosis, measurement: str) -> Any:
+    found = [c for c in diagnosis.checks if c.measurement == measurement]
+    assert len(found) == 1, [c.measurement for c in diagnosis.checks]
+    return found[0]
+
+
+# --------------------------------------------------------------------------------------------
+# TLS files, on real files (no server needed: nothing connects)
+
+
+def _options(tls: TlsFiles, **given: str) -> dict[str, Any]:
+    """ssl_* options naming TlsFiles attributes (``ca``), or literal paths."""
+    return {
+        "ssl": True,
+        **{k: str(getattr(tls, v)) if hasattr(tls, v) else v for k, v in given.items()},
+    }
+
+
+TLS_CASES = {
+    # case: (options, the words the detail must hold)
+    "right-ca": ({"ssl_ca_certs": "ca"}, None),
+    "right-chain": (
+        {"ssl_ca_certs": "ca", "ssl_certfile": "client_cert", "ssl_keyfile": "client_key"},
+        None,
+    ),
+    "right-encrypted": (
+        {
+            "ssl_certfile": "client_cert",
+            "ssl_keyfile": "client_key_encrypted",
+            "ssl_password": CLIENT_KEY_PASSWORD,
+        },
+        None,
+    ),
+    "ca-missing": (
+        {"ssl_ca_certs": "/nonexistent-dir/ca.pem"},
+        "does not exist (nor does its directory",
+    ),
+    "ca-directory": ({"ssl_ca_certs": "/"}, "is a directory, not a file; expected"),
+    "ca-device": ({"ssl_ca_certs": "/dev/null"}, "is not a regular file"),
+    "ca-is-a-key": ({"ssl_ca_certs": "key"}, "holds no PEM certificate"),
+    "ca-path-file": ({"ssl_ca_path": "ca"}, "is not a directory"),
+    "ca-path-missing": ({"ssl_ca_path": "/nonexistent-dir"}, "does not exist"),
+    "cert-is-a-key": ({"ssl_certfile": "client_key", "ssl_keyfile": "client_key"}, "ssl_certfile="),
+    "key-is-a-cert": (
+        {"ssl_certfile": "client_cert", "ssl_keyfile": "ca"},
+        "holds no PEM private key",
+    ),
+    "key-mismatch": ({"ssl_certfile": "client_cert", "ssl_keyfile": "key"}, "is not the key of"),
+    "key-alone": ({"ssl_keyfile": "client_key"}, "is set without ssl_certfile"),
+    "encrypted-no-password": (
+        {"ssl_certfile": "client_cert", "ssl_keyfile": "client_key_encrypted"},
+        "is an encrypted key, and ssl_password is not set",
+    ),
+    "encrypted-wrong-password": (
+        {
+            "ssl_certfile": "client_cert",
+            "ssl_keyfile": "client_key_encrypted",
+            "ssl_password": "Wr0ng-Passphrase",
+        },
+        "cannot be decrypted with the ssl_password given",
+    ),
+}
+
+
+@pytest.mark.parametrize("case", list(TLS_CASES))
+def test_tls_file_checks(tls_files: TlsFiles, case: str) -> None:
+    """Each fault is named with its option and path and what is accepted; usable files pass;
+    no passphrase is ever part of the text."""
+    given, words = TLS_CASES[case]
+    failure = tls_file_failure(_options(tls_files, **given))
+    if words is None:
+        assert failure is None, failure
+        return
+    assert failure is not None and failure.reason == "tls_config"
+    assert words in failure.detail, failure.detail
+    assert "expected a readable" in failure.detail
+    for secret in (CLIENT_KEY_PASSWORD, "Wr0ng-Passphrase"):
+        assert secret not in failure.detail
+
+
+# --------------------------------------------------------------------------------------------
+# The unix socket path
+
+
+def test_socket_path_checks(tmp_path: Path) -> None:
+    """Missing (and its directory missing), a regular file, a directory: each named; a real
+    listening socket: nothing to say (Redis's turn)."""
+    missing = socket_failure(str(tmp_path / "absent.sock"))
+    assert missing is not None and missing.reason == "no_socket"
+    assert missing.detail.endswith("does not exist")
+    deeper = socket_failure(str(tmp_path / "gone" / "redis.sock"))
+    assert deeper is not None and "(nor does its directory" in deeper.detail
+    regular = tmp_path / "redis.log"
+    regular.write_text("x")
+    found = socket_failure(str(regular))
+    assert found is not None and (found.reason, "regular file" in found.detail) == (
+        "not_socket",
+        True,
+    )
+    found = socket_failure(str(tmp_path))
+    assert found is not None and found.reason == "not_socket" and "directory" in found.detail
+    listening = tmp_path / "ok.sock"
+    with socket.socket(socket.AF_UNIX) as server:
+        server.bind(str(listening))
+        server.listen(1)
+        assert socket_failure(str(listening)) is None
+
+
+_CONNECT_ONLY = """
+import asyncio, json, sys, time
+from cpa_ops.core.redis.connection import open_probe_connection
+from cpa_ops.core.redis.model import ProbeFailure
+from cpa_ops.core.target import RedisTarget
+
+async def main():
+    opened = []
+    try:
+        await open_probe_connection(RedisTarget.from_url(sys.argv[1]), time.monotonic() + 5,
+                                    "cpa-ops-test", opened)
+        return {"reason": None}
+    except ProbeFailure as failure:
+        return {"reason": failure.reason, "detail": failure.detail}
+    finally:
+        for conn in opened:
+            await conn.disconnect()
+
+print(json.dumps(asyncio.run(main())))
+"""
+
+
+def test_connect_time_permission_error_is_its_own_reason(open_directory: Path) -> None:
+    """The fallback behind the path check: a connect (no pre-check) to a socket closed to this
+    user (unixsocketperm 700, probed unprivileged) fails with a real EACCES, classified as
+    socket_permission (was: protocol)."""
+    with faults.socket_redis(open_directory, "700") as redis:
+        done = faults.run_unprivileged(
+            [sys.executable, "-c", _CONNECT_ONLY, redis.url], env=clean_env()
+        )
+    if done is None:
+        pytest.skip("running as root without setpriv: root ignores file permissions")
+    result = json.loads(done.stdout or "{}")
+    assert result.get("reason") == "socket_permission", done.stdout + done.stderr
+    assert "srwx------" in result["detail"]
+
+
+# --------------------------------------------------------------------------------------------
+# Replication
+
+
+@pytest.mark.parametrize(
+    "fixture",
+    [
+        "redis_never_synced_replica",
+        "redis_replica_waiting_for_sync",
+        "redis_replica_of_frozen_master",
+        "redis_replica_in_full_sync",
+    ],
+)
+def test_replica_without_a_completed_sync_fails(
+    request: pytest.FixtureRequest, fixture: str
+) -> None:
+    """Each way of not having synced: the verdict fails ``syncing`` on redis:replication while
+    PING passes (it answers, with the wrong dataset)."""
+    server: RedisServer = request.getfixturevalue(fixture)
+    diagnosis = _diagnose(server.url())
+    assert (diagnosis.status, diagnosis.reason) == (Status.FAIL, "syncing"), diagnosis
+    assert not diagnosis.healthy
+    replication = _check(diagnosis, "replication")
+    assert (replication.status, replication.reason) == (Status.FAIL, "syncing")
+    assert _check(diagnosis, "ping").status is Status.PASS
+    assert diagnosis.facts is not None and diagnosis.facts.keys == 0
+
+
+def test_replica_that_lost_its_master_warns_stale(redis_lost_master_replica: RedisServer) -> None:
+    """Synced, then the master went: stale (a warning), the data it had still served."""
+    diagnosis = _diagnose(redis_lost_master_replica.url())
+    assert (diagnosis.status, diagnosis.reason) == (Status.WARN, None), diagnosis
+    assert [code for code, _ in diagnosis.warnings] == ["stale"]
+    assert diagnosis.facts is not None and diagnosis.facts.keys == 1
+
+
+def test_writable_replica_warns_under_write(redis_writable_replica: RedisServer) -> None:
+    diagnosis = _diagnose(redis_writable_replica.url(), write=True)
+    assert diagnosis.status is Status.WARN and diagnosis.write_ms is not None, diagnosis
+    assert [code for code, _ in diagnosis.warnings] == ["writable_replica"]
+    assert _diagnose(redis_writable_replica.url()).status is Status.PASS
+
+
+# --------------------------------------------------------------------------------------------
+# Persistence and memory
+
+
+def test_failed_save_warns(redis_failed_save: RedisServer) -> None:
+    diagnosis = _diagnose(redis_failed_save.url(), write=True)
+    assert diagnosis.status is Status.WARN and diagnosis.write_ms is not None, diagnosis
+    assert [code for code, _ in diagnosis.warnings] == ["persistence"]
+    assert _check(diagnosis, "persistence").status is Status.WARN
+
+
+def test_evicting_server_passes_and_reports_evictions(redis_evicting: RedisServer) -> None:
+    diagnosis = _diagnose(redis_evicting.url())
+    facts = diagnosis.facts
+    assert diagnosis.status is Status.PASS, diagnosis
+    assert facts is not None and facts.memory_share is not None and facts.memory_share >= 0.9
+    memory = _check(diagnosis, "memory")
+    assert memory.details["evictedKeys"] == facts.evicted_keys and facts.evicted_keys > 0
+
+
+def test_keyspace_counts_sum_over_databases(redis_server: RedisServer) -> None:
+    """INFO keyspace of two databases: keys and keys with a TTL summed."""
+    with redis_server.client() as conn:
+        conn.check("SET", "a", "1")
+        conn.check("SELECT", 3)
+        conn.check("SET", "b", "1", "EX", 100)
+        conn.check("SET", "c", "1")
+        info = conn.check("INFO")
+    facts = ServerFacts.from_reply(info)
+    assert facts is not None and (facts.keys, facts.expires) == (3, 1)
