@@ -146,31 +146,32 @@ def test_socket_path_checks(tmp_path: Path) -> None:
 
 
 _CONNECT_ONLY = """
-import asyncio, json, sys, time
-from cpa_ops.core.redis.connection import open_probe_connection
-from cpa_ops.core.redis.model import ProbeFailure
+import asyncio, json, sys
+from redis.asyncio import ConnectionPool
+from cpa_ops.core.redis.preflight import connect_failure
 from cpa_ops.core.target import RedisTarget
 
 async def main():
-    opened = []
+    target = RedisTarget.from_url(sys.argv[1])
+    conn = ConnectionPool.from_url(target.url, socket_connect_timeout=5).make_connection()
     try:
-        await open_probe_connection(RedisTarget.from_url(sys.argv[1]), time.monotonic() + 5,
-                                    "cpa-ops-test", opened)
+        await conn.connect()
         return {"reason": None}
-    except ProbeFailure as failure:
-        return {"reason": failure.reason, "detail": failure.detail}
+    except Exception as exc:
+        failure = connect_failure(target, exc)
+        return {"error": str(exc), **({"reason": failure.reason, "detail": failure.detail}
+                                      if failure else {})}
     finally:
-        for conn in opened:
-            await conn.disconnect()
+        await conn.disconnect()
 
 print(json.dumps(asyncio.run(main())))
 """
 
 
 def test_connect_time_permission_error_is_its_own_reason(open_directory: Path) -> None:
-    """The fallback behind the path check: a connect (no pre-check) to a socket closed to this
-    user (unixsocketperm 700, probed unprivileged) fails with a real EACCES, classified as
-    socket_permission (was: protocol)."""
+    """The fallback behind the path check: redis-py's connect (no pre-check) to a socket closed
+    to this user (unixsocketperm 700, run unprivileged) fails with a real EACCES, which
+    connect_failure names socket_permission (classify_failure alone said protocol)."""
     with faults.socket_redis(open_directory, "700") as redis:
         done = faults.run_unprivileged(
             [sys.executable, "-c", _CONNECT_ONLY, redis.url], env=clean_env()

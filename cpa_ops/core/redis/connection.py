@@ -96,9 +96,15 @@ async def open_probe_connection(
     target: RedisTarget, deadline: float, client_name: str, opened: list[AbstractConnection]
 ) -> AbstractConnection:
     """Connect with no retry, by ``deadline``; ``opened`` gets the connection first so the
-    caller closes it whatever happens."""
+    caller closes it whatever happens. This side's own files (TLS, unix socket) are checked
+    first: their fault is named without connecting (:mod:`cpa_ops.core.redis.preflight`)."""
     from redis.asyncio import ConnectionPool, SSLConnection
 
+    from cpa_ops.core.redis.preflight import connect_failure, local_failure
+
+    local = local_failure(target)
+    if local is not None:
+        raise local
     step = step_timeout(deadline)
     pool = ConnectionPool.from_url(
         target.url,
@@ -118,8 +124,6 @@ async def open_probe_connection(
     try:
         await conn.connect()  # type: ignore[no-untyped-call]
     except Exception as exc:
-        from cpa_ops.core.redis.preflight import connect_failure
-
         raise connect_failure(target, exc) or classify_failure(exc, phase="connect") from None
     return conn
 

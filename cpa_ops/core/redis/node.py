@@ -21,7 +21,6 @@ from cpa_ops.core.redis.connection import (
 )
 from cpa_ops.core.redis.facts import ServerFacts, text
 from cpa_ops.core.redis.model import PROBE_CLIENT_NAME, WRITE_KEY_TTL_MS, NodeState, ProbeFailure
-from cpa_ops.core.redis.preflight import local_failure
 
 if TYPE_CHECKING:
     from redis.asyncio.connection import AbstractConnection
@@ -73,9 +72,6 @@ async def probe_node(
     try:
         try:
             async with timeout_at(deadline):
-                local = local_failure(target)  # this side's files, before any connection
-                if local is not None:
-                    raise local
                 await resolve(target, deadline)
                 started = time.perf_counter()
                 conn = await open_probe_connection(target, deadline, client_name, opened)
