@@ -304,6 +304,10 @@ FAULTS |= {
         "redis:replication",
         output=r"full sync from 127\.0\.0\.1:\d+ in progress",
     ),
+    # loading a full sync answers -LOADING: that stays loading (how far, and the ETA)
+    "replica-loading-a-sync": Fault(
+        "redis_replica_loading_a_sync", _server_url(), "loading", output=r"% loaded.*ETA"
+    ),
     "replica-never-synced-write": Fault(
         "redis_never_synced_replica", _server_url(), "syncing", "redis:replication", ("--write",)
     ),

@@ -192,6 +192,33 @@ def replica_in_full_sync(
 
 
 @contextlib.contextmanager
+def replica_loading_a_sync(
+    keys: int = 10_000, delay_us: int = 1000, **kwargs: Any
+) -> Iterator[RedisServer]:
+    """A replica loading the RDB of a full sync straight from the socket (repl-diskless-load
+    swapdb, key-load-delay: ~10 s): it answers -LOADING. REPLICAOF is sent once it is ready
+    (a replica that loads during start-up is never ready)."""
+    with redis_server(
+        "--repl-diskless-sync", "yes", "--repl-diskless-sync-delay", "0",
+        "--enable-debug-command", "local",
+    ) as primary:  # fmt: skip
+        with primary.client() as conn:
+            conn.check("DEBUG", "POPULATE", keys, "cpa-ops-sync", 16)
+        with redis_server(
+            "--repl-diskless-load", "swapdb", "--key-load-delay", str(delay_us),
+            "--loading-process-events-interval-bytes", "1024", **kwargs,
+        ) as replica:  # fmt: skip
+            with replica.client() as conn:
+                conn.check("REPLICAOF", LOOPBACK, primary.port)
+            wait_until(
+                lambda: replica.info("persistence").get("loading") == "1",
+                10,
+                "the replica is loading its master's dataset",
+            )
+            yield replica
+
+
+@contextlib.contextmanager
 def replica_that_lost_its_master(**kwargs: Any) -> Iterator[RedisServer]:
     """A replica that synced, then saw its master stop: truly stale (link down since a known
     time), serving the data it had."""

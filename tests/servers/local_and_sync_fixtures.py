@@ -52,6 +52,12 @@ def redis_replica_in_full_sync(redis_server_dir: Path) -> Iterator[RedisServer]:
 
 
 @pytest.fixture
+def redis_replica_loading_a_sync(redis_server_dir: Path) -> Iterator[RedisServer]:
+    with faults.replica_loading_a_sync(workdir=redis_server_dir) as server:
+        yield server
+
+
+@pytest.fixture
 def redis_lost_master_replica(redis_server_dir: Path) -> Iterator[RedisServer]:
     """Synced, then its master stopped: stale data, link down since a known time."""
     with faults.replica_that_lost_its_master(workdir=redis_server_dir) as server:
