@@ -256,3 +256,53 @@ def test_keyspace_counts_sum_over_databases(redis_server: RedisServer) -> None:
         info = conn.check("INFO")
     facts = ServerFacts.from_reply(info)
     assert facts is not None and (facts.keys, facts.expires) == (3, 1)
+
+
+# --------------------------------------------------------------------------------------------
+# The rules on INFO texts the harness cannot produce here (other Redis versions, swapdb)
+
+_REPLICA = "role:slave\r\nmaster_host:10.0.0.5\r\nmaster_port:6379\r\nuptime_in_seconds:300\r\n"
+SYNC_RULES = {
+    # case: (INFO fields after the replica's, the syncing detail expected or None)
+    "redis-7-never-linked": (
+        "master_link_status:down\r\nmaster_link_down_since_seconds:-1\r\n",
+        "link to the master at 10.0.0.5:6379 is down and has not been up",
+    ),
+    "redis-5-never-linked": (  # counted from the epoch: longer than the process has run
+        "master_link_status:down\r\nmaster_link_down_since_seconds:1764600000\r\n",
+        "has not been up since this replica started",
+    ),
+    "full-sync-known-size": (
+        "master_link_status:down\r\nmaster_sync_in_progress:1\r\n"
+        "master_sync_total_bytes:2097152\r\nmaster_sync_read_bytes:1048576\r\n",
+        "full sync from 10.0.0.5:6379 in progress: 1.0 MiB of 2.0 MiB received",
+    ),
+    "async-loading": (
+        "master_link_status:down\r\nasync_loading:1\r\nmaster_link_down_since_seconds:3\r\n",
+        "(repl-diskless-load swapdb): the old dataset is served",
+    ),
+    "lost-link-after-sync": (
+        "master_link_status:down\r\nmaster_link_down_since_seconds:12\r\n",
+        None,
+    ),
+    "linked": ("master_link_status:up\r\nmaster_last_io_seconds_ago:1\r\n", None),
+}
+
+
+@pytest.mark.parametrize("case", list(SYNC_RULES))
+def test_syncing_rule(case: str) -> None:
+    from cpa_ops.core.redis.sync_state import syncing_failure
+
+    fields, expected = SYNC_RULES[case]
+    found = syncing_failure(ServerFacts.from_reply(_REPLICA + fields))
+    if expected is None:
+        assert found is None, found
+    else:
+        assert found is not None and found[0] == "syncing" and expected in found[1], found
+
+
+def test_a_master_is_never_syncing() -> None:
+    from cpa_ops.core.redis.sync_state import syncing_failure
+
+    info = "role:master\r\nmaster_sync_in_progress:0\r\nmaster_link_down_since_seconds:-1\r\n"
+    assert syncing_failure(ServerFacts.from_reply(info)) is None

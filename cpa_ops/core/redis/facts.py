@@ -81,6 +81,7 @@ class ServerFacts:
     keys: int | None = None  #: over every db of INFO keyspace (None: no keyspace section)
     expires: int | None = None  #: keys with a TTL, over every db
     master_address: str | None = None  #: a replica's master_host:master_port
+    uptime_in_seconds: int | None = None
 
     @classmethod
     def from_info(cls, info: Mapping[str, Any]) -> ServerFacts:
@@ -152,6 +153,7 @@ def _replication_and_persistence(info: Mapping[str, Any]) -> dict[str, Any]:
         "keys": sum(k for k, _ in keyspace) if "used_memory" in info else None,
         "expires": sum(e for _, e in keyspace) if "used_memory" in info else None,
         "master_address": f"{host}:{port}" if host and port else None,
+        "uptime_in_seconds": whole(info.get("uptime_in_seconds")),
     }
 
 

@@ -18,9 +18,10 @@ def _size(size: int | None) -> str:
 
 
 def syncing_failure(facts: ServerFacts | None) -> tuple[str, str] | None:
-    """``syncing`` for a replica in a full sync, or whose link has not been up since it started
+    """``syncing`` for a replica in a full sync (``master_sync_in_progress:1``, or
+    ``async_loading:1``), or whose link has not been up since it started
     (``master_link_down_since_seconds:-1``); None otherwise (a link that was up and went down
-    is ``stale``, a warning)."""
+    is ``stale``, a warning; a replica loading a sync answers -LOADING: ``loading``)."""
     if facts is None or facts.role != "slave":
         return None
     master = f" from {facts.master_address}" if facts.master_address else ""
@@ -35,7 +36,7 @@ def syncing_failure(facts: ServerFacts | None) -> tuple[str, str] | None:
             f"loading the dataset of a full sync{master} in the background "
             "(repl-diskless-load swapdb): the old dataset is served until it is done"
         )
-    if facts.master_link_status not in (None, "up") and facts.master_link_down_since_seconds == -1:
+    if facts.master_link_status not in (None, "up") and _never_linked(facts):
         held = "" if facts.keys is None else f"; it holds {facts.keys} keys"
         at = f" at {facts.master_address}" if facts.master_address else ""
         return "syncing", (
@@ -43,6 +44,15 @@ def syncing_failure(facts: ServerFacts | None) -> tuple[str, str] | None:
             f"and has not been up since this replica started (no sync completed){held}"
         )
     return None
+
+
+def _never_linked(facts: ServerFacts) -> bool:
+    """The link has not been up since this replica started: Redis 7 says -1; older ones count
+    from the epoch (a "down since" longer than the process has run)."""
+    down = facts.master_link_down_since_seconds
+    if down is None:
+        return False
+    return down == -1 or (facts.uptime_in_seconds is not None and down > facts.uptime_in_seconds)
 
 
 def writable_replica_warning(facts: ServerFacts | None) -> tuple[str, str] | None:
