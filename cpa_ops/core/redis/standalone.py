@@ -50,7 +50,7 @@ def diagnosis_of(state: NodeState, url: str, *, write: bool, warn_ms: float) -> 
     # measured facts warn even when a write then failed: both belong in the verdict
     slow = slow_warning(state.rtt_ms, warn_ms)
     warnings = ([slow] if slow else []) + fact_warnings(state.facts)
-    writable = writable_replica_warning(state.facts) if write and state.write_ms else None
+    writable = writable_replica_warning(state.facts) if state.write_ms is not None else None
     if writable is not None and failure is None:
         warnings.append(writable)
     if warnings and status is Status.PASS:
