@@ -50,14 +50,17 @@ class TestSocketPermission:
         assert "write permission" in ping["output"] and "uid" in ping["output"]
         assert "unixsocketperm" in ping["hint"]
 
-    def test_directory_closed_to_the_user(self, open_directory: Path) -> None:
-        """A socket open to all (777) in a directory only its owner may enter (0700): the
-        verdict names that directory."""
-        with faults.socket_redis(open_directory, "777", subdir_mode=0o700) as redis:
+    @pytest.mark.parametrize(("mode", "shown"), [(0o700, "drwx------"), (0o000, "d---------")])
+    def test_directory_closed_to_the_user(
+        self, open_directory: Path, mode: int, shown: str
+    ) -> None:
+        """A socket open to all (777) in a directory the user may not enter (0700, 0000): the
+        verdict names that directory and its mode."""
+        with faults.socket_redis(open_directory, "777", subdir_mode=mode) as redis:
             ran, document = _unprivileged_health(redis.url)
         ping = _check(document, "redis:ping")
         assert (ping["reason"], ran.returncode) == ("socket_permission", 1), _shown(ran)
-        assert f"its directory {redis.path.parent} (drwx------" in ping["output"], ping["output"]
+        assert f"its directory {redis.path.parent} ({shown}" in ping["output"], ping["output"]
 
     def test_open_socket_passes_for_the_same_user(self, open_directory: Path) -> None:
         """The control: unixsocketperm 777 in the same kind of directory passes for that user,
