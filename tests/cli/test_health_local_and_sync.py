@@ -25,7 +25,7 @@ def _unprivileged_health(url: str, *args: str) -> Any:
     argv = [str(BIN), "health", "--redis-url", url, "--timeout", str(ROOMY_TIMEOUT)]
     done = faults.run_unprivileged([*argv, "--format", "json", *args], env=clean_env())
     if done is None:
-        pytest.skip("running as root without setpriv: root ignores file permissions")
+        pytest.skip(faults.CANNOT_SWITCH_USER)
     ran = Ran(done.returncode, done.stdout, done.stderr, 0.0)
     try:
         return ran, json.loads(ran.stdout)
@@ -115,6 +115,30 @@ class TestTlsFiles:
         ran, document = _health_json(url, timeout=ROOMY_TIMEOUT)
         assert _check(document, "redis:ping")["reason"] == "tls_config", _shown(ran)
         assert received() == before + 1, "only the harness's own INFO connection came"
+
+    def test_key_unreadable_by_the_probe_user(
+        self, redis_tls_client_auth: RedisServer, tls_files: TlsFiles, open_directory: Path
+    ) -> None:
+        """A key file of mode 0600 owned by another user (a secret mounted for root only):
+        tls_config naming the key and the probe's uid; the CA beside it (0644) was fine."""
+        import shutil
+
+        assert tls_files.client_cert and tls_files.client_key
+        copies = {}
+        for name, source, mode in (
+            ("ca.pem", tls_files.ca, 0o644),
+            ("client.pem", tls_files.client_cert, 0o644),
+            ("client.key", tls_files.client_key, 0o600),
+        ):
+            copies[name] = open_directory / name
+            shutil.copy(source, copies[name])
+            copies[name].chmod(mode)
+        query = f"?ssl_ca_certs={copies['ca.pem']}&ssl_certfile={copies['client.pem']}"
+        query += f"&ssl_keyfile={copies['client.key']}"
+        ran, document = _unprivileged_health(redis_tls_client_auth.url() + query)
+        ping = _check(document, "redis:ping")
+        assert ping["reason"] == "tls_config", _shown(ran)
+        assert f"ssl_keyfile={copies['client.key']} is not readable by uid" in ping["output"]
 
     def test_client_certificate_passes(
         self, redis_tls_client_auth: RedisServer, tls_files: TlsFiles

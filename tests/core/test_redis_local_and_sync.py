@@ -177,7 +177,7 @@ def test_connect_time_permission_error_is_its_own_reason(open_directory: Path) -
             [sys.executable, "-c", _CONNECT_ONLY, redis.url], env=clean_env()
         )
     if done is None:
-        pytest.skip("running as root without setpriv: root ignores file permissions")
+        pytest.skip(faults.CANNOT_SWITCH_USER)
     result = json.loads(done.stdout or "{}")
     assert result.get("reason") == "socket_permission", done.stdout + done.stderr
     assert "srwx------" in result["detail"]

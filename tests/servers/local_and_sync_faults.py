@@ -30,14 +30,20 @@ NOBODY = 65534
 # Running as somebody file permissions apply to
 
 
+#: why an unprivileged run is impossible here, for the skip message
+CANNOT_SWITCH_USER = (
+    "needs root with setpriv to run the probe as another user (nobody) than the owner of the "
+    "files the suite makes: the owner's own permission bits would apply instead"
+)
+
+
 def unprivileged(argv: Sequence[str]) -> list[str] | None:
-    """``argv`` run so that file permissions apply to it: as is when not root, else through
-    ``setpriv`` as uid/gid 65534 (nobody) with no supplementary groups; None when root and
-    setpriv is missing (the test must then skip, saying so)."""
-    if os.geteuid() != 0:
-        return list(argv)
+    """``argv`` run as another user than the one who owns the suite's files and servers, so
+    file permissions apply to it: through ``setpriv`` as uid/gid 65534 (nobody) with no
+    supplementary groups. None unless the suite runs as root with setpriv (root itself ignores
+    file permissions; a plain user cannot become another)."""
     setpriv = shutil.which("setpriv")
-    if setpriv is None:
+    if os.geteuid() != 0 or setpriv is None:
         return None
     return [setpriv, f"--reuid={NOBODY}", f"--regid={NOBODY}", "--clear-groups", *argv]
 

@@ -143,5 +143,5 @@ class TestSocketPermissions:
                 [sys.executable, "-c", _CONNECT, str(redis.path)], env=clean_env()
             )
         if done is None:
-            pytest.skip("running as root without setpriv: root ignores file permissions")
+            pytest.skip(faults.CANNOT_SWITCH_USER)
         assert json.loads(done.stdout) == {"errno": errno}, done.stderr
