@@ -298,3 +298,30 @@ class TestPersistenceAndMemory:
         memory = _check(document, "redis:memory")
         assert (memory["status"], memory["reason"]) == ("warn", "memory"), _shown(ran)
         assert "volatile-lru" in memory["output"]
+
+
+# --------------------------------------------------------------------------------------------
+# cpa-ops ping opens the same probe connection: the same reasons per sample
+
+
+class TestPing:
+    def test_ping_names_local_and_client_certificate_faults(
+        self, redis_tls_client_auth: RedisServer, tls_files: TlsFiles, tmp_path: Path
+    ) -> None:
+        """Each sample of `cpa-ops ping` fails with the fault's own reason: a missing CA
+        (tls_config), no client certificate (client_cert), no socket file (no_socket); with
+        the client certificate every sample passes."""
+        from tests.cli.test_ping import ping_json
+
+        base = redis_tls_client_auth.url() + f"?ssl_ca_certs={tls_files.ca}"
+        cases = {
+            "tls_config": f"{redis_tls_client_auth.url()}?ssl_ca_certs={tmp_path / 'absent.pem'}",
+            "client_cert": base,
+            "no_socket": f"unix://{tmp_path / 'absent.sock'}",
+        }
+        for reason, url in cases.items():
+            code, summary, _ = ping_json("-c", "2", "-i", "0", "-W", "2", "--redis-url", url)
+            assert (code, summary["errors"]) == (1, {reason: 2}), (reason, summary)
+        chain = f"&ssl_certfile={tls_files.client_cert}&ssl_keyfile={tls_files.client_key}"
+        code, summary, _ = ping_json("-c", "2", "-i", "0", "-W", "2", "--redis-url", base + chain)
+        assert (code, summary["ok"]) == (0, 2), summary
