@@ -184,6 +184,8 @@ def _socket_url(name: str) -> Callable[[Any, TlsFiles], str]:
 _CLIENT = {"ssl_ca_certs": "ca", "ssl_certfile": "client_cert"}
 _UNTRUSTED = {"ssl_ca_certs": "ca", "ssl_certfile": "other_client_cert"}
 _UNTRUSTED["ssl_keyfile"] = "other_client_key"
+_EXPIRED = {"ssl_ca_certs": "ca", "ssl_certfile": "expired_client_cert"}
+_EXPIRED["ssl_keyfile"] = "expired_client_key"
 FAULTS |= {
     "tls-ca-missing": Fault(
         "redis_tls",
@@ -271,6 +273,12 @@ FAULTS |= {
         _tls_url(**_UNTRUSTED),
         "client_cert",
         output="rejected our client certificate",
+    ),
+    "tls-client-cert-expired": Fault(
+        "redis_tls_client_auth", _tls_url(**_EXPIRED), "client_cert", output="not expired"
+    ),
+    "tls12-client-cert-expired": Fault(
+        "redis_tls12_client_auth", _tls_url(**_EXPIRED), "client_cert", output="not expired"
     ),
     "unix-missing": Fault(
         "redis_unix_socket_path", _socket_url("missing.sock"), "no_socket", output="does not exist"

@@ -61,6 +61,8 @@ class TlsFiles:
     client_key_encrypted: Path | None = None  #: client_key under CLIENT_KEY_PASSWORD
     other_client_cert: Path | None = None  #: signed by CA-2: the server does not trust it
     other_client_key: Path | None = None
+    expired_client_cert: Path | None = None  #: signed by CA-1, expired yesterday
+    expired_client_key: Path | None = None
 
 
 #: the passphrase of TlsFiles.client_key_encrypted; asserted absent from all output
@@ -68,6 +70,8 @@ CLIENT_KEY_PASSWORD = "k3y-PASS-456"
 
 
 def make_tls_files(directory: Path) -> TlsFiles:
+    import datetime
+
     import trustme
     from cryptography.hazmat.primitives import serialization
 
@@ -85,7 +89,17 @@ def make_tls_files(directory: Path) -> TlsFiles:
         directory / "client-encrypted.key",
         directory / "other-client.pem",
         directory / "other-client.key",
+        directory / "expired-client.pem",
+        directory / "expired-client.key",
     )
+    now = datetime.datetime.now(datetime.UTC)
+    expired = ca.issue_cert(
+        "cpa-ops-client",
+        not_before=now - datetime.timedelta(days=10),
+        not_after=now - datetime.timedelta(days=1),
+    )
+    expired.cert_chain_pems[0].write_to_path(str(files.expired_client_cert))
+    expired.private_key_pem.write_to_path(str(files.expired_client_key))
     ca.cert_pem.write_to_path(str(files.ca))
     server.cert_chain_pems[0].write_to_path(str(files.cert))
     server.private_key_pem.write_to_path(str(files.key))

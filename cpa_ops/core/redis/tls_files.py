@@ -142,7 +142,15 @@ def _why(exc: BaseException) -> str:
 # --------------------------------------------------------------------------------------------
 # A server that demands a client certificate
 
-_REJECTED_CERT = ("UNKNOWN_CA", "BAD_CERTIFICATE", "CERTIFICATE_UNKNOWN", "UNSUPPORTED_CERTIFICATE")
+#: the alerts a server sends about the client certificate it was given
+_REJECTED_CERT = (
+    "UNKNOWN_CA",
+    "BAD_CERTIFICATE",
+    "CERTIFICATE_UNKNOWN",
+    "UNSUPPORTED_CERTIFICATE",
+    "CERTIFICATE_EXPIRED",
+    "CERTIFICATE_REVOKED",
+)
 
 
 def client_cert_failure(
@@ -166,7 +174,8 @@ def client_cert_failure(
             return ProbeFailure(
                 "client_cert",
                 "the server rejected our client certificate (ssl_certfile) during or right "
-                "after the TLS handshake: is it signed by a CA in its tls-ca-cert-file?",
+                "after the TLS handshake: is it signed by a CA in its tls-ca-cert-file, and "
+                "still valid (not expired)?",
             )
         return None
     if "ALERT_HANDSHAKE_FAILURE" in upper:
