@@ -207,6 +207,9 @@ def test_replica_without_a_completed_sync_fails(
     assert not diagnosis.healthy
     replication = _check(diagnosis, "replication")
     assert (replication.status, replication.reason) == (Status.FAIL, "syncing")
+    in_progress = fixture == "redis_replica_in_full_sync"
+    assert replication.details["masterSyncInProgress"] is in_progress, replication.details
+    assert replication.details["keys"] == 0 and replication.details["masterLinkStatus"] == "down"
     assert _check(diagnosis, "ping").status is Status.PASS
     assert diagnosis.facts is not None and diagnosis.facts.keys == 0
 

@@ -14,6 +14,7 @@ from cpa_ops.core.redis.sync_state import (
     eviction_details,
     evicts_at_limit,
     persistence_warning,
+    sync_details,
     syncing_failure,
     writable_replica_warning,
 )
@@ -246,7 +247,8 @@ def replication_check(facts: ServerFacts, url: str | None = None) -> Check:
     partial or old dataset), warns ``stale`` for one whose link went down."""
     syncing = syncing_failure(facts)
     if syncing is not None:
-        return fault_check("replication", syncing[0], syncing[1], url=url)
+        details = sync_details(facts)
+        return fault_check("replication", syncing[0], syncing[1], url=url, details=details)
     link = f", master link {facts.master_link_status}" if facts.master_link_status else ""
     return _watched("replication", stale_warning(facts), f"role {facts.role}{link}")
 

@@ -46,6 +46,20 @@ def syncing_failure(facts: ServerFacts | None) -> tuple[str, str] | None:
     return None
 
 
+def sync_details(facts: ServerFacts) -> dict[str, object]:
+    """What INFO said about a replica's sync, for the ``syncing`` check's details."""
+    details = {
+        "masterAddress": facts.master_address,
+        "masterLinkStatus": facts.master_link_status,
+        "masterLinkDownSinceSeconds": facts.master_link_down_since_seconds,
+        "masterSyncInProgress": facts.master_sync_in_progress,
+        "masterSyncReadBytes": facts.master_sync_read_bytes,
+        "masterSyncTotalBytes": facts.master_sync_total_bytes,
+        "keys": facts.keys,
+    }
+    return {k: v for k, v in details.items() if v is not None}
+
+
 def _never_linked(facts: ServerFacts) -> bool:
     """The link has not been up since this replica started: Redis 7 says -1; older ones count
     from the epoch (a "down since" longer than the process has run)."""
