@@ -260,7 +260,7 @@ FAULTS |= {
         "redis_tls12_client_auth",
         _tls_url(ssl_ca_certs="ca"),
         "client_cert",
-        output="handshake failure alert, and no client certificate was sent",
+        output="asked for a client certificate in the TLS handshake, none was sent",
     ),
     "tls-client-cert-untrusted": Fault(
         "redis_tls_client_auth",

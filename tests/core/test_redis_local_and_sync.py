@@ -309,3 +309,63 @@ def test_a_master_is_never_syncing() -> None:
 
     info = "role:master\r\nmaster_sync_in_progress:0\r\nmaster_link_down_since_seconds:-1\r\n"
     assert syncing_failure(ServerFacts.from_reply(info)) is None
+
+
+# --------------------------------------------------------------------------------------------
+# A server that asks for a client certificate: watched, and the words alone
+
+
+async def _plain_redis_py_failure(url: str) -> BaseException:
+    """redis-py's own connect (no CertificateRequest watch), and the exception it raised."""
+    from redis.asyncio import ConnectionPool
+
+    conn = ConnectionPool.from_url(url, socket_connect_timeout=5).make_connection()
+    try:
+        await conn.connect()
+    except Exception as exc:
+        return exc
+    finally:
+        await conn.disconnect()
+    raise AssertionError(f"{url} connected")
+
+
+@pytest.mark.parametrize("fixture", ["redis_tls_client_auth", "redis_tls12_client_auth"])
+@pytest.mark.parametrize("cert", ["none", "untrusted"])
+def test_client_certificate_words_alone(
+    request: pytest.FixtureRequest, tls_files: TlsFiles, fixture: str, cert: str
+) -> None:
+    """Without the handshake watch (requested unknown) the failure's own words still name
+    client_cert, on TLS 1.3 (alert or reset) and 1.2 (handshake failure / unknown CA alert)."""
+    from cpa_ops.core.redis.classify import causes
+    from cpa_ops.core.redis.tls_files import client_cert_failure
+
+    server: RedisServer = request.getfixturevalue(fixture)
+    query = f"?ssl_ca_certs={tls_files.ca}"
+    if cert == "untrusted":
+        query += f"&ssl_certfile={tls_files.other_client_cert}"
+        query += f"&ssl_keyfile={tls_files.other_client_key}"
+    target = RedisTarget.from_url(server.url() + query)
+    exc = asyncio.run(_plain_redis_py_failure(target.url))
+    failure = client_cert_failure(exc, causes(exc), target.connection_options(), None)
+    assert failure is not None and failure.reason == "client_cert", (exc, failure)
+
+
+def test_optional_client_certificate_is_not_blamed(
+    redis_server_dir: Path, tls_files: TlsFiles
+) -> None:
+    """tls-auth-clients optional asks for a certificate without demanding one: a wrong
+    password there is auth, and no certificate with the right one passes."""
+    from tests.servers.redis_faults import redis_server
+
+    with redis_server(
+        "--tls-auth-clients",
+        "optional",
+        tls=tls_files,
+        password="right-PW-1",
+        workdir=redis_server_dir,
+    ) as server:
+        base = f"rediss://:{{}}@127.0.0.1:{server.port}/0?ssl_ca_certs={tls_files.ca}"
+        wrong = _diagnose(base.format("wrong-PW-2"))
+        assert (wrong.status, wrong.reason) == (Status.FAIL, "auth"), wrong
+        right = _diagnose(base.format("right-PW-1"))
+        assert right.status is Status.PASS, right

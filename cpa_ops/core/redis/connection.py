@@ -124,7 +124,8 @@ async def open_probe_connection(
     try:
         await conn.connect()  # type: ignore[no-untyped-call]
     except Exception as exc:
-        raise connect_failure(target, exc) or classify_failure(exc, phase="connect") from None
+        failure = connect_failure(target, exc, conn)
+        raise failure or classify_failure(exc, phase="connect") from None
     return conn
 
 
@@ -140,6 +141,9 @@ def _probe_ssl_connection_class() -> type:
             # asyncio takes ~0.1 s past this to abort: keep it well inside the step
             timeout = self.socket_connect_timeout or 1.0
             arguments["ssl_handshake_timeout"] = max(timeout - 0.2, timeout / 2, 0.01)
+            from cpa_ops.core.redis.tls_files import watch_certificate_request
+
+            watch_certificate_request(self, arguments.get("ssl"))
             return arguments
 
     return ProbeSSLConnection

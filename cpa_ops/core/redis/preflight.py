@@ -26,10 +26,13 @@ def local_failure(target: RedisTarget) -> ProbeFailure | None:
     return None
 
 
-def connect_failure(target: RedisTarget, exc: BaseException) -> ProbeFailure | None:
+def connect_failure(
+    target: RedisTarget, exc: BaseException, conn: object = None
+) -> ProbeFailure | None:
     """What a failed connect stands for when it is this side's doing: a client certificate the
     server demanded (``client_cert``), a socket closed to this user (``socket_permission``);
-    None to leave it to :func:`cpa_ops.core.redis.classify.classify_failure`."""
+    None to leave it to :func:`cpa_ops.core.redis.classify.classify_failure`. ``conn``: the
+    connection that failed (it may know whether the server asked for a certificate)."""
     from cpa_ops.core.redis.classify import causes
 
     chain = causes(exc)
@@ -38,7 +41,8 @@ def connect_failure(target: RedisTarget, exc: BaseException) -> ProbeFailure | N
 
         return permission_failure(target.address) if is_permission_error(chain) else None
     if target.scheme == "rediss":
-        from cpa_ops.core.redis.tls_files import client_cert_failure
+        from cpa_ops.core.redis.tls_files import certificate_requested, client_cert_failure
 
-        return client_cert_failure(exc, chain, target.connection_options())
+        options = target.connection_options()
+        return client_cert_failure(exc, chain, options, certificate_requested(conn))
     return None

@@ -153,23 +153,65 @@ _REJECTED_CERT = (
 )
 
 
+_HANDSHAKE = 22  # TLS content type
+_CERTIFICATE_REQUEST = 13  # TLS handshake message type
+_REQUESTED = "_cpa_ops_certificate_requested"
+
+
+def watch_certificate_request(conn: object, context: Any) -> None:
+    """Have ``context`` (an ssl.SSLContext about to shake hands for ``conn``) note on ``conn``
+    whether the server sends a CertificateRequest: what tells "the server demands a client
+    certificate" from a peer that merely hangs up. Uses the SSLContext's message callback
+    (CPython's debugging hook, ``_msg_callback``); where it is missing nothing is noted, and
+    :func:`client_cert_failure` falls back on the failure's words."""
+    if not isinstance(context, ssl.SSLContext) or not hasattr(context, "_msg_callback"):
+        return
+    setattr(conn, _REQUESTED, False)
+
+    def noted(
+        _sock: Any, direction: str, _version: Any, content_type: Any, msg_type: Any, _data: Any
+    ) -> None:
+        if (direction, content_type, msg_type) == ("read", _HANDSHAKE, _CERTIFICATE_REQUEST):
+            setattr(conn, _REQUESTED, True)
+
+    context._msg_callback = noted
+
+
+def certificate_requested(conn: object) -> bool | None:
+    """Whether the server asked ``conn`` for a client certificate; None when not watched."""
+    value = getattr(conn, _REQUESTED, None)
+    return value if isinstance(value, bool) else None
+
+
 def client_cert_failure(
-    exc: BaseException, chain: list[BaseException], options: Mapping[str, Any]
+    exc: BaseException,
+    chain: list[BaseException],
+    options: Mapping[str, Any],
+    requested: bool | None = None,
 ) -> ProbeFailure | None:
-    """``client_cert`` when a TLS connection's failure (``exc`` and its ``chain`` of causes)
-    says the server wants a client certificate it did not get (or did not accept)."""
+    """``client_cert`` when a TLS connection's failure (``exc`` and its ``chain`` of causes) is
+    the server ending it over the client certificate: none sent, or not accepted.
+    ``requested``: whether the handshake carried a CertificateRequest (None: not known; the
+    failure's words then decide alone)."""
     if not options.get("ssl"):
         return None
-    text = " ".join(str(e) for e in chain)
-    upper = text.upper()
-    sent = bool(options.get("ssl_certfile"))
-    first = " ".join(str(exc).split())[:300]
-    reset = any(isinstance(e, ConnectionResetError | BrokenPipeError) for e in chain)
-    closed = reset or "CONNECTION RESET" in upper or "CLOSED BY SERVER" in upper
+    upper = " ".join(str(e) for e in chain).upper()
+    if any(isinstance(e, ssl.SSLCertVerificationError) for e in chain):
+        return None  # we refused the server's certificate: ``tls``
+    alert = "ALERT" in upper and any(isinstance(e, ssl.SSLError) for e in chain)
+    hung_up = any(
+        isinstance(e, ConnectionResetError | BrokenPipeError | ssl.SSLEOFError) for e in chain
+    )
+    hung_up = hung_up or "CONNECTION RESET" in upper or "CLOSED BY SERVER" in upper
+    if not (alert or hung_up):
+        return None  # a reply (AUTH, HELLO), a timeout...: the server did not end it over TLS
+    if requested is False and "CERTIFICATE_REQUIRED" not in upper:
+        return None  # it asked for no certificate: the reason lies elsewhere
+    # the handshake completed on our side (TLS 1.3), then the server hung up
     after_handshake = "ERROR WHILE READING" in upper or "CLOSED BY SERVER" in upper
-    if sent:
-        rejected = "ALERT" in upper and any(alert in upper for alert in _REJECTED_CERT)
-        if rejected or (closed and after_handshake):
+    if options.get("ssl_certfile"):
+        rejected = alert and any(name in upper for name in _REJECTED_CERT)
+        if rejected or (hung_up and (requested or after_handshake)):
             # an alert, or (TLS 1.3, a race) the reset that follows it: the same words
             return ProbeFailure(
                 "client_cert",
@@ -178,17 +220,20 @@ def client_cert_failure(
                 "still valid (not expired)?",
             )
         return None
+    if requested or "CERTIFICATE_REQUIRED" in upper:
+        return ProbeFailure(
+            "client_cert",
+            "the server asked for a client certificate in the TLS handshake, none was sent "
+            "(ssl_certfile is not set), and it ended the connection",
+        )
     if "ALERT_HANDSHAKE_FAILURE" in upper:
         # TLS 1.2: the server ends the handshake when no certificate comes (or no cipher fits)
         return ProbeFailure(
             "client_cert",
             "handshake failure alert, and no client certificate was sent (ssl_certfile is "
-            f"not set; or no common cipher/protocol): {first}",
+            f"not set; or no common cipher/protocol): {' '.join(str(exc).split())[:300]}",
         )
-    if "CERTIFICATE_REQUIRED" in upper or (closed and after_handshake):
-        # TLS 1.3: the handshake completed on our side, then the server sends a "certificate
-        # required" alert and hangs up; which of the two reaches us first is a race, so both
-        # read the same
+    if hung_up and after_handshake:
         return ProbeFailure(
             "client_cert",
             "no client certificate was sent (ssl_certfile is not set) and the server ended the "
