@@ -16,7 +16,11 @@ from pathlib import Path
 
 import pytest
 
-pytest_plugins = ["tests.servers.redis_fixtures", "tests.servers.sentry_fixtures"]
+pytest_plugins = [
+    "tests.servers.redis_fixtures",
+    "tests.servers.sentry_fixtures",
+    "tests.servers.local_and_sync_fixtures",
+]
 
 BIN = Path(sys.executable).parent / "cpa-ops"
 # Variables that would leak the developer's own configuration into a test run.

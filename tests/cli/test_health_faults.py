@@ -75,7 +75,7 @@ def _check(document: Any, key: str) -> dict[str, Any]:
 
 
 def _no_secret(ran: Ran) -> None:
-    for secret in (REDIS_PASSWORD, WRONG_PASSWORD):
+    for secret in (REDIS_PASSWORD, WRONG_PASSWORD, faults.CLIENT_KEY_PASSWORD):
         assert secret not in ran.stdout + ran.stderr, f"a password was shown\n{_shown(ran)}"
 
 
@@ -151,6 +151,173 @@ FAULTS = {
     "oom-write": Fault("redis_oom", _server_url(), "oom", "redis:write", ("--write",)),
     "paused-write": Fault(
         "redis_write_paused", _server_url(), "write_timeout", "redis:write", ("--write",)
+    ),
+}
+
+
+# --- issue 14: TLS files, socket permission, replication ---
+def _tls_url(**files: str) -> Callable[[Any, TlsFiles], str]:
+    """rediss:// to the server with ssl_* ``files``: a TlsFiles attribute name, or a path
+    under the TLS directory when it starts with ``./`` (``./`` alone: the directory)."""
+
+    def url(server: RedisServer, tls: TlsFiles) -> str:
+        def path(name: str) -> str:
+            if name.startswith("./"):
+                return str(tls.ca.parent / name[2:]).rstrip("/")
+            return str(getattr(tls, name)) if hasattr(tls, name) else name
+
+        query = "&".join(f"{option}={path(name)}" for option, name in files.items())
+        return f"{server.url(scheme='rediss')}?{query}"
+
+    return url
+
+
+def _socket_url(name: str) -> Callable[[Any, TlsFiles], str]:
+    """unix:// to ``name`` beside a healthy server's socket (``..``: its directory)."""
+
+    def url(socket_path: Path, _: TlsFiles) -> str:
+        return f"unix://{socket_path.parent if name == '..' else socket_path.parent / name}"
+
+    return url
+
+
+_CLIENT = {"ssl_ca_certs": "ca", "ssl_certfile": "client_cert"}
+_UNTRUSTED = {"ssl_ca_certs": "ca", "ssl_certfile": "other_client_cert"}
+_UNTRUSTED["ssl_keyfile"] = "other_client_key"
+_EXPIRED = {"ssl_ca_certs": "ca", "ssl_certfile": "expired_client_cert"}
+_EXPIRED["ssl_keyfile"] = "expired_client_key"
+FAULTS |= {
+    "tls-ca-missing": Fault(
+        "redis_tls",
+        _tls_url(ssl_ca_certs="./missing-ca.pem"),
+        "tls_config",
+        output=r"ssl_ca_certs=\S+missing-ca\.pem does not exist",
+    ),
+    "tls-ca-directory": Fault(
+        "redis_tls",
+        _tls_url(ssl_ca_certs="./"),
+        "tls_config",
+        output=r"ssl_ca_certs=\S+ is a directory, not a file.*ssl_ca_path",
+    ),
+    "tls-ca-not-pem": Fault(
+        "redis_tls",
+        _tls_url(ssl_ca_certs="key"),
+        "tls_config",
+        output=r"ssl_ca_certs=\S+server\.key holds no PEM certificate",
+    ),
+    "tls-ca-path-file": Fault(
+        "redis_tls",
+        _tls_url(ssl_ca_path="ca"),
+        "tls_config",
+        output=r"ssl_ca_path=\S+ca\.pem is not a directory",
+    ),
+    "tls-cert-missing": Fault(
+        "redis_tls_client_auth",
+        _tls_url(ssl_ca_certs="ca", ssl_certfile="./missing.pem", ssl_keyfile="client_key"),
+        "tls_config",
+        output=r"ssl_certfile=\S+missing\.pem does not exist",
+    ),
+    "tls-key-missing": Fault(
+        "redis_tls_client_auth",
+        _tls_url(**_CLIENT, ssl_keyfile="./missing.key"),
+        "tls_config",
+        output=r"ssl_keyfile=\S+missing\.key does not exist",
+    ),
+    "tls-key-mismatch": Fault(
+        "redis_tls_client_auth",
+        _tls_url(**_CLIENT, ssl_keyfile="other_client_key"),
+        "tls_config",
+        output=r"ssl_keyfile=\S+other-client\.key is not the key of the certificate",
+    ),
+    "tls-cert-without-key": Fault(
+        "redis_tls_client_auth",
+        _tls_url(**_CLIENT),
+        "tls_config",
+        output=r"ssl_certfile=\S+client\.pem holds no PEM private key: set ssl_keyfile",
+    ),
+    "tls-key-without-cert": Fault(
+        "redis_tls_client_auth",
+        _tls_url(ssl_ca_certs="ca", ssl_keyfile="client_key"),
+        "tls_config",
+        output=r"ssl_keyfile=\S+ is set without ssl_certfile",
+    ),
+    "tls-key-encrypted-no-password": Fault(
+        "redis_tls_client_auth",
+        _tls_url(**_CLIENT, ssl_keyfile="client_key_encrypted"),
+        "tls_config",
+        output=r"is an encrypted key, and ssl_password is not set",
+    ),
+    "tls-key-wrong-password": Fault(
+        "redis_tls_client_auth",
+        _tls_url(**_CLIENT, ssl_keyfile="client_key_encrypted", ssl_password=WRONG_PASSWORD),
+        "tls_config",
+        output=r"cannot be decrypted with the ssl_password given",
+    ),
+    "tls-client-cert-demanded": Fault(
+        "redis_tls_client_auth", _tls_url(ssl_ca_certs="ca"), "client_cert"
+    ),
+    "tls12-client-cert-demanded": Fault(
+        "redis_tls12_client_auth",
+        _tls_url(ssl_ca_certs="ca"),
+        "client_cert",
+        output="asked for a client certificate in the TLS handshake, none was sent",
+    ),
+    "tls-client-cert-untrusted": Fault(
+        "redis_tls_client_auth",
+        _tls_url(**_UNTRUSTED),
+        "client_cert",
+        output="rejected our client certificate",
+    ),
+    "tls12-client-cert-untrusted": Fault(
+        "redis_tls12_client_auth",
+        _tls_url(**_UNTRUSTED),
+        "client_cert",
+        output="rejected our client certificate",
+    ),
+    "tls-client-cert-expired": Fault(
+        "redis_tls_client_auth", _tls_url(**_EXPIRED), "client_cert", output="not expired"
+    ),
+    "tls12-client-cert-expired": Fault(
+        "redis_tls12_client_auth", _tls_url(**_EXPIRED), "client_cert", output="not expired"
+    ),
+    "unix-missing": Fault(
+        "redis_unix_socket_path", _socket_url("missing.sock"), "no_socket", output="does not exist"
+    ),
+    "unix-regular-file": Fault(
+        "redis_unix_socket_path",
+        _socket_url("redis-0/log/redis.log"),
+        "not_socket",
+        output="is a regular file, not a unix socket",
+    ),
+    "unix-directory": Fault(
+        "redis_unix_socket_path", _socket_url(".."), "not_socket", output="is a directory"
+    ),
+    "replica-never-synced": Fault(
+        "redis_never_synced_replica",
+        _server_url(),
+        "syncing",
+        "redis:replication",
+        output="has not been up since this replica started",
+    ),
+    "replica-waiting-for-sync": Fault(
+        "redis_replica_waiting_for_sync", _server_url(), "syncing", "redis:replication"
+    ),
+    "replica-of-frozen-master": Fault(
+        "redis_replica_of_frozen_master", _server_url(), "syncing", "redis:replication"
+    ),
+    "replica-in-full-sync": Fault(
+        "redis_replica_in_full_sync",
+        _server_url(),
+        "syncing",
+        "redis:replication",
+        output=r"full sync from 127\.0\.0\.1:\d+ in progress",
+    ),
+    # loading a full sync answers -LOADING: that stays loading (how far, and the ETA)
+    "replica-loading-a-sync": Fault(
+        "redis_replica_loading_a_sync", _server_url(), "loading", output=r"% loaded.*ETA"
+    ),
+    "replica-never-synced-write": Fault(
+        "redis_never_synced_replica", _server_url(), "syncing", "redis:replication", ("--write",)
     ),
 }
 
@@ -256,9 +423,12 @@ class TestWarnings:
         assert _check(document, "redis:ping")["status"] == "pass"
         assert ran.elapsed <= DEADLINE, _shown(ran)
 
-    def test_stale_replica_warns_on_replication(self, redis_stale_replica: RedisServer) -> None:
-        """A replica serving stale data with its master link down: redis:replication warns."""
-        ran, document = _health_json(redis_stale_replica.url(), timeout=ROOMY_TIMEOUT)
+    def test_stale_replica_warns_on_replication(
+        self, redis_lost_master_replica: RedisServer
+    ) -> None:
+        """A replica that synced and then lost its master, serving stale data: redis:replication
+        warns (one that never synced fails: ``syncing``, in FAULTS)."""
+        ran, document = _health_json(redis_lost_master_replica.url(), timeout=ROOMY_TIMEOUT)
         replication = _check(document, "redis:replication")
         assert (document["status"], replication["status"], ran.returncode) == ("warn", "warn", 0), (
             _shown(ran)
@@ -355,12 +525,13 @@ class TestHealthy:
         assert _check(document, "redis:ping").get("reason") == "auth", _shown(ran)
 
     def test_unix_socket(self, redis_unix_socket_path: Path) -> None:
-        """unix:// to a listening socket: pass; to a path with no socket: refused."""
+        """unix:// to a listening socket: pass; to a path with no socket: no_socket (issue 14;
+        was refused, "start Redis, or fix the host/port")."""
         ran, document = _health_json(f"unix://{redis_unix_socket_path}", timeout=ROOMY_TIMEOUT)
         assert (document["status"], ran.returncode) == ("pass", 0), _shown(ran)
         missing = redis_unix_socket_path.with_name("missing.sock")
         ran, document = _health_json(f"unix://{missing}")
-        assert _check(document, "redis:ping").get("reason") == "refused", _shown(ran)
+        assert _check(document, "redis:ping").get("reason") == "no_socket", _shown(ran)
         assert ran.returncode == 1 and ran.elapsed <= DEADLINE, _shown(ran)
 
     def test_quiet_prints_nothing(self, redis_server: RedisServer) -> None:

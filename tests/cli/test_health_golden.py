@@ -109,11 +109,17 @@ def test_fault_verdict_is_golden(request: pytest.FixtureRequest, name: str) -> N
 # faults that are a warn, not a failure, and the healthy verdicts
 WARNINGS = {
     "oom-memory": ("redis_oom", ()),
-    "stale-replica": ("redis_stale_replica", ()),
+    # issue 14: a replica that synced, then lost its master (one that never synced: FAULTS)
+    "stale-replica": ("redis_lost_master_replica", ()),
     "crowded": ("redis_crowded", ()),
     "healthy": ("redis_server", ()),
     "healthy-write": ("redis_server", ("--write",)),
     "slow": ("redis_server", ("--warn-ms", "0.0001")),
+    # --- issue 14: replication and persistence ---
+    "writable-replica-write": ("redis_writable_replica", ("--write",)),
+    "writable-replica": ("redis_writable_replica", ()),
+    "failed-save": ("redis_failed_save", ()),
+    "evicting-at-maxmemory": ("redis_evicting", ()),
 }
 
 

@@ -55,24 +55,68 @@ class TlsFiles:
     cert: Path
     key: Path
     other_ca: Path  #: CA-2: trusts nothing the server presents
+    # issue 14: client certificates (for a server with tls-auth-clients yes)
+    client_cert: Path | None = None  #: signed by CA-1
+    client_key: Path | None = None
+    client_key_encrypted: Path | None = None  #: client_key under CLIENT_KEY_PASSWORD
+    other_client_cert: Path | None = None  #: signed by CA-2: the server does not trust it
+    other_client_key: Path | None = None
+    expired_client_cert: Path | None = None  #: signed by CA-1, expired yesterday
+    expired_client_key: Path | None = None
+
+
+#: the passphrase of TlsFiles.client_key_encrypted; asserted absent from all output
+CLIENT_KEY_PASSWORD = "k3y-PASS-456"
 
 
 def make_tls_files(directory: Path) -> TlsFiles:
+    import datetime
+
     import trustme
+    from cryptography.hazmat.primitives import serialization
 
     directory.mkdir(parents=True, exist_ok=True)
-    ca = trustme.CA()
+    ca, other_ca = trustme.CA(), trustme.CA()
     server = ca.issue_cert(LOOPBACK, "localhost")
+    client, other_client = ca.issue_cert("cpa-ops-client"), other_ca.issue_cert("cpa-ops-client")
     files = TlsFiles(
         directory / "ca.pem",
         directory / "server.pem",
         directory / "server.key",
         directory / "other-ca.pem",
+        directory / "client.pem",
+        directory / "client.key",
+        directory / "client-encrypted.key",
+        directory / "other-client.pem",
+        directory / "other-client.key",
+        directory / "expired-client.pem",
+        directory / "expired-client.key",
     )
+    now = datetime.datetime.now(datetime.UTC)
+    expired = ca.issue_cert(
+        "cpa-ops-client",
+        not_before=now - datetime.timedelta(days=10),
+        not_after=now - datetime.timedelta(days=1),
+    )
+    expired.cert_chain_pems[0].write_to_path(str(files.expired_client_cert))
+    expired.private_key_pem.write_to_path(str(files.expired_client_key))
     ca.cert_pem.write_to_path(str(files.ca))
     server.cert_chain_pems[0].write_to_path(str(files.cert))
     server.private_key_pem.write_to_path(str(files.key))
-    trustme.CA().cert_pem.write_to_path(str(files.other_ca))
+    other_ca.cert_pem.write_to_path(str(files.other_ca))
+    client.cert_chain_pems[0].write_to_path(str(files.client_cert))
+    client.private_key_pem.write_to_path(str(files.client_key))
+    other_client.cert_chain_pems[0].write_to_path(str(files.other_client_cert))
+    other_client.private_key_pem.write_to_path(str(files.other_client_key))
+    key = serialization.load_pem_private_key(client.private_key_pem.bytes(), None)
+    assert files.client_key_encrypted is not None
+    files.client_key_encrypted.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.BestAvailableEncryption(CLIENT_KEY_PASSWORD.encode()),
+        )
+    )
     return files
 
 
@@ -124,6 +168,10 @@ class RedisServer:
     def client(self, **kwargs: Any) -> RawRedis:
         """A side connection, authenticated and over TLS as the server needs."""
         tls_ca = self.tls.ca if self.tls else None
+        cert = self.tls.client_cert if self.tls else None
+        key = self.tls.client_key if self.tls else None
+        # presented only when the server asks for one (tls-auth-clients)
+        kwargs.setdefault("tls_cert", (cert, key) if cert and key else None)
         return RawRedis.connect(self.port, password=self.password, tls_ca=tls_ca, **kwargs)
 
     def info(self, section: str = "default") -> dict[str, str]:

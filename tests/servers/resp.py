@@ -35,10 +35,14 @@ class RawRedis:
         tls_ca: Path | None = None,
         timeout: float = 5.0,
         name: str | None = None,
+        tls_cert: tuple[Path, Path] | None = None,
     ) -> RawRedis:
+        """``tls_cert``: (certificate, key) presented when the server asks for one."""
         sock = socket.create_connection((LOOPBACK, port), timeout=timeout)
         if tls_ca is not None:
             context = ssl.create_default_context(cafile=str(tls_ca))
+            if tls_cert is not None:
+                context.load_cert_chain(str(tls_cert[0]), str(tls_cert[1]))
             sock = context.wrap_socket(sock, server_hostname=LOOPBACK)
         conn = cls(sock)
         if password is not None:

@@ -11,7 +11,8 @@ retries, step timeouts cut from one deadline (a ``time.monotonic()`` instant), a
 naming the fault by a reason code (:data:`REASONS`).
 
 This face only re-exports; the modules below it never import it. Layers, lowest first:
-``reasons``, ``facts``, ``model``, ``classify``, ``connection``, ``node``, ``checks``, then the
+``reasons``, ``facts``, ``model``, ``classify``, ``tls_files``/``unix_socket``/``preflight``,
+``connection``, ``node``, ``sync_state``, ``checks``, then the
 verdicts ``standalone``, ``cluster``, ``sentinel`` (dispatched by ``probe``), ``clients``,
 ``latency`` and ``sampling`` (``cpa-ops ping``).
 """

@@ -10,6 +10,14 @@ from cpa_ops.core.health import Check, Status, worst
 from cpa_ops.core.redis.facts import ClusterNodeEntry, ServerFacts, parse_info_fields, ranges
 from cpa_ops.core.redis.model import NodeState, TopologyDiagnosis
 from cpa_ops.core.redis.reasons import reason_of
+from cpa_ops.core.redis.sync_state import (
+    eviction_details,
+    evicts_at_limit,
+    persistence_warning,
+    sync_details,
+    syncing_failure,
+    writable_replica_warning,
+)
 
 #: warn when used_memory or connected_clients reach this share of their limit
 NEAR_LIMIT = 0.9
@@ -74,8 +82,8 @@ def slow_warning(rtt_ms: float | None, warn_ms: float) -> tuple[str, str] | None
 
 def memory_warning(facts: ServerFacts) -> tuple[str, str] | None:
     share = facts.memory_share
-    if share is None or share < NEAR_LIMIT:
-        return None
+    if share is None or share < NEAR_LIMIT or evicts_at_limit(facts):
+        return None  # an evicting policy at maxmemory is working as meant
     return "memory", (
         f"used memory {mib(facts.used_memory)} is {share:.0%} of maxmemory "
         f"{mib(facts.maxmemory)} (policy {facts.maxmemory_policy})"
@@ -93,6 +101,8 @@ def clients_warning(facts: ServerFacts) -> tuple[str, str] | None:
 
 
 def stale_warning(facts: ServerFacts) -> tuple[str, str] | None:
+    if syncing_failure(facts) is not None:
+        return None  # not stale: it never had the master's data (a failure, not a warning)
     if facts.role == "slave" and facts.master_link_status not in (None, "up"):
         return "stale", reason_of("stale").explanation
     return None
@@ -101,7 +111,12 @@ def stale_warning(facts: ServerFacts) -> tuple[str, str] | None:
 def fact_warnings(facts: ServerFacts | None) -> list[tuple[str, str]]:
     if facts is None:
         return []
-    found = (memory_warning(facts), clients_warning(facts), stale_warning(facts))
+    found = (
+        memory_warning(facts),
+        clients_warning(facts),
+        stale_warning(facts),
+        persistence_warning(facts),
+    )
     return [w for w in found if w is not None]
 
 
@@ -118,7 +133,7 @@ def limit_checks(facts: ServerFacts, component_id: str | None = None) -> list[Ch
                 observed_value=facts.used_memory,
                 observed_unit="B",
                 component_id=component_id,
-                details={"maxMemory": facts.maxmemory},
+                details={"maxMemory": facts.maxmemory, **eviction_details(facts)},
             )
         )
     if facts.connected_clients is not None:
@@ -153,11 +168,14 @@ def write_check(
             reason="error",
             component_id=component_id,
         )
+    writable = writable_replica_warning(state.facts)
     return Check(
         "redis",
         "write",
-        Status.PASS,
-        "SET PX and DEL of a health key succeeded",
+        Status.WARN if writable else Status.PASS,
+        writable[1] if writable else "SET PX and DEL of a health key succeeded",
+        reason=writable[0] if writable else None,
+        hint=reason_of(writable[0]).hint if writable else None,
         observed_value=rounded(state.write_ms),
         observed_unit="ms",
         component_id=component_id,
@@ -215,11 +233,24 @@ def server_checks(state: NodeState, url: str, *, write: bool, warn_ms: float) ->
     if facts is not None:
         checks.extend(limit_checks(facts))
         if facts.role is not None:
-            link = f", master link {facts.master_link_status}" if facts.master_link_status else ""
-            checks.append(_watched("replication", stale_warning(facts), f"role {facts.role}{link}"))
+            checks.append(replication_check(facts, url))
+        persistence = persistence_warning(facts)
+        if persistence is not None:  # shown only when a save failed and Redis shrugged it off
+            checks.append(_watched("persistence", persistence, ""))
     if write:
         checks.append(write_check(state, url=url))
     return checks
+
+
+def replication_check(facts: ServerFacts, url: str | None = None) -> Check:
+    """``redis:replication``: fails ``syncing`` for a replica that has not synced (an empty,
+    partial or old dataset), warns ``stale`` for one whose link went down."""
+    syncing = syncing_failure(facts)
+    if syncing is not None:
+        details = sync_details(facts)
+        return fault_check("replication", syncing[0], syncing[1], url=url, details=details)
+    link = f", master link {facts.master_link_status}" if facts.master_link_status else ""
+    return _watched("replication", stale_warning(facts), f"role {facts.role}{link}")
 
 
 # --------------------------------------------------------------------------------------------

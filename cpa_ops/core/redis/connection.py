@@ -96,9 +96,15 @@ async def open_probe_connection(
     target: RedisTarget, deadline: float, client_name: str, opened: list[AbstractConnection]
 ) -> AbstractConnection:
     """Connect with no retry, by ``deadline``; ``opened`` gets the connection first so the
-    caller closes it whatever happens."""
+    caller closes it whatever happens. This side's own files (TLS, unix socket) are checked
+    first: their fault is named without connecting (:mod:`cpa_ops.core.redis.preflight`)."""
     from redis.asyncio import ConnectionPool, SSLConnection
 
+    from cpa_ops.core.redis.preflight import connect_failure, local_failure
+
+    local = local_failure(target)
+    if local is not None:
+        raise local
     step = step_timeout(deadline)
     pool = ConnectionPool.from_url(
         target.url,
@@ -118,7 +124,8 @@ async def open_probe_connection(
     try:
         await conn.connect()  # type: ignore[no-untyped-call]
     except Exception as exc:
-        raise classify_failure(exc, phase="connect") from None
+        failure = connect_failure(target, exc, conn)
+        raise failure or classify_failure(exc, phase="connect") from None
     return conn
 
 
@@ -134,6 +141,9 @@ def _probe_ssl_connection_class() -> type:
             # asyncio takes ~0.1 s past this to abort: keep it well inside the step
             timeout = self.socket_connect_timeout or 1.0
             arguments["ssl_handshake_timeout"] = max(timeout - 0.2, timeout / 2, 0.01)
+            from cpa_ops.core.redis.tls_files import watch_certificate_request
+
+            watch_certificate_request(self, arguments.get("ssl"))
             return arguments
 
     return ProbeSSLConnection

@@ -65,6 +65,23 @@ class ServerFacts:
     loading_eta_seconds: int | None = None
     master_link_status: str | None = None
     master_last_io_seconds_ago: int | None = None
+    # --- issue 14: replication and persistence (INFO replication, persistence, stats) ---
+    master_sync_in_progress: bool = False
+    #: -1 when the link has not been up since this replica started
+    master_link_down_since_seconds: int | None = None
+    master_sync_read_bytes: int | None = None
+    master_sync_total_bytes: int | None = None  #: -1 for a diskless sync (size unknown)
+    async_loading: bool = False
+    slave_read_only: bool | None = None
+    rdb_last_bgsave_status: str | None = None
+    aof_enabled: bool = False
+    aof_last_bgrewrite_status: str | None = None
+    aof_last_write_status: str | None = None
+    evicted_keys: int | None = None
+    keys: int | None = None  #: over every db of INFO keyspace (None: no keyspace section)
+    expires: int | None = None  #: keys with a TTL, over every db
+    master_address: str | None = None  #: a replica's master_host:master_port
+    uptime_in_seconds: int | None = None
 
     @classmethod
     def from_info(cls, info: Mapping[str, Any]) -> ServerFacts:
@@ -84,6 +101,7 @@ class ServerFacts:
             loading_eta_seconds=whole(info.get("loading_eta_seconds")),
             master_link_status=optional_text("master_link_status"),
             master_last_io_seconds_ago=whole(info.get("master_last_io_seconds_ago")),
+            **_replication_and_persistence(info),
         )
 
     @classmethod
@@ -112,6 +130,37 @@ class ServerFacts:
             return ""
         eta = f", ETA {self.loading_eta_seconds} s" if self.loading_eta_seconds is not None else ""
         return f"{self.loading_loaded_perc:.1f}% loaded{eta}"
+
+
+def _replication_and_persistence(info: Mapping[str, Any]) -> dict[str, Any]:
+    """The issue-14 fields of :class:`ServerFacts` from INFO (replication, persistence, stats,
+    keyspace)."""
+    read_only = whole(info.get("slave_read_only"))
+    host, port = info.get("master_host"), info.get("master_port")
+    keyspace = [_db_counts(v) for k, v in info.items() if k.startswith("db") and k[2:].isdigit()]
+    return {
+        "master_sync_in_progress": bool(whole(info.get("master_sync_in_progress"))),
+        "master_link_down_since_seconds": whole(info.get("master_link_down_since_seconds")),
+        "master_sync_read_bytes": whole(info.get("master_sync_read_bytes")),
+        "master_sync_total_bytes": whole(info.get("master_sync_total_bytes")),
+        "async_loading": bool(whole(info.get("async_loading"))),
+        "slave_read_only": None if read_only is None else bool(read_only),
+        "rdb_last_bgsave_status": info.get("rdb_last_bgsave_status"),
+        "aof_enabled": bool(whole(info.get("aof_enabled"))),
+        "aof_last_bgrewrite_status": info.get("aof_last_bgrewrite_status"),
+        "aof_last_write_status": info.get("aof_last_write_status"),
+        "evicted_keys": whole(info.get("evicted_keys")),
+        "keys": sum(k for k, _ in keyspace) if "used_memory" in info else None,
+        "expires": sum(e for _, e in keyspace) if "used_memory" in info else None,
+        "master_address": f"{host}:{port}" if host and port else None,
+        "uptime_in_seconds": whole(info.get("uptime_in_seconds")),
+    }
+
+
+def _db_counts(value: Any) -> tuple[int, int]:
+    """``keys=3,expires=1,avg_ttl=0`` (one db of INFO keyspace) as (keys, expires)."""
+    fields = dict(part.partition("=")[::2] for part in str(value).split(","))
+    return whole(fields.get("keys")) or 0, whole(fields.get("expires")) or 0
 
 
 @dataclass(frozen=True)

@@ -190,6 +190,61 @@ REASONS: dict[str, Reason] = {
             "the master has no replica: a failover has nowhere to go",
             "add a replica (REPLICAOF) so the sentinels can fail over",
         ),
+        # --- issue 14: TLS files, socket permission, replication ---
+        Reason(
+            "tls_config",
+            "a TLS file named in REDIS_URL cannot be used (checked here before connecting: "
+            "the server was not asked)",
+            "fix the ssl_* option or the file: ssl_ca_certs and ssl_certfile take readable PEM "
+            "files, ssl_keyfile its PEM key (ssl_password when encrypted), ssl_ca_path a "
+            "directory of CA certificates",
+        ),
+        Reason(
+            "client_cert",
+            "the server demands a client certificate (tls-auth-clients yes) and none was "
+            "presented, or it was not accepted",
+            "add ssl_certfile=/path/client.pem&ssl_keyfile=/path/client.key to REDIS_URL, a "
+            "certificate signed by a CA in the server's tls-ca-cert-file",
+        ),
+        Reason(
+            "socket_permission",
+            "the unix socket refuses this user (permission denied)",
+            "run the probe as a user the socket's owner, group and mode let in (write "
+            "permission on the socket, search on its directories), or widen Redis's "
+            "unixsocketperm (e.g. 770, with the probe in the socket's group)",
+        ),
+        Reason(
+            "no_socket",
+            "no unix socket at that path (no such file)",
+            "start Redis, or fix the path in REDIS_URL (unix:///path/to/redis.sock) to Redis's "
+            "unixsocket setting; in a container, check the volume that shares the socket",
+        ),
+        Reason(
+            "not_socket",
+            "the path exists but is not a unix socket (a regular file or a directory)",
+            "point REDIS_URL at the socket file itself (Redis's unixsocket setting), not at a "
+            "file or directory beside it",
+        ),
+        Reason(
+            "syncing",
+            "this replica has not completed a sync with its master (never since it started, "
+            "or a full sync is in progress): it serves an empty, partial or old dataset",
+            "wait for the sync to finish (INFO replication: master_link_status:up); if it "
+            "never starts, check the master's address and masterauth, and both servers' logs",
+        ),
+        Reason(
+            "writable_replica",
+            "the write succeeded on a replica (replica-read-only no): such writes are not "
+            "replicated and the next full sync discards them",
+            "point REDIS_URL at the master; keep replica-read-only yes on replicas",
+        ),
+        Reason(
+            "persistence",
+            "the last save failed, and Redis still accepts writes (stop-writes-on-bgsave-error "
+            "no): a restart loses what was written since the last good save",
+            "fix the disk or the permissions of Redis's dir, then BGSAVE (or BGREWRITEAOF); "
+            "see the server log",
+        ),
     )
 }
 

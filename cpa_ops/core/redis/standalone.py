@@ -8,6 +8,7 @@ from cpa_ops.core.health import Status
 from cpa_ops.core.redis.checks import fact_warnings, server_checks, slow_warning
 from cpa_ops.core.redis.model import PROBE_CLIENT_NAME, NodeState, RedisDiagnosis
 from cpa_ops.core.redis.node import INFO, health_key, probe_node
+from cpa_ops.core.redis.sync_state import syncing_failure, writable_replica_warning
 
 if TYPE_CHECKING:
     from cpa_ops.core.target import RedisTarget
@@ -37,8 +38,11 @@ async def probe_standalone(
 def diagnosis_of(state: NodeState, url: str, *, write: bool, warn_ms: float) -> RedisDiagnosis:
     """One node's answers as a server's verdict (``url``: masked, for people)."""
     failure = state.write_failure
+    syncing = syncing_failure(state.facts) if state.reachable else None
     if not state.reachable:
         status, reason, detail = Status.FAIL, state.reason, state.detail
+    elif syncing is not None:  # it answers, but with an empty, partial or old dataset
+        status, reason, detail = Status.FAIL, syncing[0], syncing[1]
     elif failure is not None:
         status, reason, detail = Status.FAIL, failure.reason, failure.detail
     else:
@@ -46,6 +50,9 @@ def diagnosis_of(state: NodeState, url: str, *, write: bool, warn_ms: float) -> 
     # measured facts warn even when a write then failed: both belong in the verdict
     slow = slow_warning(state.rtt_ms, warn_ms)
     warnings = ([slow] if slow else []) + fact_warnings(state.facts)
+    writable = writable_replica_warning(state.facts) if state.write_ms is not None else None
+    if writable is not None and failure is None:
+        warnings.append(writable)
     if warnings and status is Status.PASS:
         status = Status.WARN
     return RedisDiagnosis(
