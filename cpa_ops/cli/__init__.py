@@ -178,6 +178,13 @@ def run(argv: list[str], *, process_mode: bool = False) -> int:
     return int(code or 0)
 
 
+#: the root's options, as given before a command
+_ROOT_OPTIONS = {
+    "--env-file": "cpa-ops --env-file PATH {command}",
+    "--version": "cpa-ops --version",
+}
+
+
 def _click_message(exc: Exception) -> str:
     """Click's message for ``exc`` with every value the user typed shown only as the one rule
     allows (:func:`cpa_ops.core.urls.shown_value`: short and harmless, else its kind and
@@ -206,6 +213,13 @@ def _click_message(exc: Exception) -> str:
         name = exc.option_name
         named = name if shown_value(name) == f"'{name}'" else shown(name)
         known = ", ".join(sorted(exc.possibilities or ()))
+        if name in _ROOT_OPTIONS and exc.ctx is not None and exc.ctx.parent is not None:
+            # a root option after the command: refused, saying where it goes
+            command = exc.ctx.command_path.partition(" ")[2]
+            example = _ROOT_OPTIONS[name].format(command=command)
+            return (
+                f"No such option: {named} (a global option: it goes before the command: {example})"
+            )
         return f"No such option: {named}" + (f" (Possible options: {known})" if known else "")
 
     def literal(match: re.Match[str]) -> str:

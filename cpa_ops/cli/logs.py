@@ -6,7 +6,7 @@ from typing import IO, TYPE_CHECKING, Annotated, cast
 
 import typer
 
-from cpa_ops.cli.options import LogFormatChoice, LogLevelChoice
+from cpa_ops.cli.options import LogFormatChoice, LogLevelOption
 
 if TYPE_CHECKING:
     from cpa_ops.core.choices import LogFormat
@@ -44,15 +44,7 @@ def log_test(
             show_default=False,
         ),
     ] = None,
-    level: Annotated[
-        LogLevelChoice | None,
-        typer.Option(
-            "--level",
-            case_sensitive=False,
-            help="Lowest level written (default: LOG_LEVEL, else INFO).",
-            show_default=False,
-        ),
-    ] = None,
+    level: LogLevelOption = None,
     count: Annotated[
         int,
         typer.Option(
@@ -77,7 +69,7 @@ def log_test(
         settings,
         stream=cast("IO[str]", stdout),  # write, flush and isatty are all logging uses
         log_format=cast("LogFormat", log_format.value) if log_format else None,
-        level=level.value if level else None,
+        level=level,
     )
     for round_number in range(1, count + 1):
         _showcase(round_number)

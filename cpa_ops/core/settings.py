@@ -22,7 +22,14 @@ from pydantic import (
 )
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
-from cpa_ops.core.choices import Environment, LogFormat, LogLevel, RedisMode
+from cpa_ops.core.choices import (
+    LOG_LEVELS_ACCEPTED,
+    Environment,
+    LogFormat,
+    LogLevel,
+    RedisMode,
+    log_level_name,
+)
 from cpa_ops.core.known_secrets import register_secret
 from cpa_ops.core.target import RedisTarget, secrets_given
 from cpa_ops.core.terminal import visible_controls
@@ -60,7 +67,7 @@ ACCEPTED: dict[str, str] = {
     "sentry_dsn": "empty (Sentry disabled) or a DSN like https://<key>@<host>/<project-id>",
     "sentry_traces_sample_rate": "a number from 0 to 1",
     "environment": "one of " + ", ".join(get_args(Environment)),
-    "log_level": "one of " + ", ".join(get_args(LogLevel)) + " (any case)",
+    "log_level": LOG_LEVELS_ACCEPTED,
 }
 # Variables whose value is never repeated back in an error.
 SECRET_FIELDS = frozenset({"redis_url", "sentry_dsn"})
@@ -185,10 +192,7 @@ class Settings(BaseSettings):
     @field_validator("log_level", mode="before")
     @classmethod
     def _upper_log_level(cls, value: Any) -> Any:
-        if isinstance(value, str):
-            value = value.strip().upper()
-            return "WARNING" if value == "WARN" else value
-        return value
+        return log_level_name(value) if isinstance(value, str) else value
 
     @cached_property
     def redis_target(self) -> RedisTarget:
