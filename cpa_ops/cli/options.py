@@ -226,15 +226,15 @@ def group_option(ctx: typer.Context, name: str, value: Any) -> Any:
     --redis-url URL check`` and ``cpa-ops config check --redis-url URL`` alike): the
     subcommand's own when it was given there, else the nearest group's that was given, else
     the subcommand's default. An option given on a group is never silently dropped."""
-    from typer._click.core import ParameterSource
+    from typer._click.core import Context, ParameterSource
 
-    def given(context: typer.Context) -> bool:
+    def given(context: Context) -> bool:
         source = context.get_parameter_source(name)
         return source is not None and source is not ParameterSource.DEFAULT
 
     if given(ctx):
         return value
-    parent = ctx.parent
+    parent: Context | None = ctx.parent
     while parent is not None:
         if name in parent.params and given(parent):
             found = parent.params[name]
