@@ -35,6 +35,7 @@ from cpa_ops.core.target import RedisTarget, secrets_given
 from cpa_ops.core.terminal import visible_controls
 from cpa_ops.core.urls import (
     DEFAULT_REDIS_URL,
+    UNIX_URL,
     check_host_port,
     dsn_host,
     mask_dsn,
@@ -58,7 +59,7 @@ __all__ = [
 # What each variable accepts: the second half of every error line.
 ACCEPTED: dict[str, str] = {
     "redis_url": "a redis://[[user]:password@]host[:port][/db], rediss://... or "
-    "unix:///path/to/socket URL (REDIS_MODE=cluster: seed URLs separated by commas)",
+    f"{UNIX_URL}[?db=N] URL (REDIS_MODE=cluster: seed URLs separated by commas)",
     "redis_max_connections": "a whole number from 1 to 10000",
     "redis_mode": "one of " + ", ".join(get_args(RedisMode)) + " (any case)",
     "redis_sentinels": "a comma-separated list of host:port (e.g. "

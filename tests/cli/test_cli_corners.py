@@ -225,3 +225,52 @@ class TestLogLevelSpellings:
             )
             assert ran.returncode == 1, ran  # got as far as a sample: refused
             assert "refused" in ran.stdout + ran.stderr
+
+
+# --------------------------------------------------------------------------------------------
+# d) unix socket URLs: an absolute path, percent-decoded as redis-py decodes it, or one line
+
+
+class TestUnixSocketPaths:
+    @pytest.mark.parametrize("command", [["health"], ["ping", "-c", "1"], ["config", "check"]])
+    @pytest.mark.parametrize(
+        "url", ["unix://relative/redis.sock", "unix:relative/redis.sock", "unix:///run/"]
+    )
+    def test_refused_with_one_line_naming_what_is_accepted(
+        self, command: list[str], url: str
+    ) -> None:
+        """unix://relative/redis.sock was /redis.sock: redis-py drops the first part."""
+        ran = run_cpa_ops(*command, "--redis-url", url)
+        assert ran.returncode == 2, ran
+        line = one_line(ran.stderr)
+        assert line.startswith("cpa-ops: invalid configuration: REDIS_URL ")
+        assert "unix:///absolute/path/to/socket" in line
+        assert ran.stdout == ""
+
+    @pytest.mark.timeout(60)
+    def test_a_percent_encoded_path_reaches_the_socket(self, redis_server_bin: str) -> None:
+        """A socket in a directory with a space, written %20, and the single-slash unix:/path:
+        health passes, ping samples, config shows the URL as given."""
+        import shutil
+        import tempfile
+
+        from tests.servers import redis_faults as faults
+
+        # short: AF_UNIX paths end at 107 bytes, and pytest's tmp_path can be long
+        root = Path(tempfile.mkdtemp(prefix="cpa-i14-"))
+        try:
+            socket_dir = root / "my sock"
+            socket_dir.mkdir()
+            path = socket_dir / "r.sock"
+            encoded = str(path).replace(" ", "%20")
+            with faults.redis_server("--unixsocket", str(path), workdir=root):
+                url = f"unix://{encoded}"
+                health = run_cpa_ops("health", "--format", "json", "--redis-url", url,
+                                     "--timeout", "5")  # fmt: skip
+                assert health.returncode == 0, health
+                assert json.loads(health.stdout)["status"] in ("pass", "warn")
+                ping = run_cpa_ops("ping", "-c", "1", "--redis-url", f"unix:{encoded}")
+                assert ping.returncode == 0, ping
+                assert "1 ok" in ping.stdout, ping.stdout
+        finally:
+            shutil.rmtree(root, ignore_errors=True)
