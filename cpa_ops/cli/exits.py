@@ -17,6 +17,9 @@ class ExitCode(IntEnum):
     UNHEALTHY = 1  #: a check failed, a sample failed, delivery failed, --wait ran out
     USAGE = 2  #: bad arguments, environment, .env file or configuration
     INTERRUPTED = 130  #: SIGINT (Ctrl-C)
+    #: stdout's reader went away (EPIPE: ``| head``): what a process SIGPIPE ended reports
+    #: (128 + 13), so a ``set -o pipefail`` script sees what it sees of any other tool
+    READER_GONE = 141
     TERMINATED = 143  #: SIGTERM
 
 
@@ -31,6 +34,50 @@ class NagiosCode(IntEnum):
     WARNING = 1
     CRITICAL = 2
     UNKNOWN = 3
+
+
+class OutputLost(Exception):
+    """stdout could not be written: its reader went away (``errno`` EPIPE: exit 141, quietly),
+    or it is full, closed or failing (another errno: one line on stderr, exit 1). Raised by
+    the Terminal; ``cpa_ops.cli.run`` turns it into the exit code."""
+
+    def __init__(self, error: BaseException) -> None:
+        import errno
+
+        code = getattr(error, "errno", None)
+        super().__init__(code)
+        self.errno: int = code if isinstance(code, int) else errno.EBADF
+        self.reason: str = getattr(error, "strerror", None) or "the stream is closed"
+
+    @property
+    def reader_gone(self) -> bool:
+        import errno
+
+        return self.errno == errno.EPIPE
+
+
+def reopen_missing_streams() -> None:
+    """A standard stream the process was started without (``>&-``, ``2>&-``, ``<&-``) becomes
+    /dev/null, first thing: otherwise the next socket or file opened takes its descriptor, and
+    what cpa-ops writes to stdout would go into a connection to Redis. Its output is discarded
+    and the command's exit code is its own, as with ``>/dev/null``."""
+    import sys
+
+    for fd, name in ((0, "stdin"), (1, "stdout"), (2, "stderr")):
+        if getattr(sys, name) is not None:
+            continue
+        try:
+            os.fstat(fd)
+            taken = True  # opened since the interpreter started: not ours to replace
+        except OSError:
+            taken = False
+        null = os.open(os.devnull, os.O_RDONLY if fd == 0 else os.O_WRONLY)
+        if not taken and null != fd:
+            os.dup2(null, fd)
+            os.close(null)
+            null = fd
+        mode = "r" if fd == 0 else "w"
+        setattr(sys, name, open(null, mode, encoding="utf-8", closefd=null != fd))  # noqa: SIM115
 
 
 class Terminated(BaseException):

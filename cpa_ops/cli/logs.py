@@ -73,30 +73,39 @@ def log_test(
     )
     for round_number in range(1, count + 1):
         _showcase(round_number)
-        if stdout.broken:  # the reader went away (| head): logging swallowed it, main() won't
-            raise BrokenPipeError
+        if stdout.lost is not None:  # logging swallowed it: the exit code must not
+            raise stdout.lost
 
 
 class _WatchedStream:
-    """stdout as logging sees it, remembering a failed write (logging never raises it)."""
+    """stdout as logging sees it, remembering a failed write (logging never raises it) as the
+    OutputLost that ends the run (the reader went away: exit 141; stdout full: exit 1)."""
 
     def __init__(self, stream: IO[str]) -> None:
         self._stream = stream
-        self.broken = False
+        self.lost: Exception | None = None
 
     def write(self, text: str) -> int:
+        if self.lost is not None:
+            return len(text)  # the rest of this round, into nothing
         try:
             return self._stream.write(text)
-        except (OSError, ValueError):
-            self.broken = True
-            raise
+        except (OSError, ValueError) as exc:
+            self._lose(exc)
+            return len(text)
 
     def flush(self) -> None:
+        if self.lost is not None:
+            return
         try:
             self._stream.flush()
-        except (OSError, ValueError):
-            self.broken = True
-            raise
+        except (OSError, ValueError) as exc:
+            self._lose(exc)
+
+    def _lose(self, error: Exception) -> None:
+        from cpa_ops.cli.console import output_lost
+
+        self.lost = output_lost(error, self._stream)
 
     def isatty(self) -> bool:
         return self._stream.isatty()
