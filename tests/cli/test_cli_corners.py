@@ -6,7 +6,9 @@ a closed or vanished stdout is never an internal error."""
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 import typer
@@ -274,3 +276,291 @@ class TestUnixSocketPaths:
                 assert "1 ok" in ping.stdout, ping.stdout
         finally:
             shutil.rmtree(root, ignore_errors=True)
+
+
+# --------------------------------------------------------------------------------------------
+# b) usage errors under --format nagios: UNKNOWN (3) with a status line, never CRITICAL (2)
+
+NAGIOS_USAGE_ERRORS = {
+    "bad value": (["--timeout", "abc"], "is not a number of seconds"),
+    "bad value before the format": (["--warn-ms", "fast"], "not a number of milliseconds"),
+    "unknown option": (["--bogus"], "No such option: --bogus"),
+    "missing value": (["--timeout"], "requires an argument"),
+    "extra argument": ([f"redis://:{PASSWORD}@h:1"], "a Redis URL goes after --redis-url"),
+    "a secret where a number goes": (["--timeout", f"redis://:{PASSWORD}@h"], "a URL of"),
+    "watch with wait": (["--watch", "1", "--wait", "2"], "--watch and --wait cannot be combined"),
+    "bad mode": (["--mode", "ring"], "is not one of"),
+}
+
+
+def assert_nagios_unknown(ran: object, expected: str) -> str:
+    from tests.conftest import Ran
+
+    assert isinstance(ran, Ran)
+    assert ran.returncode == 3, ran
+    lines = ran.stdout.splitlines()
+    assert len(lines) == 1 and lines[0].startswith("CPA-OPS UNKNOWN - "), ran
+    assert expected in lines[0], lines[0]
+    assert "|" not in lines[0]  # no perfdata: nothing was measured
+    assert ran.stderr == "", ran.stderr
+    assert PASSWORD not in ran.stdout and "Traceback" not in ran.stdout
+    return lines[0]
+
+
+class TestNagiosUsageErrors:
+    @pytest.mark.parametrize("case", list(NAGIOS_USAGE_ERRORS))
+    def test_usage_errors_are_unknown(self, case: str) -> None:
+        args, expected = NAGIOS_USAGE_ERRORS[case]
+        ran = run_cpa_ops("health", "--format", "nagios", *args)
+        line = assert_nagios_unknown(ran, expected)
+        assert line.startswith("CPA-OPS UNKNOWN - usage error: ")
+
+    @pytest.mark.parametrize(
+        "spelling",
+        [["--format=nagios"], ["--format", "NAGIOS"], ["--format", "json", "--format", "nagios"]],
+        ids=" ".join,
+    )
+    def test_every_spelling_of_the_format(self, spelling: list[str]) -> None:
+        """Click has parsed nothing when it refuses a value: the words decide, as Click would."""
+        ran = run_cpa_ops("health", "--timeout", "abc", *spelling)
+        assert_nagios_unknown(ran, "is not a number of seconds")
+
+    def test_a_bad_global_option_before_health(self) -> None:
+        ran = run_cpa_ops("--bogus", "health", "--format", "nagios")
+        assert_nagios_unknown(ran, "No such option: --bogus")
+
+    @pytest.mark.parametrize(
+        ("env", "expected"),
+        [
+            ({"ENVIRONMENT": "qa"}, "invalid configuration: ENVIRONMENT 'qa'"),
+            ({"LOG_LEVEL": "loud"}, "invalid configuration: LOG_LEVEL 'LOUD'"),
+            ({"REDIS_URL": "unix://relative/x.sock"}, "invalid configuration: REDIS_URL has"),
+            ({"CPA_OPS_ENV_FILE": "/nonexistent/cpa.env"}, "no such file"),
+        ],
+    )
+    def test_bad_environment_is_unknown(self, env: dict[str, str], expected: str) -> None:
+        # a roomy --timeout: on a loaded machine the settings can take past the default 1 s
+        ran = run_cpa_ops("health", "--format", "nagios", "--timeout", "10", env=clean_env(**env))
+        assert_nagios_unknown(ran, expected)
+
+    @pytest.mark.parametrize(
+        ("content", "expected"),
+        [("REDIS_URL=http://x\n", "REDIS_URL has 'http://'"), ("'unterminated\n", "line 1")],
+    )
+    def test_bad_env_file_is_unknown(self, content: str, expected: str, tmp_path: Path) -> None:
+        env_file = tmp_path / "bad.env"
+        env_file.write_text(content)
+        ran = run_cpa_ops(
+            "--env-file", str(env_file), "health", "--format", "nagios", "--timeout", "10"
+        )
+        assert_nagios_unknown(ran, expected)
+
+    @pytest.mark.parametrize("fmt", ["text", "json"])
+    def test_other_formats_keep_exit_2_and_one_stderr_line(self, fmt: str) -> None:
+        """text and json: a usage error is one stderr line, exit 2, and no document on stdout
+        (the JSON a command prints is its result: a usage error leaves it no result)."""
+        ran = run_cpa_ops("health", "--format", fmt, "--timeout", "abc")
+        assert ran.returncode == 2 and ran.stdout == "", ran
+        assert "is not a number of seconds" in one_line(ran.stderr)
+
+    def test_a_later_format_that_is_not_nagios_is_not_nagios(self) -> None:
+        ran = run_cpa_ops("health", "--format", "nagios", "--format", "text", "--bogus")
+        assert ran.returncode == 2 and ran.stdout == "", ran
+        one_line(ran.stderr)
+
+    def test_other_commands_are_untouched(self) -> None:
+        """Only health has a Nagios format: a 'nagios' elsewhere is a refused value, exit 2."""
+        ran = run_cpa_ops("ping", "--format", "nagios")
+        assert ran.returncode == 2 and "is not one of" in one_line(ran.stderr), ran
+
+
+# --------------------------------------------------------------------------------------------
+# c) a stdout that is closed, whose reader went away, or that is full: never an internal error
+
+
+@dataclass(frozen=True)
+class Streamed:
+    returncode: int
+    stdout: str
+    stderr: str
+
+
+def run_with_stdout(how: str, args: list[str], env: dict[str, str]) -> Streamed:
+    """The installed cpa-ops with stdout ``closed`` (>&-), a pipe whose reader is ``gone``
+    (EPIPE on the first write, every time), ``full`` (/dev/full), ``null`` (/dev/null: the
+    reference), or with stderr closed (``stderr-closed``)."""
+    import os
+    import subprocess
+
+    from tests.conftest import BIN
+
+    command = [str(BIN), *args]
+    options: dict[str, object] = {"env": env, "stdin": subprocess.DEVNULL, "timeout": 60}
+    if how == "closed":
+        command = ["sh", "-c", 'exec "$@" >&-', "sh", *command]
+        proc = subprocess.run(command, stderr=subprocess.PIPE, **options)  # type: ignore[call-overload]
+    elif how == "stderr-closed":
+        command = ["sh", "-c", 'exec "$@" 2>&-', "sh", *command]
+        proc = subprocess.run(command, stdout=subprocess.PIPE, **options)  # type: ignore[call-overload]
+    elif how == "gone":
+        read_end, write_end = os.pipe()
+        os.close(read_end)
+        try:
+            proc = subprocess.run(command, stdout=write_end, stderr=subprocess.PIPE, **options)  # type: ignore[call-overload]
+        finally:
+            os.close(write_end)
+    else:
+        target = {"full": "/dev/full", "null": os.devnull}[how]
+        with open(target, "w") as stdout:
+            proc = subprocess.run(command, stdout=stdout, stderr=subprocess.PIPE, **options)  # type: ignore[call-overload]
+    out = (proc.stdout or b"").decode(errors="replace")
+    err = (proc.stderr or b"").decode(errors="replace")
+    return Streamed(proc.returncode, out, err)
+
+
+#: every command, each as it writes to stdout (a roomy --timeout: a loaded machine must not
+#: turn a verdict into a deadline; that path is the watchdog's)
+STREAM_COMMANDS = {
+    "health": ["health", "--timeout", "10"],
+    "health json": ["health", "--format", "json", "--timeout", "10"],
+    "health nagios": ["health", "--format", "nagios", "--timeout", "10"],
+    "health failing": ["health", "--redis-url", "redis://127.0.0.1:1/0", "--timeout", "10"],
+    "health --watch": ["health", "--watch", "0.2", "--timeout", "10"],
+    "ping": ["ping", "-c", "2", "-i", "0", "-W", "10"],
+    "ping json": ["ping", "-c", "2", "-i", "0", "-W", "10", "--format", "json"],
+    "config": ["config"],
+    "config check": ["config", "check"],
+    "log-test": ["log-test", "--count", "3"],
+    "sentry-test --dry-run": ["sentry-test", "--dry-run"],
+    "--version": ["--version"],
+    "--help": ["--help"],
+    "health --help": ["health", "--help"],
+    "no command": [],
+}
+
+
+@pytest.fixture(scope="module")
+def stream_env(redis_server_per_module: Any) -> dict[str, str]:
+    return clean_env(REDIS_URL=redis_server_per_module.url())
+
+
+def no_crash(ran: Streamed) -> None:
+    both = ran.stdout + ran.stderr
+    assert "Traceback" not in both and "internal error" not in both, ran
+    assert ran.returncode >= 0, f"killed by signal {-ran.returncode}: {ran}"
+
+
+class TestStdoutCannotBeWritten:
+    @pytest.mark.parametrize("name", [n for n in STREAM_COMMANDS if n != "health --watch"])
+    def test_closed_stdout_is_dev_null(self, name: str, stream_env: dict[str, str]) -> None:
+        """>&-: the command's own exit code, as with >/dev/null, and its stderr as there."""
+        args = STREAM_COMMANDS[name]
+        reference = run_with_stdout("null", args, stream_env)
+        ran = run_with_stdout("closed", args, stream_env)
+        no_crash(ran)
+        assert ran.returncode == reference.returncode, (ran, reference)
+        assert ran.stderr == reference.stderr or name.startswith("ping"), (ran, reference)
+
+    @pytest.mark.parametrize("name", list(STREAM_COMMANDS))
+    def test_reader_gone_exits_141_quietly(self, name: str, stream_env: dict[str, str]) -> None:
+        """EPIPE on the first write: exit 141 (128 + SIGPIPE), nothing on stderr."""
+        ran = run_with_stdout("gone", STREAM_COMMANDS[name], stream_env)
+        no_crash(ran)
+        assert ran.returncode == 141, ran
+        assert ran.stderr == "", ran
+
+    @pytest.mark.parametrize("name", list(STREAM_COMMANDS))
+    def test_full_stdout_is_one_line_exit_1(self, name: str, stream_env: dict[str, str]) -> None:
+        if not Path("/dev/full").exists():
+            pytest.skip("no /dev/full here")
+        ran = run_with_stdout("full", STREAM_COMMANDS[name], stream_env)
+        no_crash(ran)
+        assert ran.returncode == 1, ran
+        line = one_line(ran.stderr) if name != "health failing" else ran.stderr.splitlines()[-1]
+        assert line == "cpa-ops: error: stdout could not be written (No space left on device)"
+
+    @pytest.mark.parametrize("name", [n for n in STREAM_COMMANDS if n != "health --watch"])
+    def test_closed_stderr_changes_nothing(self, name: str, stream_env: dict[str, str]) -> None:
+        """2>&-: stdout and the exit code as with stderr open (ping aborted: a socket had
+        taken descriptor 2, and its error lines went into it)."""
+        args = STREAM_COMMANDS[name]
+        reference = run_with_stdout("null", args, stream_env)
+        ran = run_with_stdout("stderr-closed", args, stream_env)
+        assert ran.returncode == reference.returncode, (ran, reference)
+        if name != "log-test":  # its showcase logs a traceback on purpose
+            assert "Traceback" not in ran.stdout
+        if ran.returncode == 0:
+            assert ran.stdout.strip(), ran
+
+    @pytest.mark.parametrize(
+        "args", [["health", "--bogus"], ["health", "--timeout", "x"], ["config", "--bogus"]]
+    )
+    def test_usage_errors_write_no_stdout_and_keep_exit_2(
+        self, args: list[str], stream_env: dict[str, str]
+    ) -> None:
+        for how in ("gone", "closed", "full"):
+            ran = run_with_stdout(how, args, stream_env)
+            no_crash(ran)
+            assert ran.returncode == 2, (how, ran)
+            assert "error:" in one_line(ran.stderr)
+
+    def test_a_reader_leaving_midway_stops_a_stream_with_141(
+        self, stream_env: dict[str, str]
+    ) -> None:
+        """ping until Ctrl-C, read for two lines, then the reader leaves: exit 141 soon."""
+        import subprocess
+
+        from tests.conftest import BIN
+
+        proc = subprocess.Popen(
+            [str(BIN), "ping", "-i", "0.01", "-W", "10"],
+            env=stream_env,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+        )
+        assert proc.stdout is not None and proc.stderr is not None
+        try:
+            proc.stdout.readline()
+            proc.stdout.readline()
+            proc.stdout.close()
+            proc.wait(timeout=20)
+        finally:
+            proc.kill()
+            proc.wait()
+        stderr = proc.stderr.read().decode()
+        proc.stderr.close()
+        assert proc.returncode == 141, stderr
+        assert "Traceback" not in stderr and "internal error" not in stderr
+
+
+class TestRichBrokenPipe:
+    def test_a_live_view_s_broken_pipe_is_output_lost(self) -> None:
+        """Rich would SystemExit(1) on a broken pipe: the Terminal's consoles raise
+        OutputLost (stdout) or drop the text (stderr) instead."""
+        import errno
+
+        from cpa_ops.cli.console import Terminal
+        from cpa_ops.cli.exits import OutputLost
+
+        class Gone:
+            def write(self, text: str) -> int:
+                raise BrokenPipeError(errno.EPIPE, "Broken pipe")
+
+            def flush(self) -> None:
+                raise BrokenPipeError(errno.EPIPE, "Broken pipe")
+
+            def isatty(self) -> bool:
+                return False
+
+            def fileno(self) -> int:
+                raise OSError("no descriptor")
+
+        terminal = Terminal(stdout=Gone(), stderr=Gone(), environ={})  # type: ignore[arg-type]
+        with pytest.raises(OutputLost) as lost:
+            terminal.rich().print("a line")
+        assert lost.value.reader_gone
+        terminal.rich(stderr=True).print("a diagnostic")  # lost, nothing raised
+        terminal.err("a diagnostic")
+        with pytest.raises(OutputLost):
+            terminal.out("a result")
