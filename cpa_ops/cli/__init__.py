@@ -10,19 +10,17 @@ import errno
 import os
 import sys
 from pathlib import Path
-from typing import IO, TYPE_CHECKING, Annotated, cast
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from cpa_ops import __version__
 from cpa_ops.cli import config, health, logs, ping, sentry
-from cpa_ops.cli.exits import ExitCode, NagiosCode
+from cpa_ops.cli.exits import ExitCode, NagiosCode, nagios_wanted, write_line
 from cpa_ops.cli.helptext import PanelledGroup, use_plain_help
 
 if TYPE_CHECKING:
     from typer._click.exceptions import ClickException
-
-    from cpa_ops.cli.exits import OutputLost
 
 ROOT_EPILOG = """\
 Examples:
@@ -53,7 +51,7 @@ app = typer.Typer(
 def _print_version(value: bool) -> None:
     if value:
         # as every result line: a stdout that cannot take it is the exit code, not a crash
-        raise typer.Exit(_write(sys.stdout, f"cpa-ops {__version__}") or ExitCode.OK)
+        raise typer.Exit(write_line(sys.stdout, f"cpa-ops {__version__}") or ExitCode.OK)
 
 
 @app.callback()
@@ -140,7 +138,13 @@ def run(argv: list[str], *, process_mode: bool = False) -> int:
 
     import cpa_ops
     from cpa_ops.cli.context import CliContext
-    from cpa_ops.cli.exits import OutputLost, Terminated
+    from cpa_ops.cli.exits import (
+        OutputLost,
+        Terminated,
+        lost_output_code,
+        output_lost,
+        reader_gone_in_typer,
+    )
 
     use_plain_help(app)
     prog = "cpa-ops"
@@ -153,33 +157,33 @@ def run(argv: list[str], *, process_mode: bool = False) -> int:
         # a shell-completion round answers, then exits through sys.exit: end it like any run
         code = ExitCode.OK if exc.code is None else exc.code
         code = code if isinstance(code, int) else ExitCode.UNHEALTHY
-        code = _reader_gone_in_typer() or code
+        code = reader_gone_in_typer() or code
     except NoArgsIsHelpError as exc:
         # bare `cpa-ops`: the help, on stdout like --help (exit 2: no command was given)
-        code = _write(sys.stdout, exc.format_message()) or exc.exit_code
+        code = write_line(sys.stdout, exc.format_message()) or exc.exit_code
     except ClickException as exc:
         code = _usage_error(exc, argv, prog)
     except (KeyboardInterrupt, Abort):
-        _write(sys.stderr, "\ncpa-ops: interrupted")
+        write_line(sys.stderr, "\ncpa-ops: interrupted")
         code = ExitCode.INTERRUPTED
     except Terminated:
-        _write(sys.stderr, "\ncpa-ops: terminated")
+        write_line(sys.stderr, "\ncpa-ops: terminated")
         code = ExitCode.TERMINATED
     except OutputLost as exc:
-        code = _output_lost(exc)
+        code = lost_output_code(exc, sys.stderr)
     except BrokenPipeError as exc:  # a write to stdout Typer did not catch
-        code = _stdout_failed(exc)
+        code = lost_output_code(output_lost(exc, sys.stdout), sys.stderr)
     except Exception as exc:  # a bug: say so in one line, never a traceback with secrets in it
         if os.environ.get("CPA_OPS_DEBUG"):
             raise
         if isinstance(exc, OSError) and exc.errno in _OUTPUT_FULL:
             # Click's own echo (--help) into a full disk: cpa-ops writes no file but its output
-            return _stdout_failed(exc)
+            return lost_output_code(output_lost(exc, sys.stdout), sys.stderr)
         what = f"internal error ({type(exc).__name__})"
-        if _nagios_wanted(argv):  # Nagios: UNKNOWN, not WARNING (exit 1)
-            code = _write(sys.stdout, f"CPA-OPS UNKNOWN - {what}") or NagiosCode.UNKNOWN
+        if nagios_wanted(argv):  # Nagios: UNKNOWN, not WARNING (exit 1)
+            code = write_line(sys.stdout, f"CPA-OPS UNKNOWN - {what}") or NagiosCode.UNKNOWN
         else:
-            _write(sys.stderr, f"cpa-ops: {what}; set CPA_OPS_DEBUG=1 to see the traceback")
+            write_line(sys.stderr, f"cpa-ops: {what}; set CPA_OPS_DEBUG=1 to see the traceback")
             code = ExitCode.UNHEALTHY
     return int(code or 0)
 
@@ -195,88 +199,15 @@ def _usage_error(exc: ClickException, argv: list[str], prog: str) -> int:
     where = getattr(ctx, "command_path", prog)
     hint = f" (see '{where} --help')" if ctx else ""
     message = exc.format_message() if isinstance(exc, CommandUsageError) else _click_message(exc)
-    if _nagios_wanted(argv):
+    if nagios_wanted(argv):
         line = scrub_text(f"usage error: {message or 'no command given'}{hint}")
         # '|' would start perfdata in a Nagios status line
-        return _write(sys.stdout, f"CPA-OPS UNKNOWN - {line.replace('|', '/')}") or (
+        return write_line(sys.stdout, f"CPA-OPS UNKNOWN - {line.replace('|', '/')}") or (
             NagiosCode.UNKNOWN
         )
     if message:  # empty for "no arguments: show the help", which click already printed
-        _write(sys.stderr, scrub_text(f"{where}: error: {message}{hint}"))
+        write_line(sys.stderr, scrub_text(f"{where}: error: {message}{hint}"))
     return exc.exit_code
-
-
-def _nagios_wanted(argv: list[str]) -> bool:
-    """Whether ``argv`` runs ``health --format nagios`` (the last --format given wins, as in
-    Click), read from the words themselves: a usage error means Click parsed no options."""
-    words = list(argv)
-    start = 0
-    while start < len(words) and words[start].startswith("-"):  # the root's options
-        start += 2 if words[start] == "--env-file" else 1
-    if words[start : start + 1] != ["health"]:
-        return False
-    chosen = None
-    rest = words[start + 1 :]
-    for number, word in enumerate(rest):
-        if word == "--":
-            break
-        if word == "--format" and number + 1 < len(rest):
-            chosen = rest[number + 1]
-        elif word.startswith("--format="):
-            chosen = word.partition("=")[2]
-    return chosen is not None and chosen.strip().lower() == "nagios"
-
-
-def _stdout_failed(exc: OSError | ValueError) -> int:
-    """The exit code of a write to stdout that failed outside the Terminal (Click's echo)."""
-    from cpa_ops.cli.console import output_lost
-
-    return _output_lost(cast("OutputLost", output_lost(exc, sys.stdout)))
-
-
-def _output_lost(exc: OutputLost) -> int:
-    """stdout could not be written: its reader went away (exit 141, nothing said: as a process
-    SIGPIPE ended), or it is full or failing (one line on stderr, exit 1: the output is lost)."""
-    if exc.reader_gone:
-        return ExitCode.READER_GONE
-    _write(sys.stderr, f"cpa-ops: error: stdout could not be written ({exc.reason})")
-    return ExitCode.UNHEALTHY
-
-
-def _reader_gone_in_typer() -> int:
-    """Typer's main() turns a broken pipe (Click's echo of --help or --version, | head) into
-    sys.exit(1), wrapping both streams to keep the exit quiet: our code for it, streams back."""
-    from typer._click.utils import PacifyFlushWrapper
-
-    if not isinstance(sys.stdout, PacifyFlushWrapper):
-        return 0
-    from cpa_ops.cli.console import silence
-
-    for name in ("stdout", "stderr"):
-        stream = getattr(sys, name)
-        if isinstance(stream, PacifyFlushWrapper):
-            setattr(sys, name, stream.wrapped)
-    silence(cast("IO[str]", sys.stdout))
-    return ExitCode.READER_GONE
-
-
-def _write(stream: IO[str] | None, line: str, *, newline: bool = True) -> int:
-    """Write ``line`` to ``stream``; 0, or the exit code of a stdout that could not take it
-    (a stderr that cannot loses the line, nothing else)."""
-    try:
-        if stream is None:
-            raise ValueError("no stream")
-        if line or newline:  # (writing "" would make even an empty flush write)
-            stream.write(line + "\n" if newline else line)
-        stream.flush()
-    except (OSError, ValueError) as exc:
-        if stream is not sys.stdout:
-            from cpa_ops.cli.console import silence
-
-            silence(stream)
-            return 0
-        return _stdout_failed(exc)
-    return 0
 
 
 #: the errno of a write to a full or failing file (stdout redirected to one)
@@ -341,4 +272,4 @@ def _click_message(exc: Exception) -> str:
 
 def _flush_quietly() -> int:
     """Flush what is left in stdout: 0, or the exit code of a stdout that cannot take it."""
-    return _write(sys.stdout, "", newline=False)
+    return write_line(sys.stdout, "", newline=False)

@@ -14,6 +14,7 @@ from typing import IO, TYPE_CHECKING, Any, NoReturn
 
 from typer._click.exceptions import UsageError
 
+from cpa_ops.cli.exits import output_lost, silence
 from cpa_ops.core.known_secrets import scrub_text
 from cpa_ops.core.terminal import colour_wanted, live_view_wanted, visible_controls
 
@@ -107,32 +108,6 @@ class Terminal:
 
         console.on_broken_pipe = on_broken_pipe  # type: ignore[method-assign]
         return console
-
-
-def output_lost(error: BaseException, stream: IO[str]) -> Exception:
-    """The OutputLost for a failed write to stdout, ``stream`` silenced first (/dev/null), so
-    that nothing after it, the final flush included, fails again."""
-    from cpa_ops.cli.exits import OutputLost
-
-    silence(stream)
-    return OutputLost(error)
-
-
-def silence(stream: IO[str] | None) -> None:
-    """Point ``stream``'s descriptor at /dev/null (a stream without one is left alone)."""
-    try:
-        fd = stream.fileno() if stream is not None else -1
-    except (OSError, ValueError, AttributeError):
-        return
-    if fd < 0:
-        return
-    null = os.open(os.devnull, os.O_WRONLY)
-    try:
-        os.dup2(null, fd)
-    except OSError:
-        pass
-    finally:
-        os.close(null)
 
 
 class _Scrubbed:

@@ -103,7 +103,7 @@ class _WatchedStream:
             self._lose(exc)
 
     def _lose(self, error: Exception) -> None:
-        from cpa_ops.cli.console import output_lost
+        from cpa_ops.cli.exits import output_lost
 
         self.lost = output_lost(error, self._stream)
 
