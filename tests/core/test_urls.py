@@ -156,7 +156,7 @@ class TestQueryCorners:
             ("redis://h:1/1?db=2", "names two databases"),
             ("redis://h:1/0?db=abc&db=1", "has the query option db more than once"),
             ("redis://h:1/0?protocol=2&protocol=3", "protocol more than once"),
-            (f"redis://h:1/0?password=a&password={SECRET}", "password more than once"),
+            (f"redis://h:1/0?password=first-{SECRET}&password={SECRET}", "password more than once"),
             ("redis://h:1/%31", "not a whole number"),
         ],
     )
