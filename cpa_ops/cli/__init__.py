@@ -6,17 +6,21 @@ Only Typer is imported here; every command imports its heavy modules inside its 
 
 from __future__ import annotations
 
+import errno
 import os
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from cpa_ops import __version__
 from cpa_ops.cli import config, health, logs, ping, sentry
-from cpa_ops.cli.exits import ExitCode
+from cpa_ops.cli.exits import ExitCode, NagiosCode, nagios_wanted, write_line
 from cpa_ops.cli.helptext import PanelledGroup, use_plain_help
+
+if TYPE_CHECKING:
+    from typer._click.exceptions import ClickException
 
 ROOT_EPILOG = """\
 Examples:
@@ -46,8 +50,8 @@ app = typer.Typer(
 
 def _print_version(value: bool) -> None:
     if value:
-        typer.echo(f"cpa-ops {__version__}")
-        raise typer.Exit(ExitCode.OK)
+        # as every result line: a stdout that cannot take it is the exit code, not a crash
+        raise typer.Exit(write_line(sys.stdout, f"cpa-ops {__version__}") or ExitCode.OK)
 
 
 @app.callback()
@@ -92,7 +96,10 @@ def main() -> None:
     import signal
     import threading
 
-    from cpa_ops.cli.exits import Terminated
+    from cpa_ops.cli.exits import Terminated, reopen_missing_streams
+
+    # before anything opens a file: no socket may take the number of a closed stdout (>&-)
+    reopen_missing_streams()
 
     def on_sigterm(signum: int, frame: object) -> None:
         raise Terminated
@@ -107,7 +114,7 @@ def main() -> None:
     # pydantic would scan every installed distribution for plugins on first model build (~15 ms)
     os.environ.setdefault("PYDANTIC_DISABLE_PLUGINS", "__all__")
     code = run(sys.argv[1:], process_mode=True)
-    _flush_quietly()
+    code = _flush_quietly() or code
     if "sentry_sdk" not in sys.modules:
         # Nothing left to flush: skip tearing down every imported module (~50 ms a run).
         # (Sentry's atexit hook delivers queued events, so a run that loaded it exits normally.)
@@ -131,7 +138,13 @@ def run(argv: list[str], *, process_mode: bool = False) -> int:
 
     import cpa_ops
     from cpa_ops.cli.context import CliContext
-    from cpa_ops.cli.exits import Terminated
+    from cpa_ops.cli.exits import (
+        OutputLost,
+        Terminated,
+        lost_output_code,
+        output_lost,
+        reader_gone_in_typer,
+    )
 
     use_plain_help(app)
     prog = "cpa-ops"
@@ -144,38 +157,67 @@ def run(argv: list[str], *, process_mode: bool = False) -> int:
         # a shell-completion round answers, then exits through sys.exit: end it like any run
         code = ExitCode.OK if exc.code is None else exc.code
         code = code if isinstance(code, int) else ExitCode.UNHEALTHY
+        code = reader_gone_in_typer() or code
     except NoArgsIsHelpError as exc:
         # bare `cpa-ops`: the help, on stdout like --help (exit 2: no command was given)
-        sys.stdout.write(exc.format_message() + "\n")
-        code = exc.exit_code
+        code = write_line(sys.stdout, exc.format_message()) or exc.exit_code
     except ClickException as exc:
-        where = getattr(getattr(exc, "ctx", None), "command_path", prog)
-        hint = f" (see '{where} --help')" if getattr(exc, "ctx", None) else ""
-        message = _click_message(exc)
-        if message:  # empty for "no arguments: show the help", which click already printed
-            from cpa_ops.core.known_secrets import scrub_text
-
-            sys.stderr.write(scrub_text(f"{where}: error: {message}{hint}") + "\n")
-        code = exc.exit_code
+        code = _usage_error(exc, argv, prog)
     except (KeyboardInterrupt, Abort):
-        sys.stderr.write("\ncpa-ops: interrupted\n")
+        write_line(sys.stderr, "\ncpa-ops: interrupted")
         code = ExitCode.INTERRUPTED
     except Terminated:
-        sys.stderr.write("\ncpa-ops: terminated\n")
+        write_line(sys.stderr, "\ncpa-ops: terminated")
         code = ExitCode.TERMINATED
-    except BrokenPipeError:
-        # the reader went away (| head): nothing left to say to anyone
-        _silence_stdout()
-        code = ExitCode.UNHEALTHY
+    except OutputLost as exc:
+        code = lost_output_code(exc, sys.stderr)
+    except BrokenPipeError as exc:  # a write to stdout Typer did not catch
+        code = lost_output_code(output_lost(exc, sys.stdout), sys.stderr)
     except Exception as exc:  # a bug: say so in one line, never a traceback with secrets in it
         if os.environ.get("CPA_OPS_DEBUG"):
             raise
-        sys.stderr.write(
-            f"cpa-ops: internal error ({type(exc).__name__}); "
-            "set CPA_OPS_DEBUG=1 to see the traceback\n"
-        )
-        code = ExitCode.UNHEALTHY
+        if isinstance(exc, OSError) and exc.errno in _OUTPUT_FULL:
+            # Click's own echo (--help) into a full disk: cpa-ops writes no file but its output
+            return lost_output_code(output_lost(exc, sys.stdout), sys.stderr)
+        what = f"internal error ({type(exc).__name__})"
+        if nagios_wanted(argv):  # Nagios: UNKNOWN, not WARNING (exit 1)
+            code = write_line(sys.stdout, f"CPA-OPS UNKNOWN - {what}") or NagiosCode.UNKNOWN
+        else:
+            write_line(sys.stderr, f"cpa-ops: {what}; set CPA_OPS_DEBUG=1 to see the traceback")
+            code = ExitCode.UNHEALTHY
     return int(code or 0)
+
+
+def _usage_error(exc: ClickException, argv: list[str], prog: str) -> int:
+    """One line naming the usage error (its values shown only as the one rule allows) on
+    stderr, exit 2; under ``health --format nagios``, the UNKNOWN status line on stdout, exit 3
+    (a Nagios exit 2 is CRITICAL: a typo in a check command must not page about Redis)."""
+    from cpa_ops.cli.console import CommandUsageError
+    from cpa_ops.core.known_secrets import scrub_text
+
+    ctx = getattr(exc, "ctx", None)
+    where = getattr(ctx, "command_path", prog)
+    hint = f" (see '{where} --help')" if ctx else ""
+    message = exc.format_message() if isinstance(exc, CommandUsageError) else _click_message(exc)
+    if nagios_wanted(argv):
+        line = scrub_text(f"usage error: {message or 'no command given'}{hint}")
+        # '|' would start perfdata in a Nagios status line
+        return write_line(sys.stdout, f"CPA-OPS UNKNOWN - {line.replace('|', '/')}") or (
+            NagiosCode.UNKNOWN
+        )
+    if message:  # empty for "no arguments: show the help", which click already printed
+        write_line(sys.stderr, scrub_text(f"{where}: error: {message}{hint}"))
+    return exc.exit_code
+
+
+#: the errno of a write to a full or failing file (stdout redirected to one)
+_OUTPUT_FULL = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EIO})
+
+#: the root's options, as given before a command
+_ROOT_OPTIONS = {
+    "--env-file": "cpa-ops --env-file PATH {command}",
+    "--version": "cpa-ops --version",
+}
 
 
 def _click_message(exc: Exception) -> str:
@@ -206,6 +248,13 @@ def _click_message(exc: Exception) -> str:
         name = exc.option_name
         named = name if shown_value(name) == f"'{name}'" else shown(name)
         known = ", ".join(sorted(exc.possibilities or ()))
+        if name in _ROOT_OPTIONS and exc.ctx is not None and exc.ctx.parent is not None:
+            # a root option after the command: refused, saying where it goes
+            command = exc.ctx.command_path.partition(" ")[2]
+            example = _ROOT_OPTIONS[name].format(command=command)
+            return (
+                f"No such option: {named} (a global option: it goes before the command: {example})"
+            )
         return f"No such option: {named}" + (f" (Possible options: {known})" if known else "")
 
     def literal(match: re.Match[str]) -> str:
@@ -221,18 +270,6 @@ def _click_message(exc: Exception) -> str:
     return visible_controls(message)
 
 
-def _flush_quietly() -> None:
-    try:
-        sys.stdout.flush()
-    except (BrokenPipeError, ValueError):
-        _silence_stdout()
-
-
-def _silence_stdout() -> None:
-    devnull = os.open(os.devnull, os.O_WRONLY)
-    try:
-        os.dup2(devnull, sys.stdout.fileno())
-    except (OSError, ValueError):
-        pass
-    finally:
-        os.close(devnull)
+def _flush_quietly() -> int:
+    """Flush what is left in stdout: 0, or the exit code of a stdout that cannot take it."""
+    return write_line(sys.stdout, "", newline=False)

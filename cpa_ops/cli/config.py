@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 import typer
 
-from cpa_ops.cli.options import FormatOption, OutputFormat, RedisUrlOption
+from cpa_ops.cli.options import FormatOption, OutputFormat, RedisUrlOption, group_option
 
 if TYPE_CHECKING:
     from cpa_ops.cli.render.config import Row
@@ -48,7 +48,8 @@ def config(
     """Show the effective settings and where each comes from (default), or check them.
 
     Sources, highest precedence first: --option, environment, .env file, default.
-    Secrets (the Redis password, the Sentry DSN key) are masked.
+    Secrets (the Redis password, the Sentry DSN key) are masked. Options given here apply to
+    the subcommand (``config --redis-url URL check``); given on both, the subcommand's win.
     """
     if ctx.invoked_subcommand is None:
         _show(ctx, output_format, redis_url)
@@ -61,7 +62,11 @@ def show(
     redis_url: RedisUrlOption = None,
 ) -> None:
     """Every effective setting, its value (secrets masked) and its source; exit 2 if invalid."""
-    _show(ctx, output_format, redis_url)
+    _show(
+        ctx,
+        group_option(ctx, "output_format", output_format),
+        group_option(ctx, "redis_url", redis_url),
+    )
 
 
 @config_app.command("check")
@@ -77,6 +82,8 @@ def check(
     from cpa_ops.core.settings import ConfigError, load_settings
     from cpa_ops.core.terminal import visible_controls
 
+    output_format = group_option(ctx, "output_format", output_format)
+    redis_url = group_option(ctx, "redis_url", redis_url)
     context = cli_context(ctx)
     terminal = context.terminal
     try:

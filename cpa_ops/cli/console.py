@@ -12,6 +12,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import IO, TYPE_CHECKING, Any, NoReturn
 
+from typer._click.exceptions import UsageError
+
+from cpa_ops.cli.exits import output_lost, silence
 from cpa_ops.core.known_secrets import scrub_text
 from cpa_ops.core.terminal import colour_wanted, live_view_wanted, visible_controls
 
@@ -49,14 +52,23 @@ class Terminal:
         self.stderr_live = live_view_wanted(self.stderr, self.environ)
 
     def out(self, text: str = "") -> None:
-        """Write a result line to stdout, every known secret replaced by value."""
-        self.stdout.write(scrub_text(text) + "\n")
-        self.stdout.flush()
+        """Write a result line to stdout, every known secret replaced by value; OutputLost
+        when stdout cannot take it (cpa_ops.cli.run makes that the exit code)."""
+        try:
+            self.stdout.write(scrub_text(text) + "\n")
+            self.stdout.flush()
+        except (OSError, ValueError) as exc:  # ValueError: the stream was closed
+            raise output_lost(exc, self.stdout) from None
 
     def err(self, text: str = "") -> None:
-        """Write a diagnostic line to stderr, every known secret replaced by value."""
-        self.stderr.write(scrub_text(text) + "\n")
-        self.stderr.flush()
+        """Write a diagnostic line to stderr, every known secret replaced by value. A stderr
+        that cannot take it (closed, gone, full) loses the line, and nothing else: the exit
+        code stays the command's."""
+        try:
+            self.stderr.write(scrub_text(text) + "\n")
+            self.stderr.flush()
+        except (OSError, ValueError):
+            silence(self.stderr)
 
     def paint(self, text: str, style: str, *, stderr: bool = False) -> str:
         """``text`` in ``style`` (see _ANSI) when that stream gets colour, else unchanged."""
@@ -70,9 +82,10 @@ class Terminal:
 
         colour = self.stderr_colour if stderr else self.stdout_colour
         live = self.stderr_live if stderr else self.stdout_live
-        return Console(
+        stream = self.stderr if stderr else self.stdout
+        console = Console(
             # every frame passes the known-secret layer, as out() and err() do
-            file=_Scrubbed(self.stderr if stderr else self.stdout),  # type: ignore[arg-type]
+            file=_Scrubbed(stream, diagnostics=stderr),  # type: ignore[arg-type]
             # a terminal for Rich (live redraws) when coloured, or a TTY under NO_COLOR
             force_terminal=colour or live,
             color_system="auto" if colour else None,
@@ -82,15 +95,50 @@ class Terminal:
             soft_wrap=True,
         )
 
+        # Rich would end the process on a broken pipe (SystemExit(1)): the exit contract is
+        # ours, as out() and err() keep it
+        def on_broken_pipe() -> None:
+            import errno
+
+            if stderr:
+                silence(stream)
+                console.quiet = True
+                return
+            raise output_lost(BrokenPipeError(errno.EPIPE, "Broken pipe"), stream)
+
+        console.on_broken_pipe = on_broken_pipe  # type: ignore[method-assign]
+        return console
+
 
 class _Scrubbed:
-    """A stream whose writes pass the known-secret layer (for Rich, which writes directly)."""
+    """A stream whose writes pass the known-secret layer (for Rich, which writes directly).
+    A failed write is what Terminal.out and Terminal.err make of it (stderr: the text lost)."""
 
-    def __init__(self, stream: IO[str]) -> None:
+    def __init__(self, stream: IO[str], *, diagnostics: bool = False) -> None:
         self._stream = stream
+        self._diagnostics = diagnostics
 
     def write(self, text: str) -> int:
-        return self._stream.write(scrub_text(text))
+        try:
+            return self._stream.write(scrub_text(text))
+        except BrokenPipeError:
+            raise  # to Rich's on_broken_pipe (see Terminal.rich)
+        except (OSError, ValueError) as exc:
+            if self._diagnostics:
+                silence(self._stream)
+                return len(text)
+            raise output_lost(exc, self._stream) from None
+
+    def flush(self) -> None:
+        try:
+            self._stream.flush()
+        except BrokenPipeError:
+            raise
+        except (OSError, ValueError) as exc:
+            if self._diagnostics:
+                silence(self._stream)
+                return
+            raise output_lost(exc, self._stream) from None
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._stream, name)
@@ -103,14 +151,17 @@ def _isatty(stream: IO[Any]) -> bool:
         return False
 
 
+class CommandUsageError(UsageError):
+    """A usage error a command found itself (one Click cannot see); its message, already
+    safe to show, is written as it is by the one error boundary, cpa_ops.cli.run."""
+
+
 def fail_usage(message: str, terminal: Terminal | None = None) -> NoReturn:
-    """One line on stderr naming what is wrong, then exit 2."""
-    import typer
-
-    from cpa_ops.cli.exits import ExitCode
-
-    (terminal or Terminal()).err(f"cpa-ops: error: {visible_controls(message)}")
-    raise typer.Exit(ExitCode.USAGE)
+    """One line naming what is wrong, exit 2 (``health --format nagios``: an UNKNOWN line,
+    exit 3): raised to cpa_ops.cli.run, which writes every usage error (``terminal`` is kept
+    for the callers' sake; the boundary writes to the process's streams)."""
+    del terminal
+    raise CommandUsageError(visible_controls(message))
 
 
 def fail_config(problems: list[str], terminal: Terminal | None = None) -> NoReturn:

@@ -6,7 +6,7 @@ from typing import IO, TYPE_CHECKING, Annotated, cast
 
 import typer
 
-from cpa_ops.cli.options import LogFormatChoice, LogLevelChoice
+from cpa_ops.cli.options import LogFormatChoice, LogLevelOption
 
 if TYPE_CHECKING:
     from cpa_ops.core.choices import LogFormat
@@ -44,15 +44,7 @@ def log_test(
             show_default=False,
         ),
     ] = None,
-    level: Annotated[
-        LogLevelChoice | None,
-        typer.Option(
-            "--level",
-            case_sensitive=False,
-            help="Lowest level written (default: LOG_LEVEL, else INFO).",
-            show_default=False,
-        ),
-    ] = None,
+    level: LogLevelOption = None,
     count: Annotated[
         int,
         typer.Option(
@@ -77,34 +69,43 @@ def log_test(
         settings,
         stream=cast("IO[str]", stdout),  # write, flush and isatty are all logging uses
         log_format=cast("LogFormat", log_format.value) if log_format else None,
-        level=level.value if level else None,
+        level=level,
     )
     for round_number in range(1, count + 1):
         _showcase(round_number)
-        if stdout.broken:  # the reader went away (| head): logging swallowed it, main() won't
-            raise BrokenPipeError
+        if stdout.lost is not None:  # logging swallowed it: the exit code must not
+            raise stdout.lost
 
 
 class _WatchedStream:
-    """stdout as logging sees it, remembering a failed write (logging never raises it)."""
+    """stdout as logging sees it, remembering a failed write (logging never raises it) as the
+    OutputLost that ends the run (the reader went away: exit 141; stdout full: exit 1)."""
 
     def __init__(self, stream: IO[str]) -> None:
         self._stream = stream
-        self.broken = False
+        self.lost: Exception | None = None
 
     def write(self, text: str) -> int:
+        if self.lost is not None:
+            return len(text)  # the rest of this round, into nothing
         try:
             return self._stream.write(text)
-        except (OSError, ValueError):
-            self.broken = True
-            raise
+        except (OSError, ValueError) as exc:
+            self._lose(exc)
+            return len(text)
 
     def flush(self) -> None:
+        if self.lost is not None:
+            return
         try:
             self._stream.flush()
-        except (OSError, ValueError):
-            self.broken = True
-            raise
+        except (OSError, ValueError) as exc:
+            self._lose(exc)
+
+    def _lose(self, error: Exception) -> None:
+        from cpa_ops.cli.exits import output_lost
+
+        self.lost = output_lost(error, self._stream)
 
     def isatty(self) -> bool:
         return self._stream.isatty()

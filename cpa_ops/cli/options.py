@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Annotated, Any, cast, get_args
 
 import typer
 
-from cpa_ops.core.choices import EventLevel, LogFormat, LogLevel, RedisMode
+from cpa_ops.core.choices import EventLevel, LogFormat, LogLevel, RedisMode, parse_log_level
 
 if TYPE_CHECKING:
     from cpa_ops.core.settings import Settings
@@ -26,12 +26,10 @@ def _choices(name: str, values: tuple[str, ...]) -> type[StrEnum]:
 
 if TYPE_CHECKING:  # to a type checker, a member's value is a str
     RedisModeChoice = StrEnum
-    LogLevelChoice = StrEnum
     LogFormatChoice = StrEnum
     EventLevelChoice = StrEnum
 else:
     RedisModeChoice = _choices("RedisModeChoice", get_args(RedisMode))
-    LogLevelChoice = _choices("LogLevelChoice", get_args(LogLevel))
     LogFormatChoice = _choices("LogFormatChoice", get_args(LogFormat))
     EventLevelChoice = _choices("EventLevelChoice", get_args(EventLevel))
 
@@ -104,6 +102,22 @@ def sample_count(value: str | int) -> int:
     return int(text)
 
 
+def log_level(value: str) -> str:
+    """A log level in any of its spellings (cpa_ops.core.choices: any case, WARN, FATAL), as
+    LOG_LEVEL accepts it."""
+    try:
+        return parse_log_level(str(value))
+    except ValueError as exc:
+        raise typer.BadParameter(f"{_shown(str(value).strip())} {exc}") from None
+
+
+def _complete_log_level(incomplete: str) -> list[str]:
+    """Tab offers the log levels' names (lower case when that is what is typed so far)."""
+    lower = incomplete.islower()
+    names = [name.lower() if lower else name for name in get_args(LogLevel)]
+    return [name for name in names if name.lower().startswith(incomplete.lower())]
+
+
 def _shown(text: str) -> str:
     """A rejected value as an error may show it (the one rule: cpa_ops.core.urls.shown_value)."""
     from cpa_ops.core.urls import shown_value
@@ -127,6 +141,7 @@ ModeOption = Annotated[
     RedisModeChoice | None,
     typer.Option(
         "--mode",
+        case_sensitive=False,  # as REDIS_MODE
         help="Redis topology (overrides REDIS_MODE; default standalone).",
         show_default=False,
     ),
@@ -171,11 +186,27 @@ SampleTimeoutOption = Annotated[
     ),
 ]
 FormatOption = Annotated[
-    OutputFormat, typer.Option("--format", help="text for people, json for machines.")
+    OutputFormat,
+    typer.Option("--format", case_sensitive=False, help="text for people, json for machines."),
 ]
 HealthFormatOption = Annotated[
     HealthFormat,
-    typer.Option("--format", help="text for people, json (health+json), nagios."),
+    typer.Option(
+        "--format", case_sensitive=False, help="text for people, json (health+json), nagios."
+    ),
+]
+#: log-test's lowest level: the spellings LOG_LEVEL accepts
+LogLevelOption = Annotated[
+    str | None,
+    typer.Option(
+        "--level",
+        metavar="LEVEL",
+        parser=log_level,
+        autocompletion=_complete_log_level,
+        help="Lowest level written: DEBUG, INFO, WARNING (or WARN), ERROR, CRITICAL (or FATAL), "
+        "any case (default: LOG_LEVEL, else INFO).",
+        show_default=False,
+    ),
 ]
 
 
@@ -188,6 +219,31 @@ def topology_overrides(
         "redis_sentinels": sentinels,
         "redis_sentinel_master": sentinel_master,
     }
+
+
+def group_option(ctx: typer.Context, name: str, value: Any) -> Any:
+    """The value of an option that a group and its subcommands both take (``cpa-ops config
+    --redis-url URL check`` and ``cpa-ops config check --redis-url URL`` alike): the
+    subcommand's own when it was given there, else the nearest group's that was given, else
+    the subcommand's default. An option given on a group is never silently dropped."""
+    from typer._click.core import Context, ParameterSource
+
+    def given(context: Context) -> bool:
+        source = context.get_parameter_source(name)
+        return source is not None and source is not ParameterSource.DEFAULT
+
+    if given(ctx):
+        return value
+    parent: Context | None = ctx.parent
+    while parent is not None:
+        if name in parent.params and given(parent):
+            found = parent.params[name]
+            # a group's ctx.params hold what Click parsed: the choice's text, not Typer's enum
+            if isinstance(value, StrEnum) and not isinstance(found, type(value)):
+                found = type(value)(found)
+            return found
+        parent = parent.parent
+    return value
 
 
 def settings_or_exit(ctx: typer.Context, **overrides: Any) -> Settings:

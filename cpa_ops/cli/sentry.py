@@ -57,7 +57,11 @@ def sentry_test(
     ] = None,
     level: Annotated[
         EventLevelChoice | None,
-        typer.Option("--level", help="Event level (default: info; error with --exception)."),
+        typer.Option(
+            "--level",
+            case_sensitive=False,
+            help="Event level (default: info; error with --exception).",
+        ),
     ] = None,
     exception: Annotated[
         bool, typer.Option("--exception", help="Send a raised exception with a stack trace.")

@@ -23,12 +23,20 @@ from pydantic import (
 )
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
-from cpa_ops.core.choices import Environment, LogFormat, LogLevel, RedisMode
+from cpa_ops.core.choices import (
+    LOG_LEVELS_ACCEPTED,
+    Environment,
+    LogFormat,
+    LogLevel,
+    RedisMode,
+    log_level_name,
+)
 from cpa_ops.core.known_secrets import register_secret
 from cpa_ops.core.target import RedisTarget, secrets_given
 from cpa_ops.core.terminal import visible_controls
 from cpa_ops.core.urls import (
     DEFAULT_REDIS_URL,
+    UNIX_URL,
     check_host_port,
     dsn_host,
     mask_dsn,
@@ -52,7 +60,7 @@ __all__ = [
 # What each variable accepts: the second half of every error line.
 ACCEPTED: dict[str, str] = {
     "redis_url": "a redis://[[user]:password@]host[:port][/db], rediss://... or "
-    "unix:///path/to/socket URL (REDIS_MODE=cluster: seed URLs separated by commas)",
+    f"{UNIX_URL}[?db=N] URL (REDIS_MODE=cluster: seed URLs separated by commas)",
     "redis_max_connections": "a whole number from 1 to 10000",
     "redis_mode": "one of " + ", ".join(get_args(RedisMode)) + " (any case)",
     "redis_sentinels": "a comma-separated list of host:port (e.g. "
@@ -61,7 +69,7 @@ ACCEPTED: dict[str, str] = {
     "sentry_dsn": "empty (Sentry disabled) or a DSN like https://<key>@<host>/<project-id>",
     "sentry_traces_sample_rate": "a number from 0 to 1",
     "environment": "one of " + ", ".join(get_args(Environment)),
-    "log_level": "one of " + ", ".join(get_args(LogLevel)) + " (any case)",
+    "log_level": LOG_LEVELS_ACCEPTED,
     "allowed_exception_messages": "a comma-separated list of exception classes as module.Class "
     "(e.g. myservice.errors.QuotaExceeded,TimeoutError)",
 }
@@ -194,10 +202,7 @@ class Settings(BaseSettings):
     @field_validator("log_level", mode="before")
     @classmethod
     def _upper_log_level(cls, value: Any) -> Any:
-        if isinstance(value, str):
-            value = value.strip().upper()
-            return "WARNING" if value == "WARN" else value
-        return value
+        return log_level_name(value) if isinstance(value, str) else value
 
     @field_validator("allowed_exception_messages", mode="before")
     @classmethod

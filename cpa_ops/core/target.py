@@ -81,8 +81,8 @@ class RedisTarget:
     @cached_property
     def address(self) -> str:
         """``host:port`` of the first URL (the socket path for unix://)."""
-        if self.is_unix:
-            return str(self._parts.path or self._parts.netloc)
+        if self.is_unix:  # the file redis-py connects to: the path, percent-decoded
+            return unquote(str(self._parts.path))
         return format_address(self.host or "", self.port)
 
     @cached_property

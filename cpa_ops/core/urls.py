@@ -8,6 +8,7 @@ The settings validate REDIS_URL here and parse it once into a
 from __future__ import annotations
 
 import ipaddress
+import sys
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
@@ -103,11 +104,10 @@ def validate_redis_url(url: str, mode: str = "standalone") -> None:
         shown = f"'{scheme}://'" if scheme.isascii() and scheme.isalnum() else "no scheme"
         raise ValueError(f"has {shown}")
     _check_url_options(scheme, parts.query)
+    query_db = dict(parse_qsl(parts.query)).get("db")
     if scheme == "unix":
-        if parts.netloc.rpartition("@")[2]:
-            raise ValueError("names a host: a unix socket URL is unix:///path/to/socket")
-        if not parts.path:
-            raise ValueError("names no socket path")
+        socket_path(url)
+        _check_db(query_db, "?db=0, ?db=1, ...")
         return
     hostport = parts.netloc.rpartition("@")[2]
     if not parts.hostname or hostport.startswith(":"):
@@ -116,10 +116,57 @@ def validate_redis_url(url: str, mode: str = "standalone") -> None:
     if parts.port == 0:
         raise ValueError("has an invalid port (expected 1-65535)")
     db = parts.path.lstrip("/")
-    query_db = dict(parse_qsl(parts.query)).get("db")
-    for candidate in (db, query_db):
-        if candidate and not (candidate.isascii() and candidate.isdigit()):
-            raise ValueError("has a database that is not a whole number (expected /0, /1, ...)")
+    _check_db(db, "/0, /1, ...")
+    _check_db(query_db, "/0, /1, ...")
+    if db and query_db and int(db) != int(query_db):
+        # redis-py would take the query's and drop the path's
+        raise ValueError("names two databases, in the path and as ?db=: keep one")
+
+
+#: the longest socket path AF_UNIX takes, in bytes (sun_path less its NUL; 104 on the BSDs)
+_MAX_SOCKET_PATH_BYTES = 103 if sys.platform == "darwin" or "bsd" in sys.platform else 107
+#: what a unix socket REDIS_URL looks like, for the lines that refuse one
+UNIX_URL = "unix:///absolute/path/to/socket"
+
+
+def socket_path(url: str) -> str:
+    """The socket file a ``unix:`` REDIS_URL names, percent-decoded as redis-py decodes it;
+    ValueError, naming the fault without repeating the URL, unless it is an absolute path.
+
+    redis-py reads only the URL's path: in ``unix://relative/path`` the first segment is the
+    host and is dropped (``/path``), and a relative path would depend on the working directory.
+    """
+    from urllib.parse import unquote
+
+    parts = _split(url.strip())
+    if parts.netloc.rpartition("@")[2]:
+        raise ValueError(
+            "has a host or a relative path after unix:// (its first part would be dropped; a "
+            "socket URL has three slashes and an absolute path)"
+        )
+    if not parts.path or parts.path == "/":
+        raise ValueError("names no socket path")
+    try:
+        path = unquote(parts.path, errors="strict")
+    except UnicodeDecodeError:
+        raise ValueError("has a socket path whose percent-encoding is not UTF-8") from None
+    if not path.startswith("/"):
+        raise ValueError("has a relative socket path (a socket URL has an absolute path)")
+    if any(not c.isprintable() for c in path):
+        raise ValueError("has a socket path with a control character (percent-encoded)")
+    if path.endswith("/"):
+        raise ValueError("names a directory (a path ending in '/'), not a socket")
+    if len(path.encode()) > _MAX_SOCKET_PATH_BYTES:
+        raise ValueError(
+            f"has a socket path longer than {_MAX_SOCKET_PATH_BYTES} bytes, which a unix socket "
+            "cannot have"
+        )
+    return path
+
+
+def _check_db(db: str | None, expected: str) -> None:
+    if db and not (db.isascii() and db.isdigit()):
+        raise ValueError(f"has a database that is not a whole number (expected {expected})")
 
 
 def _check_url_options(scheme: str, query: str) -> None:
@@ -130,7 +177,11 @@ def _check_url_options(scheme: str, query: str) -> None:
     options = dict(_URL_OPTIONS, **(_TLS_URL_OPTIONS if scheme == "rediss" else {}))
     accepted = ", ".join(options) + ("" if scheme == "rediss" else "; ssl_* options with rediss://")
     # blank values are skipped, as redis-py skips them
-    for key, value in parse_qsl(query):
+    pairs = parse_qsl(query)
+    keys = [key for key, _ in pairs]
+    for key, value in pairs:
+        if keys.count(key) > 1 and key in options:  # redis-py takes the first, we'd check each
+            raise ValueError(f"has the query option {key} more than once")
         if key in _URL_OPTIONS_SET_ELSEWHERE:
             instead = _URL_OPTIONS_SET_ELSEWHERE[key]
             raise ValueError(f"sets {key}, which cpa-ops sets itself: use {instead}")

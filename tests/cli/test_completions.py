@@ -111,6 +111,14 @@ class TestBash:
         """`cpa-ops health --format <Tab>` offers the accepted formats."""
         assert bash_complete("cpa-ops", "health", "--format", "") == ["text", "json", "nagios"]
 
+    def test_log_level_values(self) -> None:
+        """`cpa-ops log-test --level <Tab>` offers the levels LOG_LEVEL takes (a parsed option:
+        it also takes WARN and FATAL)."""
+        assert bash_complete("cpa-ops", "log-test", "--level", "") == [
+            "DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"
+        ]  # fmt: skip
+        assert bash_complete("cpa-ops", "log-test", "--level", "wa") == ["warning"]
+
     def test_every_registered_command_is_offered(self) -> None:
         """`cpa-ops <Tab>` offers exactly the commands the app has registered."""
         assert bash_complete("cpa-ops", "") == registered_commands()

@@ -120,7 +120,7 @@ class TestStopsWhenTheReaderLeaves:
             proc.kill()
         stderr = proc.stderr.read().decode()
         proc.stderr.close()
-        assert proc.returncode == 1  # main()'s contract for a vanished reader
+        assert proc.returncode == 141  # ExitCode.READER_GONE: as a process SIGPIPE ended
         assert "Traceback" not in stderr
 
 

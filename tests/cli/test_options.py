@@ -15,7 +15,6 @@ from cpa_ops.core import choices
     ("enum", "literal"),
     [
         (options.RedisModeChoice, choices.RedisMode),
-        (options.LogLevelChoice, choices.LogLevel),
         (options.LogFormatChoice, choices.LogFormat),
         (options.EventLevelChoice, choices.EventLevel),
     ],
@@ -31,3 +30,12 @@ def test_settings_accept_exactly_these_choices() -> None:
     for name in ("RedisMode", "Environment", "LogLevel"):
         if hasattr(settings, name):
             assert get_args(getattr(settings, name)) == get_args(getattr(choices, name)), name
+
+
+def test_log_level_completion_offers_the_core_levels() -> None:
+    """--level is parsed (it takes aliases), not a Choice: Tab still offers the core's levels."""
+    from cpa_ops.cli.options import _complete_log_level
+
+    assert _complete_log_level("") == list(get_args(choices.LogLevel))
+    assert _complete_log_level("w") == ["warning"]
+    assert _complete_log_level("E") == ["ERROR"]

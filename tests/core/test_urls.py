@@ -83,3 +83,96 @@ class TestRedisTarget:
         assert options["username"] == "app" and options["password"] == SECRET
         assert (options["db"], options["ssl"], options["ssl_ca_certs"]) == (2, True, "/ca.pem")
         assert "host" not in options and "port" not in options
+
+
+# Issue 14, class 7: unix:// and the other corners of a REDIS_URL redis-py would misread
+
+
+def _refusal(url: str) -> str:
+    from cpa_ops.core.settings import ConfigError
+
+    with pytest.raises(ConfigError) as caught:
+        load_settings(redis_url=url)
+    [line] = caught.value.problems
+    assert line.startswith("REDIS_URL ") and "unix:///absolute/path/to/socket" in line, line
+    return line
+
+
+class TestUnixSocketUrls:
+    @pytest.mark.parametrize(
+        ("url", "expected"),
+        [
+            # redis-py reads only the path: the first segment would be a host, dropped
+            ("unix://relative/path.sock", "has a host or a relative path after unix://"),
+            ("unix://./relative.sock", "has a host or a relative path after unix://"),
+            ("unix://localhost/run/redis.sock", "has a host or a relative path after unix://"),
+            ("unix://%2Frun%2Fredis.sock", "has a host or a relative path after unix://"),
+            (f"unix://:{SECRET}@relative/x.sock", "has a host or a relative path"),
+            ("unix:relative/path.sock", "has a relative socket path"),
+            ("unix:", "names no socket path"),
+            ("unix://", "names no socket path"),
+            ("unix:///", "names no socket path"),
+            (f"unix://:{SECRET}@", "names no socket path"),
+            ("unix:///run/", "names a directory"),
+            ("unix:///run/a%00b.sock", "control character"),
+            ("unix:///run/a%1b%5b2Jb.sock", "control character"),
+            ("unix:///run/a%FFb.sock", "percent-encoding is not UTF-8"),
+            ("unix:///run/" + "s" * 100 + ".sock", "longer than 107 bytes"),
+            ("unix:///run/redis.sock?db=abc", "not a whole number (expected ?db=0"),
+            ("unix:///run/redis.sock?db=-1", "not a whole number"),
+            ("unix:///run/redis.sock?db=1&db=2", "has the query option db more than once"),
+        ],
+    )
+    def test_refused_naming_what_is_accepted(self, url: str, expected: str) -> None:
+        line = _refusal(url)
+        assert expected in line and SECRET not in line
+
+    @pytest.mark.parametrize(
+        ("url", "path", "db"),
+        [
+            ("unix:///run/redis.sock", "/run/redis.sock", 0),
+            ("unix:/run/redis.sock", "/run/redis.sock", 0),
+            (f"unix://:{SECRET}@/run/redis.sock", "/run/redis.sock", 0),
+            ("unix:///run/my%20redis/r.sock", "/run/my redis/r.sock", 0),
+            ("unix:///run/caf%C3%A9.sock?db=3", "/run/café.sock", 3),
+            ("unix:///" + "s" * 101 + ".sock", "/" + "s" * 101 + ".sock", 0),  # 107 bytes
+        ],
+    )
+    def test_accepted_as_redis_py_reads_them(self, url: str, path: str, db: int) -> None:
+        """What is accepted names the socket redis-py connects to, and the target says so."""
+        from redis.asyncio.connection import parse_url
+
+        from cpa_ops.core.urls import socket_path
+
+        target = load_settings(redis_url=url).redis_target
+        assert socket_path(url) == path == parse_url(url)["path"] == target.address
+        assert target.connection_options().get("db", 0) == db
+
+
+class TestQueryCorners:
+    @pytest.mark.parametrize(
+        ("url", "expected"),
+        [
+            ("redis://h:1/1?db=2", "names two databases"),
+            ("redis://h:1/0?db=abc&db=1", "has the query option db more than once"),
+            ("redis://h:1/0?protocol=2&protocol=3", "protocol more than once"),
+            (f"redis://h:1/0?password=first-{SECRET}&password={SECRET}", "password more than once"),
+            ("redis://h:1/%31", "not a whole number"),
+        ],
+    )
+    def test_what_redis_py_would_read_otherwise_is_refused(self, url: str, expected: str) -> None:
+        from cpa_ops.core.settings import ConfigError
+
+        with pytest.raises(ConfigError) as caught:
+            load_settings(redis_url=url)
+        [line] = caught.value.problems
+        assert expected in line and SECRET not in line, line
+
+    @pytest.mark.parametrize(
+        "url", ["redis://h:1/1?db=1", "redis://h:1/2?db=02", "redis://h:1?db=4"]
+    )
+    def test_one_database_said_twice_alike_is_accepted(self, url: str) -> None:
+        from redis.asyncio.connection import parse_url
+
+        target = load_settings(redis_url=url).redis_target
+        assert target.connection_options()["db"] == parse_url(url)["db"]

@@ -132,17 +132,18 @@ PLANTED_VALUES = [
 def assert_rejected(
     code: int, out: str, err: str, argv: list[str], *, planted=PLANTED, usage: bool = False
 ) -> None:
-    """Exit 2 with one line (an invalid configuration under nagios: exit 3, the UNKNOWN line;
-    a usage error is exit 2 in every format), nothing planted shown."""
+    """Exit 2 with one line (under health --format nagios: exit 3, the UNKNOWN line, for an
+    invalid configuration and a usage error alike), nothing planted shown."""
     both = out + err
     assert "Traceback" not in both and "internal error" not in both, both
     for secret in planted:
         assert secret not in both, f"{secret!r} shown: {both!r}"
     assert all(c.isprintable() or c == "\n" for c in both), f"raw control character: {both!r}"
-    if not usage and "health" in argv and "nagios" in argv:
+    if "health" in argv and "nagios" in argv:
         assert code == 3, both
         assert err == "" and len(out.splitlines()) == 1, both
-        assert out.startswith("CPA-OPS UNKNOWN - invalid configuration: "), out
+        kind = "usage error" if usage else "invalid configuration"
+        assert out.startswith(f"CPA-OPS UNKNOWN - {kind}: "), out
         return
     assert code == 2, both
     assert len(err.splitlines()) == 1 and err.strip(), f"not one stderr line: {err!r}"
@@ -242,7 +243,7 @@ class TestRejectedValues:
         code, out, err = in_process(full, {})
         assert_rejected(code, out, err, full, usage=True)
         if "://" in value and argv[0] != "config":
-            assert "--redis-url" in err
+            assert "--redis-url" in err + out  # nagios: on the UNKNOWN line
 
     @pytest.mark.parametrize("value", PLANTED_VALUES, ids=_url_id)
     def test_unknown_options_and_commands(self, value: str) -> None:

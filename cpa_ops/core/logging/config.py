@@ -9,7 +9,7 @@ from typing import IO, TYPE_CHECKING, Any
 
 import structlog
 
-from cpa_ops.core.choices import LogFormat
+from cpa_ops.core.choices import LogFormat, log_level_name
 from cpa_ops.core.free_text import allow_exception_names
 from cpa_ops.core.logging.console_lines import ConsoleLines
 from cpa_ops.core.logging.json_lines import JsonLines
@@ -60,7 +60,9 @@ def configure_logging(
     if isinstance(level, int):
         min_level = level
     else:
-        min_level = LEVELS.get(str(level or settings.log_level).lower(), logging.INFO)
+        # the spellings LOG_LEVEL accepts (any case, WARN, FATAL)
+        name = log_level_name(str(level or settings.log_level)).lower()
+        min_level = LEVELS.get(name, logging.INFO)
     withhold = settings.environment != "development"  # the free-text policy (free_text)
     allow_exception_names(settings.allowed_exception_messages)
     lines: Lines
