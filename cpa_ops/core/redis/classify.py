@@ -5,14 +5,33 @@ from __future__ import annotations
 import socket
 import ssl
 
+from cpa_ops.core.redis.handshake import hello_unsupported
 from cpa_ops.core.redis.model import ProbeFailure
 
-_AUTH_PREFIXES = ("NOAUTH", "WRONGPASS", "NOPERM", "INVALID PASSWORD", "INVALID USERNAME")
+_AUTH_PREFIXES = ("NOAUTH", "WRONGPASS", "INVALID PASSWORD", "INVALID USERNAME")
 _TLS_MISMATCH = ("WRONG_VERSION_NUMBER", "RECORD_LAYER", "PACKET_LENGTH", "HTTP_REQUEST")
 #: the reason codes an error reply (not a broken connection) is classified as
 REPLY_REASONS = frozenset(
-    {"auth", "loading", "max_clients", "misconf", "masterdown", "readonly", "oom", "error"}
+    {
+        "auth",
+        "loading",
+        "max_clients",
+        "misconf",
+        "masterdown",
+        "readonly",
+        "oom",
+        "error",
+        # --- issue 14: ACL, mode, protocol, replies ---
+        "denied",
+        "write_denied",
+        "busy",
+        "noreplicas",
+        "db_range",
+        "resp3_unsupported",
+    }
 )
+#: error replies with a meaning of their own (issue 14): the code Redis sends -> reason
+_REPLY_CODES = {"BUSY": "busy", "NOREPLICAS": "noreplicas"}
 
 
 def classify_failure(exc: BaseException, *, phase: str) -> ProbeFailure:
@@ -36,7 +55,9 @@ def classify_failure(exc: BaseException, *, phase: str) -> ProbeFailure:
         return ProbeFailure("write_timeout" if phase == "write" else "read_timeout", text)
     by_type = (
         (rx.BusyLoadingError, "loading"),
-        (rx.AuthenticationError | rx.NoPermissionError, "auth"),
+        # NOPERM: the credentials were right, the user's ACL denies the command
+        (rx.NoPermissionError, "write_denied" if phase == "write" else "denied"),
+        (rx.AuthenticationError, "auth"),
         (rx.MasterDownError, "masterdown"),
         (rx.ReadOnlyError, "readonly"),
         (rx.OutOfMemoryError, "oom"),
@@ -45,6 +66,18 @@ def classify_failure(exc: BaseException, *, phase: str) -> ProbeFailure:
         if isinstance(exc, kind):
             return ProbeFailure(reason, text)
     upper = text.upper()
+    code = upper.split(" ", 1)[0]
+    if code in _REPLY_CODES:
+        return ProbeFailure(_REPLY_CODES[code], text)
+    if "DB INDEX IS OUT OF RANGE" in upper:
+        return ProbeFailure("db_range", text)
+    if isinstance(exc, rx.ResponseError) and hello_unsupported(exc):
+        return ProbeFailure("resp3_unsupported", text)
+    if isinstance(exc, rx.MovedError | rx.AskError):
+        # redis-py keeps only "<slot> <host:port>": name the reply as Redis sent it
+        return ProbeFailure("error", f"{exc.status_code or 'MOVED'} {text}")
+    if upper.startswith("NOPERM"):
+        return ProbeFailure("write_denied" if phase == "write" else "denied", text)
     if "MAX NUMBER OF CLIENTS" in upper:
         return ProbeFailure("max_clients", text)
     if upper.startswith("MISCONF") or "MISCONF" in upper[:20]:

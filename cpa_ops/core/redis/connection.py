@@ -16,7 +16,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from cpa_ops.core.redis.classify import classify_failure
+from cpa_ops.core.redis.classify import causes, classify_failure
+from cpa_ops.core.redis.handshake import use_handshake
 from cpa_ops.core.redis.model import ProbeFailure
 
 if TYPE_CHECKING:
@@ -113,13 +114,51 @@ async def open_probe_connection(
     )
     if pool.connection_class is SSLConnection:
         pool.connection_class = _probe_ssl_connection_class()
+    use_handshake(pool)
     conn: AbstractConnection = pool.make_connection()  # type: ignore[no-untyped-call]
     opened.append(conn)
     try:
         await conn.connect()  # type: ignore[no-untyped-call]
     except Exception as exc:
-        raise classify_failure(exc, phase="connect") from None
+        failure = classify_failure(exc, phase="connect")
+        # a TLS port fed plain text hangs up too, but only once it was sent something
+        hangs_up = failure.reason in ("protocol", "tls") and hung_up(exc)
+        if hangs_up and await closes_unasked(target, deadline):
+            detail = f"{target.address} accepted the connection and closed it unasked"
+            failure = ProbeFailure("closed", detail)
+        raise failure from None
     return conn
+
+
+def hung_up(exc: BaseException) -> bool:
+    """Whether ``exc`` (or what caused it) is the peer closing the connection."""
+    import ssl
+
+    for e in causes(exc):
+        if isinstance(e, ConnectionResetError | BrokenPipeError | ssl.SSLEOFError | EOFError):
+            return True
+        if "closed by server" in str(e).lower() or "connection reset" in str(e).lower():
+            return True
+    return False
+
+
+async def closes_unasked(target: RedisTarget, deadline: float, wait: float = 0.25) -> bool:
+    """Whether the peer closes a fresh connection before it is sent anything (a proxy with no
+    backend does; a Redis, TLS port or not, waits for the client): up to ``wait`` seconds."""
+    budget = min(wait, step_timeout(deadline))
+    writer = None
+    try:
+        async with asyncio.timeout(budget):
+            if target.is_unix:
+                reader, writer = await asyncio.open_unix_connection(target.address)
+            else:
+                reader, writer = await asyncio.open_connection(target.host, target.port)
+            return await reader.read(1) == b""
+    except (OSError, TimeoutError):
+        return False
+    finally:
+        if writer is not None:
+            writer.close()
 
 
 def _probe_ssl_connection_class() -> type:

@@ -190,6 +190,74 @@ REASONS: dict[str, Reason] = {
             "the master has no replica: a failover has nowhere to go",
             "add a replica (REPLICAOF) so the sentinels can fail over",
         ),
+        # --- issue 14: ACL, mode, protocol, replies ---
+        Reason(
+            "denied",
+            "Redis accepted the credentials, but the user's ACL does not allow a command the "
+            "probe needs (NOPERM)",
+            "allow the command for this user: ACL SETUSER <user> +ping (the probe also uses "
+            "+info and +client|setname; both may be denied)",
+        ),
+        Reason(
+            "write_denied",
+            "the user's ACL does not allow SET and DEL of the health key (NOPERM)",
+            "ACL SETUSER <user> ~cpa-ops:health:* +set +del, or point --write-prefix "
+            "(REDIS_HEALTH_KEY_PREFIX) at keys the user may write",
+        ),
+        Reason(
+            "info_denied",
+            "INFO was refused (an ACL without +info, or INFO renamed): checks that read it "
+            "could not run",
+            "ACL SETUSER <user> +info to have memory, clients and replication checked",
+        ),
+        Reason(
+            "mode_sentinel",
+            "REDIS_URL points at a Sentinel, not at a Redis server: its PONG says nothing about "
+            "the data",
+            "set REDIS_MODE=sentinel (--mode sentinel) with REDIS_SENTINELS=host:port,... "
+            "(--sentinels) and REDIS_SENTINEL_MASTER=<name> (--sentinel-master); REDIS_URL then "
+            "gives only the password, db and TLS",
+        ),
+        Reason(
+            "mode_cluster",
+            "the server is a Redis Cluster node: a standalone client gets MOVED for every key "
+            "in another node's slots",
+            "set REDIS_MODE=cluster (--mode cluster) and list seed nodes in REDIS_URL: "
+            "redis://host-1:6379,redis://host-2:6379 (db 0 only)",
+        ),
+        Reason(
+            "resp3_unsupported",
+            "REDIS_URL asks for protocol=3, but the server has no HELLO (Redis < 6): RESP3 "
+            "cannot be used",
+            "remove protocol=3 from REDIS_URL (or set protocol=2), or upgrade Redis to 6 or later",
+        ),
+        Reason(
+            "busy",
+            "Redis is running a script or function past busy-reply-threshold (lua-time-limit) "
+            "and refuses other commands (BUSY)",
+            "find the script (the server log, SLOWLOG) and stop it with SCRIPT KILL (FUNCTION "
+            "KILL); one that has written can only be stopped by SHUTDOWN NOSAVE",
+        ),
+        Reason(
+            "noreplicas",
+            "writes are refused: fewer good replicas than min-replicas-to-write (NOREPLICAS)",
+            "bring the replicas back (INFO replication on the master), or lower "
+            "min-replicas-to-write / raise min-replicas-max-lag",
+        ),
+        Reason(
+            "db_range",
+            "the database number in REDIS_URL does not exist on this server (DB index is out "
+            "of range)",
+            "use a db from 0 to the server's databases setting minus 1 (16 by default): "
+            "redis://host:6379/0",
+        ),
+        Reason(
+            "closed",
+            "the peer accepted the connection and closed it before any reply (a proxy or load "
+            "balancer with no backend, or a server shedding connections)",
+            "check the proxy's backends (HAProxy, Envoy, a cloud load balancer) and that Redis "
+            "behind it is up; check the port",
+        ),
     )
 }
 

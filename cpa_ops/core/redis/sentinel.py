@@ -23,7 +23,12 @@ from cpa_ops.core.redis.checks import (
 from cpa_ops.core.redis.cluster import node_deadline
 from cpa_ops.core.redis.connection import remaining
 from cpa_ops.core.redis.facts import pairs, text
-from cpa_ops.core.redis.model import PROBE_CLIENT_NAME, NodeState, TopologyDiagnosis
+from cpa_ops.core.redis.model import (
+    HEALTH_KEY_PREFIX,
+    PROBE_CLIENT_NAME,
+    NodeState,
+    TopologyDiagnosis,
+)
 from cpa_ops.core.redis.node import INFO, ROLE, NodeProbes, health_key
 from cpa_ops.core.redis.reasons import REASONS
 
@@ -38,6 +43,7 @@ async def probe_sentinel(
     write: bool = False,
     warn_ms: float = 100.0,
     client_name: str = PROBE_CLIENT_NAME,
+    write_prefix: str = HEALTH_KEY_PREFIX,
 ) -> TopologyDiagnosis:
     """Diagnose the Sentinel-managed ``service`` within ``budget`` seconds; never raises for a
     Redis fault.
@@ -84,7 +90,7 @@ async def probe_sentinel(
         node_tasks: dict[str, asyncio.Task[NodeState]] = {}
         replicas: list[dict[str, str]] = []
         if master_address is not None:
-            write_key = (lambda _replies: health_key()) if write else None
+            write_key = (lambda _replies: health_key(prefix=write_prefix)) if write else None
             node_tasks[master_address] = probes.start(
                 target.for_node(master_address), (ROLE, INFO), write_key
             )
