@@ -28,6 +28,7 @@ from cpa_ops.core.target import RedisTarget, secrets_given
 from cpa_ops.core.terminal import visible_controls
 from cpa_ops.core.urls import (
     DEFAULT_REDIS_URL,
+    HEALTH_KEY_PREFIX,
     check_host_port,
     dsn_host,
     mask_dsn,
@@ -61,6 +62,8 @@ ACCEPTED: dict[str, str] = {
     "sentry_traces_sample_rate": "a number from 0 to 1",
     "environment": "one of " + ", ".join(get_args(Environment)),
     "log_level": "one of " + ", ".join(get_args(LogLevel)) + " (any case)",
+    "redis_health_key_prefix": "a key prefix of 1 to 200 printable characters without spaces "
+    "(default cpa-ops:health:)",
 }
 # Variables whose value is never repeated back in an error.
 SECRET_FIELDS = frozenset({"redis_url", "sentry_dsn"})
@@ -116,6 +119,11 @@ class Settings(BaseSettings):
         description="development (console logs) | staging | production (JSON logs).",
     )
     log_level: LogLevel = Field(default="INFO", description="Lowest level logged.")
+    redis_health_key_prefix: str = Field(
+        default=HEALTH_KEY_PREFIX,
+        description="The start of the key `cpa-ops health --write` sets and deletes (an ACL "
+        "user needs ~<prefix>* +set +del).",
+    )
 
     @model_validator(mode="before")
     @classmethod
@@ -188,6 +196,19 @@ class Settings(BaseSettings):
         if isinstance(value, str):
             value = value.strip().upper()
             return "WARNING" if value == "WARN" else value
+        return value
+
+    @field_validator("redis_health_key_prefix", mode="before")
+    @classmethod
+    def _check_health_key_prefix(cls, value: Any) -> Any:
+        if not isinstance(value, str):
+            raise ValueError("is not a string")
+        if not value:
+            raise ValueError("is empty")
+        if len(value) > 200:
+            raise ValueError("is longer than 200 characters")
+        if any(c.isspace() or not c.isprintable() for c in value):
+            raise ValueError("contains white space or a control character")
         return value
 
     @cached_property

@@ -15,6 +15,8 @@ from cpa_ops.core.known_secrets import MASK
 
 REDIS_SCHEMES = ("redis", "rediss", "unix")
 DEFAULT_REDIS_URL = "redis://localhost:6379/0"
+#: the start of the key ``cpa-ops health --write`` sets and deletes (REDIS_HEALTH_KEY_PREFIX)
+HEALTH_KEY_PREFIX = "cpa-ops:health:"
 DEFAULT_PORT = 6379
 # Query parameters redis-py reads a secret from.
 SECRET_QUERY_KEYS = frozenset({"password", "pass", "pwd", "auth", "token", "ssl_password"})
@@ -93,6 +95,11 @@ def validate_redis_url(url: str, mode: str = "standalone") -> None:
                 raise ValueError(f"{where}{exc}") from None
             if seed.lower().startswith("unix:"):
                 raise ValueError(f"{where}is a unix socket: Redis Cluster needs host:port seeds")
+            if any(db.lstrip("0") for db in _databases(seed)):
+                raise ValueError(
+                    f"{where}names a database other than 0: Redis Cluster has only db 0 "
+                    "(use /0 or no path)"
+                )
         return
     if "," in url and url.count("://") > 1:
         raise ValueError("is a list of URLs, which only REDIS_MODE=cluster accepts")
@@ -115,11 +122,16 @@ def validate_redis_url(url: str, mode: str = "standalone") -> None:
     check_host_name(parts.hostname, bracketed=hostport.startswith("["))
     if parts.port == 0:
         raise ValueError("has an invalid port (expected 1-65535)")
-    db = parts.path.lstrip("/")
-    query_db = dict(parse_qsl(parts.query)).get("db")
-    for candidate in (db, query_db):
-        if candidate and not (candidate.isascii() and candidate.isdigit()):
+    for candidate in _databases(url):
+        if not (candidate.isascii() and candidate.isdigit()):
             raise ValueError("has a database that is not a whole number (expected /0, /1, ...)")
+
+
+def _databases(url: str) -> list[str]:
+    """The database numbers a TCP Redis URL names, as written: its path and its ``db`` option."""
+    parts = _split(url)
+    candidates = (parts.path.lstrip("/"), dict(parse_qsl(parts.query)).get("db"))
+    return [candidate for candidate in candidates if candidate]
 
 
 def _check_url_options(scheme: str, query: str) -> None:

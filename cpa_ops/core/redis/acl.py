@@ -14,8 +14,9 @@ from typing import Any
 
 from cpa_ops.core.health import Check, Status
 from cpa_ops.core.redis.facts import text
-from cpa_ops.core.redis.model import HEALTH_KEY_PREFIX, NodeState
+from cpa_ops.core.redis.model import NodeState
 from cpa_ops.core.redis.reasons import reason_of
+from cpa_ops.core.urls import HEALTH_KEY_PREFIX
 
 #: the checks that read INFO, and what they would have said
 INFO_CHECKS = ("redis:memory", "redis:clients", "redis:replication")

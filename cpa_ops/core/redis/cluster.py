@@ -30,13 +30,13 @@ from cpa_ops.core.redis.facts import (
     whole,
 )
 from cpa_ops.core.redis.model import (
-    HEALTH_KEY_PREFIX,
     PROBE_CLIENT_NAME,
     NodeState,
     TopologyDiagnosis,
 )
 from cpa_ops.core.redis.node import INFO, ROLE, NodeProbes, health_key
 from cpa_ops.core.redis.reasons import reason_of
+from cpa_ops.core.urls import HEALTH_KEY_PREFIX
 
 if TYPE_CHECKING:
     from cpa_ops.core.target import RedisTarget

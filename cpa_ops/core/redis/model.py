@@ -12,8 +12,6 @@ from cpa_ops.core.redis.facts import ServerFacts
 
 PROBE_CLIENT_NAME = "cpa-ops-health"
 WRITE_KEY_TTL_MS = 10_000
-#: the write check's key prefix unless REDIS_HEALTH_KEY_PREFIX (--write-prefix) says otherwise
-HEALTH_KEY_PREFIX = "cpa-ops:health:"
 
 
 class ProbeFailure(Exception):

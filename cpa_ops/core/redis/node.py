@@ -21,12 +21,12 @@ from cpa_ops.core.redis.connection import (
 )
 from cpa_ops.core.redis.facts import ServerFacts, text
 from cpa_ops.core.redis.model import (
-    HEALTH_KEY_PREFIX,
     PROBE_CLIENT_NAME,
     WRITE_KEY_TTL_MS,
     NodeState,
     ProbeFailure,
 )
+from cpa_ops.core.urls import HEALTH_KEY_PREFIX
 
 if TYPE_CHECKING:
     from redis.asyncio.connection import AbstractConnection

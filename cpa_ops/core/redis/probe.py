@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from cpa_ops.core.redis.model import HEALTH_KEY_PREFIX, PROBE_CLIENT_NAME, Diagnosis
+from cpa_ops.core.redis.model import PROBE_CLIENT_NAME, Diagnosis
+from cpa_ops.core.urls import HEALTH_KEY_PREFIX
 
 if TYPE_CHECKING:
     from cpa_ops.core.target import RedisTarget

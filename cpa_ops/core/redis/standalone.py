@@ -10,8 +10,9 @@ from cpa_ops.core.redis.acl import acl_user, info_check, info_warning, with_acl_
 from cpa_ops.core.redis.checks import fact_warnings, server_checks, slow_warning
 from cpa_ops.core.redis.facts import text
 from cpa_ops.core.redis.mode import wrong_mode
-from cpa_ops.core.redis.model import HEALTH_KEY_PREFIX, PROBE_CLIENT_NAME, NodeState, RedisDiagnosis
+from cpa_ops.core.redis.model import PROBE_CLIENT_NAME, NodeState, RedisDiagnosis
 from cpa_ops.core.redis.node import INFO, health_key, probe_node
+from cpa_ops.core.urls import HEALTH_KEY_PREFIX
 
 if TYPE_CHECKING:
     from cpa_ops.core.target import RedisTarget
