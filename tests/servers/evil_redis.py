@@ -72,6 +72,21 @@ def scenarios(text: str = EVIL) -> dict[str, Script]:
         "info": {**HANDSHAKE, "PING": PONG, "INFO": info_reply(text)},
         # sentinel and cluster commands are all refused with the text
         "topology": {**HANDSHAKE, "PING": PONG, "INFO": info_reply(text)},
+        # a Redis 5: no HELLO (its error as Redis 5 words it), RESP2 only; SET and DEL work
+        "redis5": {
+            "HELLO": b"-ERR unknown command `HELLO`, with args beginning with: `3`, \r\n",
+            "CLIENT SETNAME": OK,
+            "SELECT": OK,
+            "PING": PONG,
+            "INFO": bulk(
+                "# Server\r\nredis_version:5.0.14\r\nredis_mode:standalone\r\n"
+                "# Clients\r\nconnected_clients:1\r\nmaxclients:10000\r\n"
+                "# Memory\r\nused_memory:1048576\r\nmaxmemory:0\r\n"
+                "maxmemory_policy:noeviction\r\n# Replication\r\nrole:master\r\n"
+            ),
+            "SET": OK,
+            "DEL": b":1\r\n",
+        },
     }
 
 

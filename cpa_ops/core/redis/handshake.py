@@ -13,7 +13,9 @@ from __future__ import annotations
 
 import functools
 import re
-from typing import Any
+from typing import Any, TypeVar
+
+_Pool = TypeVar("_Pool")
 
 _HELLO_UNKNOWN = re.compile(r"unknown command\W+hello\b", re.IGNORECASE)
 
@@ -64,14 +66,16 @@ class HandshakeMixin:
 @functools.cache
 def handshake_class(base: type, fallback: bool = True) -> type:
     """``base`` (Connection, SSLConnection, UnixDomainSocketConnection, or a subclass) with the
-    handshake above; ``fallback`` False: no RESP2 fallback."""
+    handshake above (``base`` itself when it has it); ``fallback`` False: no RESP2 fallback."""
+    if issubclass(base, HandshakeMixin):
+        return base
     attributes = {"__module__": __name__, "allow_resp2_fallback": fallback}
     return type(base.__name__, (HandshakeMixin, base), attributes)
 
 
-def use_handshake(pool: Any) -> Any:
+def use_handshake(pool: _Pool) -> _Pool:
     """``pool`` (a redis-py async ConnectionPool), its connections made with this handshake;
     RESP2 fallback only when its URL did not name a protocol."""
-    fallback = "protocol" not in pool.connection_kwargs
-    pool.connection_class = handshake_class(pool.connection_class, fallback)
+    fallback = "protocol" not in pool.connection_kwargs  # type: ignore[attr-defined]
+    pool.connection_class = handshake_class(pool.connection_class, fallback)  # type: ignore[attr-defined]
     return pool
