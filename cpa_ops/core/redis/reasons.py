@@ -54,7 +54,7 @@ REASONS: dict[str, Reason] = {
         ),
         Reason(
             "auth",
-            "Redis refused our credentials (NOAUTH, WRONGPASS or NOPERM)",
+            "Redis refused our credentials (NOAUTH or WRONGPASS)",
             "set the right password (and user) in REDIS_URL: redis://user:password@host:6379/0",
         ),
         Reason(

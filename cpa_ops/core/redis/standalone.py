@@ -95,6 +95,12 @@ def diagnosis_of(
     )
 
 
+def _denied(error: Exception) -> bool:
+    from redis.exceptions import NoPermissionError
+
+    return isinstance(error, NoPermissionError) or "unknown" in str(error).lower()
+
+
 def _with_handshake(checks: list[Check], state: NodeState) -> list[Check]:
     """``redis:ping``'s details say what the handshake was refused: HELLO (RESP2 used) and
     CLIENT SETNAME (the connection went unnamed)."""
@@ -103,7 +109,8 @@ def _with_handshake(checks: list[Check], state: NodeState) -> list[Check]:
         extra["protocol"] = 2
         extra["protocolNote"] = "HELLO not supported (Redis < 6); used RESP2"
     refused = state.replies.get("CLIENT SETNAME")
-    if refused is not None:
+    # denied (NOPERM) or renamed away; a BUSY or LOADING refusal is the verdict's own fault
+    if refused is not None and _denied(refused):
         extra["clientName"] = f"not set: CLIENT SETNAME refused ({text(refused)})"
     if not extra or not checks or checks[0].measurement != "ping":
         return checks
