@@ -243,6 +243,27 @@ class TestWrongMode:
             with RawRedis.connect(node.port) as conn:
                 conn.call("ACL", "DELUSER", "no-info")
 
+    def test_cluster_nodes_that_refuse_info_warn_each(
+        self, redis_cluster_per_module: ClusterSetup
+    ) -> None:
+        """REDIS_MODE=cluster, a user without INFO on every node: one redis:info warning per
+        node, the verdict a warn (never the limit checks silently missing)."""
+        cluster = redis_cluster_per_module
+        for node in cluster.nodes:
+            with RawRedis.connect(node.port) as conn:
+                conn.check("ACL", "SETUSER", "no-info", "on", ">pw-2y", "+@all", "-info", "~*")
+        try:
+            seeds = ",".join(f"redis://no-info:pw-2y@{m.address}/0" for m in cluster.masters)
+            diagnosis = _diagnose(seeds, mode="cluster")
+            warned = {c.component_id for c in diagnosis.checks if c.key == "redis:info"}
+            assert warned == {n.address for n in cluster.nodes}, _keys(diagnosis)
+            assert diagnosis.status is Status.WARN
+            assert not [c for c in diagnosis.checks if c.key == "redis:memory"]
+        finally:
+            for node in cluster.nodes:
+                with RawRedis.connect(node.port) as conn:
+                    conn.call("ACL", "DELUSER", "no-info")
+
     def test_a_standalone_server_is_not_flagged(self, redis_server: RedisServer) -> None:
         assert _diagnose(redis_server.url(), write=True).status is Status.PASS
 
