@@ -390,3 +390,37 @@ class TestRepliesWithAMeaning:
 
     def test_a_tls_port_fed_plain_text_is_still_protocol(self, redis_tls: RedisServer) -> None:
         assert _diagnose(redis_tls.url(scheme="redis")).reason == "protocol"
+
+
+# --------------------------------------------------------------------------------------------
+# cpa-ops ping's sampler: the same handshake and reasons
+
+
+def _samples(url: str, count: int = 3) -> list[Any]:
+    from cpa_ops.core.redis import sample_latency
+
+    async def main() -> list[Any]:
+        target = RedisTarget.from_url(url)
+        return [s async for s in sample_latency(target, count=count, interval=0, timeout=BUDGET)]
+
+    return asyncio.run(main())
+
+
+class TestPingSamples:
+    def test_a_server_without_hello_is_sampled_over_resp2(
+        self, redis_hello_renamed_per_module: RedisServer
+    ) -> None:
+        samples = _samples(redis_hello_renamed_per_module.url())
+        assert [s.ok for s in samples] == [True] * 3, [s.detail for s in samples]
+
+    def test_busy_keeps_the_connection(self, redis_busy: RedisServer) -> None:
+        """BUSY is a reply, not a broken connection: one connect, three failed samples."""
+        samples = _samples(redis_busy.url())
+        assert [s.reason for s in samples] == ["busy"] * 3, [s.detail for s in samples]
+        assert [s.connect_ms is not None for s in samples] == [True, False, False]
+
+    def test_a_denied_ping_is_denied(self, redis_acl_users_per_module: RedisServer) -> None:
+        samples = _samples(vf.acl_url(redis_acl_users_per_module, "no-ping"))
+        assert [s.reason for s in samples] == ["denied"] * 3
+        assert [s.connect_ms is not None for s in samples] == [True, False, False]
+        assert all(vf.ACL_PASSWORD not in (s.detail or "") for s in samples)
