@@ -264,6 +264,33 @@ class TestWrongMode:
                 with RawRedis.connect(node.port) as conn:
                     conn.call("ACL", "DELUSER", "no-info")
 
+    def test_sentinels_that_are_data_nodes_fail_naming_the_mode(
+        self, redis_server: RedisServer
+    ) -> None:
+        """REDIS_MODE=sentinel with REDIS_SENTINELS at a Redis server: one reason, not_sentinel
+        (was: no_master and no_quorum, and a passing redis:sentinel)."""
+        target = RedisTarget.from_url(
+            redis_server.url(), "sentinel", (f"{LOOPBACK}:{redis_server.port}",), MASTER_NAME
+        )
+        diagnosis = asyncio.run(diagnose(target, deadline=time.monotonic() + BUDGET))
+        assert [(c.key, c.reason) for c in diagnosis.checks] == [("redis:master", "not_sentinel")]
+        assert "is a master" in diagnosis.checks[0].output
+        assert "REDIS_SENTINELS" in (diagnosis.checks[0].hint or "")
+
+    def test_one_data_node_among_the_sentinels_warns(
+        self, redis_sentinels_per_module: SentinelSetup
+    ) -> None:
+        setup = redis_sentinels_per_module
+        assert setup.master is not None
+        addresses = (*[s.address for s in setup.sentinels], setup.master.address)
+        target = RedisTarget.from_url(setup.master.url, "sentinel", addresses, MASTER_NAME)
+        diagnosis = asyncio.run(diagnose(target, deadline=time.monotonic() + BUDGET))
+        flagged = [c for c in diagnosis.checks if c.reason == "not_sentinel"]
+        assert [(c.component_id, c.status) for c in flagged] == [
+            (setup.master.address, Status.WARN)
+        ]
+        assert diagnosis.status is Status.WARN, [(c.key, c.reason) for c in diagnosis.checks]
+
     def test_a_standalone_server_is_not_flagged(self, redis_server: RedisServer) -> None:
         assert _diagnose(redis_server.url(), write=True).status is Status.PASS
 

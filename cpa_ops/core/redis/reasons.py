@@ -226,6 +226,12 @@ REASONS: dict[str, Reason] = {
             "redis://host-1:6379,redis://host-2:6379 (db 0 only)",
         ),
         Reason(
+            "not_sentinel",
+            "an address in REDIS_SENTINELS answers as a Redis server, not as a Sentinel",
+            "list the sentinels (port 26379 by default) in REDIS_SENTINELS, or set "
+            "REDIS_MODE=standalone with REDIS_URL at the server",
+        ),
+        Reason(
             "resp3_unsupported",
             "REDIS_URL asks for protocol=3, but the server has no HELLO (Redis < 6): RESP3 "
             "cannot be used",

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from cpa_ops.core.health import Check, Status
 from cpa_ops.core.redis.checks import (
+    fault_check,
     node_limit_checks,
     node_ping_check,
     rounded,
@@ -152,6 +153,11 @@ def sentinel_verdict(
     warn_ms: float,
 ) -> TopologyDiagnosis:
     answering = [s for s in sentinel_states if s.reachable]
+    if answering and all(s.role in ("master", "slave") for s in answering):
+        # not one sentinel among them: the set-up is not what REDIS_MODE says (one reason)
+        roles = ", ".join(f"{s.address} is a {s.role}" for s in answering)
+        check = fault_check("master", "not_sentinel", f"ROLE says {roles}")
+        return topology_verdict("sentinel", [check], sentinel_states)
     master_state = node_states.get(master_address) if master_address else None
     checks = [
         _master_check(configured, answering, master_address, named, master_state),
@@ -310,6 +316,14 @@ def _sentinel_checks(
         if not state.reachable:
             checks.append(
                 node_ping_check(state, None, Status.WARN, warn_ms, measurement="sentinel")
+            )
+            continue
+        if state.role in ("master", "slave"):  # REDIS_SENTINELS names a data node
+            said = f"ROLE answers {state.role}, not sentinel"
+            checks.append(
+                fault_check(
+                    "sentinel", "not_sentinel", said, status=Status.WARN, component_id=address
+                )
             )
             continue
         names = _named_master(state)
