@@ -415,6 +415,31 @@ class TestRepliesWithAMeaning:
         assert (ping.key, ping.reason) == ("redis:ping", "closed"), ping.output
         assert "rediss" not in (ping.hint or "") and "CA" not in (ping.hint or "")
 
+    def test_protected_mode(self) -> None:
+        """Redis's DENIED to a client from another host (replayed: loopback is never denied)."""
+        with vf.closing_listener(greeting=vf.PROTECTED_MODE) as listener:
+            diagnosis = _diagnose(f"redis://{LOOPBACK}:{listener.port}/0")
+        ping = diagnosis.checks[0]
+        assert (ping.reason, ping.status) == ("protected_mode", Status.FAIL), ping.output
+        assert "protected-mode" in (ping.hint or "")
+
+    @pytest.mark.parametrize(
+        ("renamed", "status", "reason"),
+        [("INFO", Status.WARN, "info_denied"), ("CLIENT", Status.PASS, None)],
+    )
+    def test_a_renamed_command(
+        self,
+        redis_server_factory: Any,
+        renamed: str,
+        status: Status,
+        reason: str | None,
+    ) -> None:
+        """rename-command INFO: a warning naming the checks not run; CLIENT: no name, no harm."""
+        server = redis_server_factory("--rename-command", renamed, "")
+        diagnosis = _diagnose(server.url(), write=True)
+        assert diagnosis.status is status, [(c.key, c.reason, c.output) for c in diagnosis.checks]
+        assert [c.reason for c in diagnosis.checks if c.reason] == ([reason] if reason else [])
+
     def test_a_tls_port_fed_plain_text_is_still_protocol(self, redis_tls: RedisServer) -> None:
         assert _diagnose(redis_tls.url(scheme="redis")).reason == "protocol"
 

@@ -103,9 +103,19 @@ class ClosingListener:
     accepted: int = 0
 
 
+#: what a Redis in protected mode sends a client from another host, then it hangs up
+PROTECTED_MODE = (
+    b"-DENIED Redis is running in protected mode because protected mode is enabled and no "
+    b"password is set for the default user. In this mode connections are only accepted from "
+    b"the loopback interface.\r\n"
+)
+
+
 @contextlib.contextmanager
-def closing_listener(delay: float = 0.0) -> Iterator[ClosingListener]:
-    """A proxy with no backend: accept, (wait ``delay``,) close; never a byte sent."""
+def closing_listener(delay: float = 0.0, greeting: bytes = b"") -> Iterator[ClosingListener]:
+    """A proxy with no backend: accept, (wait ``delay``,) close; nothing sent but
+    ``greeting`` (:data:`PROTECTED_MODE`: Redis refusing a remote client, which a loopback
+    test cannot be)."""
     listener = socket.socket()
     listener.bind((LOOPBACK, 0))
     listener.listen(64)
@@ -120,6 +130,9 @@ def closing_listener(delay: float = 0.0) -> Iterator[ClosingListener]:
             except (TimeoutError, OSError):
                 continue
             closing.accepted += 1
+            if greeting:
+                with contextlib.suppress(OSError):
+                    conn.sendall(greeting)
             if delay:
                 threading.Timer(delay, conn.close).start()
             else:

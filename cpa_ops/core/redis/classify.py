@@ -28,10 +28,11 @@ REPLY_REASONS = frozenset(
         "noreplicas",
         "db_range",
         "resp3_unsupported",
+        "protected_mode",
     }
 )
 #: error replies with a meaning of their own (issue 14): the code Redis sends -> reason
-_REPLY_CODES = {"BUSY": "busy", "NOREPLICAS": "noreplicas"}
+_REPLY_CODES = {"BUSY": "busy", "NOREPLICAS": "noreplicas", "DENIED": "protected_mode"}
 
 
 def classify_failure(exc: BaseException, *, phase: str) -> ProbeFailure:

@@ -258,6 +258,13 @@ REASONS: dict[str, Reason] = {
             "redis://host:6379/0",
         ),
         Reason(
+            "protected_mode",
+            "Redis refuses clients from other hosts: it runs in protected mode, without a "
+            "password for the default user (DENIED)",
+            "set a password (requirepass or an ACL user) on the server and in REDIS_URL, or "
+            "bind Redis to the interface the clients use with protected-mode no",
+        ),
+        Reason(
             "closed",
             "the peer accepted the connection and closed it before any reply (a proxy or load "
             "balancer with no backend, or a server shedding connections)",
