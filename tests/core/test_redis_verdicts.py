@@ -415,6 +415,18 @@ class TestRepliesWithAMeaning:
         assert (ping.key, ping.reason) == ("redis:ping", "closed"), ping.output
         assert "rediss" not in (ping.hint or "") and "CA" not in (ping.hint or "")
 
+    def test_a_proxy_dropping_a_command(self) -> None:
+        """PING answered, then the peer hangs up on INFO (redis:ping) or on SET (redis:write):
+        ``closed``, never the TLS/plain-mismatch reason (the handshake worked)."""
+        with evil_redis("drops-info") as fake:
+            on_info = _diagnose(fake.url)
+        assert (on_info.checks[0].key, on_info.reason) == ("redis:ping", "closed")
+        with evil_redis("drops-set") as fake:
+            on_set = _diagnose(fake.url, write=True)
+        write = _check(on_set, "redis:write")
+        assert (write.status, write.reason) == (Status.FAIL, "closed"), write.output
+        assert _check(on_set, "redis:ping").status is Status.PASS
+
     def test_protected_mode(self) -> None:
         """Redis's DENIED to a client from another host (replayed: loopback is never denied)."""
         with vf.closing_listener(greeting=vf.PROTECTED_MODE) as listener:

@@ -99,6 +99,9 @@ def classify_failure(exc: BaseException, *, phase: str) -> ProbeFailure:
     if isinstance(exc, rx.InvalidResponse) or "PROTOCOL ERROR" in upper:
         return ProbeFailure("protocol", text)
     if isinstance(exc, rx.ConnectionError | ConnectionError | EOFError):
+        if phase != "connect" and hung_up(exc):
+            # after a handshake that worked: no mismatch, the peer dropped us (a proxy?)
+            return ProbeFailure("closed", text)
         # the peer hung up mid-handshake: not Redis, or plain text into a TLS port
         return ProbeFailure("protocol", text)
     if isinstance(exc, rx.ResponseError):
@@ -114,6 +117,16 @@ def classify_reply(text: str, *, phase: str = "read") -> ProbeFailure:
     exc = BaseParser.parse_error(text)  # type: ignore[no-untyped-call]
     # classify_failure sees the text without its error code: name the reply as Redis sent it
     return ProbeFailure(classify_failure(exc, phase=phase).reason, text)
+
+
+def hung_up(exc: BaseException) -> bool:
+    """Whether ``exc`` (or what caused it) is the peer closing the connection."""
+    for e in causes(exc):
+        if isinstance(e, ConnectionResetError | BrokenPipeError | ssl.SSLEOFError | EOFError):
+            return True
+        if "closed by server" in str(e).lower() or "connection reset" in str(e).lower():
+            return True
+    return False
 
 
 def causes(exc: BaseException) -> list[BaseException]:

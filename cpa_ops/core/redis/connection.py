@@ -16,7 +16,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from cpa_ops.core.redis.classify import causes, classify_failure
+from cpa_ops.core.redis.classify import classify_failure, hung_up
 from cpa_ops.core.redis.handshake import use_handshake
 from cpa_ops.core.redis.model import ProbeFailure
 
@@ -128,18 +128,6 @@ async def open_probe_connection(
             failure = ProbeFailure("closed", detail)
         raise failure from None
     return conn
-
-
-def hung_up(exc: BaseException) -> bool:
-    """Whether ``exc`` (or what caused it) is the peer closing the connection."""
-    import ssl
-
-    for e in causes(exc):
-        if isinstance(e, ConnectionResetError | BrokenPipeError | ssl.SSLEOFError | EOFError):
-            return True
-        if "closed by server" in str(e).lower() or "connection reset" in str(e).lower():
-            return True
-    return False
 
 
 async def closes_unasked(target: RedisTarget, deadline: float, wait: float = 0.25) -> bool:

@@ -266,10 +266,10 @@ REASONS: dict[str, Reason] = {
         ),
         Reason(
             "closed",
-            "the peer accepted the connection and closed it before any reply (a proxy or load "
-            "balancer with no backend, or a server shedding connections)",
-            "check the proxy's backends (HAProxy, Envoy, a cloud load balancer) and that Redis "
-            "behind it is up; check the port",
+            "the peer closed the connection unasked, without an error reply (a proxy or load "
+            "balancer with no backend or refusing a command, or a server dropping clients)",
+            "check the proxy's backends (HAProxy, Envoy, a cloud load balancer), the commands it "
+            "lets through (PING, INFO, SET, DEL), and that Redis behind it is up; check the port",
         ),
     )
 }
