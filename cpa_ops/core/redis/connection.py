@@ -132,7 +132,8 @@ async def open_probe_connection(
 
 async def closes_unasked(target: RedisTarget, deadline: float, wait: float = 0.25) -> bool:
     """Whether the peer closes a fresh connection before it is sent anything (a proxy with no
-    backend does; a Redis, TLS port or not, waits for the client): up to ``wait`` seconds."""
+    backend does; a Redis, TLS port or not, waits for the client): up to ``wait`` seconds.
+    A host name is looked up in a daemon thread, as in :func:`resolve`."""
     budget = min(wait, step_timeout(deadline))
     writer = None
     try:
@@ -140,7 +141,12 @@ async def closes_unasked(target: RedisTarget, deadline: float, wait: float = 0.2
             if target.is_unix:
                 reader, writer = await asyncio.open_unix_connection(target.address)
             else:
-                reader, writer = await asyncio.open_connection(target.host, target.port)
+                host, port = target.host, target.port
+                found = await in_daemon_thread(
+                    lambda: socket.getaddrinfo(host, port, type=socket.SOCK_STREAM), budget
+                )
+                address = found[0][4]
+                reader, writer = await asyncio.open_connection(str(address[0]), int(address[1]))
             return await reader.read(1) == b""
     except (OSError, TimeoutError):
         return False

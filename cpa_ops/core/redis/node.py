@@ -20,12 +20,7 @@ from cpa_ops.core.redis.connection import (
     timeout_at,
 )
 from cpa_ops.core.redis.facts import ServerFacts, text
-from cpa_ops.core.redis.model import (
-    PROBE_CLIENT_NAME,
-    WRITE_KEY_TTL_MS,
-    NodeState,
-    ProbeFailure,
-)
+from cpa_ops.core.redis.model import PROBE_CLIENT_NAME, WRITE_KEY_TTL_MS, NodeState, ProbeFailure
 from cpa_ops.core.urls import HEALTH_KEY_PREFIX
 
 if TYPE_CHECKING:
