@@ -405,12 +405,14 @@ class TestRepliesWithAMeaning:
         assert "databases" in (diagnosis.checks[0].hint or "")
         assert _diagnose(redis_server.url(db=15)).status is Status.PASS
 
+    @pytest.mark.parametrize("host", [LOOPBACK, "localhost"])
     @pytest.mark.parametrize("delay", [0.0, 0.1])
     @pytest.mark.parametrize("scheme", ["redis", "rediss"])
-    def test_a_peer_that_accepts_and_closes(self, delay: float, scheme: str) -> None:
-        """A proxy with no backend: ``closed``, not protocol, tls or error, plain or TLS."""
+    def test_a_peer_that_accepts_and_closes(self, delay: float, scheme: str, host: str) -> None:
+        """A proxy with no backend: ``closed``, not protocol, tls or error, plain or TLS, by
+        address or by a name (looked up again, in a daemon thread)."""
         with vf.closing_listener(delay) as listener:
-            diagnosis = _diagnose(f"{scheme}://{LOOPBACK}:{listener.port}/0")
+            diagnosis = _diagnose(f"{scheme}://{host}:{listener.port}/0")
         ping = diagnosis.checks[0]
         assert (ping.key, ping.reason) == ("redis:ping", "closed"), ping.output
         assert "rediss" not in (ping.hint or "") and "CA" not in (ping.hint or "")

@@ -145,14 +145,24 @@ async def closes_unasked(target: RedisTarget, deadline: float, wait: float = 0.2
                 found = await in_daemon_thread(
                     lambda: socket.getaddrinfo(host, port, type=socket.SOCK_STREAM), budget
                 )
-                address = found[0][4]
-                reader, writer = await asyncio.open_connection(str(address[0]), int(address[1]))
+                reader, writer = await _open_first(found)
             return await reader.read(1) == b""
     except (OSError, TimeoutError):
         return False
     finally:
         if writer is not None:
             writer.close()
+
+
+async def _open_first(found: list[Any]) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+    """A connection to the first of getaddrinfo's addresses that accepts one."""
+    error: OSError = ConnectionRefusedError("no address")
+    for address in dict.fromkeys(info[4][:2] for info in found):
+        try:
+            return await asyncio.open_connection(str(address[0]), int(address[1]))
+        except OSError as exc:
+            error = exc
+    raise error
 
 
 def _probe_ssl_connection_class() -> type:
