@@ -134,7 +134,7 @@ async def closes_unasked(target: RedisTarget, deadline: float, wait: float = 0.2
     """Whether the peer closes a fresh connection before it is sent anything (a proxy with no
     backend does; a Redis, TLS port or not, waits for the client): up to ``wait`` seconds.
     A host name is looked up in a daemon thread, as in :func:`resolve`."""
-    budget = min(wait, step_timeout(deadline))
+    budget = min(wait, step_timeout(deadline) / 2)  # half what is left: the verdict comes first
     writer = None
     try:
         async with asyncio.timeout(budget):
