@@ -196,6 +196,24 @@ class TestWrongMode:
             assert "REDIS_MODE=sentinel" in (ping.hint or "")
             assert "REDIS_SENTINELS" in (ping.hint or "")
 
+    def test_without_info_a_sentinel_is_told_by_its_unknown_set(
+        self, redis_sentinels_per_module: SentinelSetup
+    ) -> None:
+        """A sentinel user without INFO, --write: a Sentinel knows no SET, and says so."""
+        sentinel = redis_sentinels_per_module.sentinels[0]
+        with RawRedis.connect(sentinel.port) as conn:
+            conn.check("ACL", "SETUSER", "no-info", "on", ">pw-3z", "+@all", "-info")
+        try:
+            url = f"redis://no-info:pw-3z@{sentinel.address}/0"
+            diagnosis = _diagnose(url, write=True)
+            assert diagnosis.reason == "mode_sentinel", [
+                (c.key, c.output) for c in diagnosis.checks
+            ]
+            assert "unknown command" in diagnosis.checks[0].output.lower()
+        finally:
+            with RawRedis.connect(sentinel.port) as conn:
+                conn.call("ACL", "DELUSER", "no-info")
+
     def test_a_cluster_node_fails_naming_cluster_mode(
         self, redis_cluster_per_module: ClusterSetup
     ) -> None:
