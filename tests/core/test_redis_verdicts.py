@@ -363,6 +363,22 @@ class TestResp2Fallback:
             with server.client() as conn:
                 conn.call("ACL", "DELUSER", "app")
 
+    @pytest.mark.parametrize("transport", ["tls", "unix"])
+    def test_no_hello_over_tls_and_a_unix_socket(
+        self, tmp_path: Any, tls_files: Any, redis_server_bin: str, transport: str
+    ) -> None:
+        """The fallback is the connection's, whatever its class: TLS, unix socket."""
+        from tests.servers.redis_faults import redis_server
+
+        socket_path = tmp_path / "r.sock"
+        extra = ("--unixsocket", str(socket_path)) if transport == "unix" else ()
+        tls = tls_files if transport == "tls" else None
+        with redis_server("--rename-command", "HELLO", "", *extra, tls=tls, workdir=tmp_path) as s:
+            url = s.url(ca=tls_files.ca) if tls else f"unix://{socket_path}"
+            diagnosis = _diagnose(url, write=True)
+        assert diagnosis.status is Status.PASS, [(c.key, c.output) for c in diagnosis.checks]
+        assert _check(diagnosis, "redis:ping").details["protocol"] == 2
+
     def test_protocol_3_asked_for_cannot_fall_back(
         self, redis_hello_renamed_per_module: RedisServer
     ) -> None:
