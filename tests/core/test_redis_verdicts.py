@@ -440,7 +440,7 @@ class TestRepliesWithAMeaning:
         assert _diagnose(redis_server.url(db=15)).status is Status.PASS
 
     @pytest.mark.parametrize("host", [LOOPBACK, "localhost"])
-    @pytest.mark.parametrize("delay", [0.0, 0.1])
+    @pytest.mark.parametrize("delay", [0.0, 0.02])
     @pytest.mark.parametrize("scheme", ["redis", "rediss"])
     def test_a_peer_that_accepts_and_closes(self, delay: float, scheme: str, host: str) -> None:
         """A proxy with no backend: ``closed``, not protocol, tls or error, plain or TLS, by

@@ -130,7 +130,7 @@ async def open_probe_connection(
     return conn
 
 
-async def closes_unasked(target: RedisTarget, deadline: float, wait: float = 0.25) -> bool:
+async def closes_unasked(target: RedisTarget, deadline: float, wait: float = 0.15) -> bool:
     """Whether the peer closes a fresh connection before it is sent anything (a proxy with no
     backend does; a Redis, TLS port or not, waits for the client): up to ``wait`` seconds.
     A host name is looked up in a daemon thread, as in :func:`resolve`."""
