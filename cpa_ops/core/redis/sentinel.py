@@ -24,11 +24,7 @@ from cpa_ops.core.redis.checks import (
 from cpa_ops.core.redis.cluster import node_deadline
 from cpa_ops.core.redis.connection import remaining
 from cpa_ops.core.redis.facts import pairs, text
-from cpa_ops.core.redis.model import (
-    PROBE_CLIENT_NAME,
-    NodeState,
-    TopologyDiagnosis,
-)
+from cpa_ops.core.redis.model import PROBE_CLIENT_NAME, NodeState, TopologyDiagnosis
 from cpa_ops.core.redis.node import INFO, ROLE, NodeProbes, health_key
 from cpa_ops.core.redis.reasons import REASONS
 from cpa_ops.core.urls import HEALTH_KEY_PREFIX
@@ -319,12 +315,9 @@ def _sentinel_checks(
             )
             continue
         if state.role in ("master", "slave"):  # REDIS_SENTINELS names a data node
-            said = f"ROLE answers {state.role}, not sentinel"
-            checks.append(
-                fault_check(
-                    "sentinel", "not_sentinel", said, status=Status.WARN, component_id=address
-                )
-            )
+            said, warn = f"ROLE answers {state.role}, not sentinel", Status.WARN
+            check = fault_check("sentinel", "not_sentinel", said, status=warn, component_id=address)
+            checks.append(check)
             continue
         names = _named_master(state)
         agrees = master_address is None or names == master_address
