@@ -61,10 +61,20 @@ def health(
         bool,
         typer.Option(
             "--write",
-            help="Also SET (PX 10000) and DEL a key cpa-ops:health:<host>:<pid>: catches "
+            help="Also SET (PX 10000) and DEL a key <prefix><host>:<pid>: catches "
             "read-only replicas, OOM and paused writes.",
         ),
     ] = False,
+    write_prefix: Annotated[
+        str | None,
+        typer.Option(
+            "--write-prefix",
+            metavar="PREFIX",
+            help="The --write key's prefix (overrides REDIS_HEALTH_KEY_PREFIX; default "
+            "cpa-ops:health:): an ACL user needs ~<prefix>* +set +del.",
+            show_default=False,
+        ),
+    ] = None,
     wait: Annotated[
         float | None,
         typer.Option(
@@ -113,7 +123,11 @@ def health(
 
     context = cli_context(ctx)
     terminal = context.terminal
-    overrides = {"redis_url": redis_url, **topology_overrides(mode, sentinels, sentinel_master)}
+    overrides = {
+        "redis_url": redis_url,
+        "redis_health_key_prefix": write_prefix,
+        **topology_overrides(mode, sentinels, sentinel_master),
+    }
     budget = (wait or 0.0) + timeout
     hard_end = context.started_at + budget
     loaded: list[Settings] = []  # the settings, once known: the watchdog's verdict names them

@@ -31,7 +31,11 @@ async def health_report(
 
     deadline = max(deadline, time.monotonic() + _MIN_BUDGET)
     diagnosis = await diagnose(
-        settings.redis_target, deadline=deadline, write=write, warn_ms=warn_ms
+        settings.redis_target,
+        deadline=deadline,
+        write=write,
+        warn_ms=warn_ms,
+        write_prefix=settings.redis_health_key_prefix,
     )
     return Report((*diagnosis.checks, *config_checks(settings)))
 

@@ -36,6 +36,7 @@ from cpa_ops.core.target import RedisTarget, secrets_given
 from cpa_ops.core.terminal import visible_controls
 from cpa_ops.core.urls import (
     DEFAULT_REDIS_URL,
+    HEALTH_KEY_PREFIX,
     UNIX_URL,
     check_host_port,
     dsn_host,
@@ -72,6 +73,8 @@ ACCEPTED: dict[str, str] = {
     "log_level": LOG_LEVELS_ACCEPTED,
     "allowed_exception_messages": "a comma-separated list of exception classes as module.Class "
     "(e.g. myservice.errors.QuotaExceeded,TimeoutError)",
+    "redis_health_key_prefix": "a key prefix of 1 to 200 printable characters without spaces "
+    "(default cpa-ops:health:)",
 }
 _CLASS_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)*")
 # Variables whose value is never repeated back in an error.
@@ -132,6 +135,11 @@ class Settings(BaseSettings):
         default=(),
         description="Exception classes (module.Class, comma-separated) whose messages are kept "
         "in staging and production logs and Sentry; other messages are withheld.",
+    )
+    redis_health_key_prefix: str = Field(
+        default=HEALTH_KEY_PREFIX,
+        description="The start of the key `cpa-ops health --write` sets and deletes (an ACL "
+        "user needs ~<prefix>* +set +del).",
     )
 
     @model_validator(mode="before")
@@ -216,6 +224,19 @@ class Settings(BaseSettings):
             if not _CLASS_NAME.fullmatch(name):
                 raise ValueError(f"entry {number} ({shown_value(name)}) is not a module.Class name")
         return names
+
+    @field_validator("redis_health_key_prefix", mode="before")
+    @classmethod
+    def _check_health_key_prefix(cls, value: Any) -> Any:
+        if not isinstance(value, str):
+            raise ValueError("is not a string")
+        if not value:
+            raise ValueError("is empty")
+        if len(value) > 200:
+            raise ValueError("is longer than 200 characters")
+        if any(c.isspace() or not c.isprintable() for c in value):
+            raise ValueError("contains white space or a control character")
+        return value
 
     @cached_property
     def redis_target(self) -> RedisTarget:

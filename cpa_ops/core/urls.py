@@ -16,6 +16,8 @@ from cpa_ops.core.known_secrets import MASK
 
 REDIS_SCHEMES = ("redis", "rediss", "unix")
 DEFAULT_REDIS_URL = "redis://localhost:6379/0"
+#: the start of the key ``cpa-ops health --write`` sets and deletes (REDIS_HEALTH_KEY_PREFIX)
+HEALTH_KEY_PREFIX = "cpa-ops:health:"
 DEFAULT_PORT = 6379
 # Query parameters redis-py reads a secret from.
 SECRET_QUERY_KEYS = frozenset({"password", "pass", "pwd", "auth", "token", "ssl_password"})
@@ -94,6 +96,11 @@ def validate_redis_url(url: str, mode: str = "standalone") -> None:
                 raise ValueError(f"{where}{exc}") from None
             if seed.lower().startswith("unix:"):
                 raise ValueError(f"{where}is a unix socket: Redis Cluster needs host:port seeds")
+            if any(db.lstrip("0") for db in _databases(seed)):
+                raise ValueError(
+                    f"{where}names a database other than 0: Redis Cluster has only db 0 "
+                    "(use /0 or no path)"
+                )
         return
     if "," in url and url.count("://") > 1:
         raise ValueError("is a list of URLs, which only REDIS_MODE=cluster accepts")
@@ -167,6 +174,13 @@ def socket_path(url: str) -> str:
 def _check_db(db: str | None, expected: str) -> None:
     if db and not (db.isascii() and db.isdigit()):
         raise ValueError(f"has a database that is not a whole number (expected {expected})")
+
+
+def _databases(url: str) -> list[str]:
+    """The database numbers a TCP Redis URL names, as written: its path and its ``db`` option."""
+    parts = _split(url)
+    candidates = (parts.path.lstrip("/"), dict(parse_qsl(parts.query)).get("db"))
+    return [candidate for candidate in candidates if candidate]
 
 
 def _check_url_options(scheme: str, query: str) -> None:

@@ -22,6 +22,7 @@ import pytest
 
 from tests.conftest import BIN, Ran, clean_env, run_cpa_ops
 from tests.servers import redis_faults as faults
+from tests.servers import redis_verdict_faults as vf
 from tests.servers.net import free_port, wait_until
 from tests.servers.redis_faults import RedisServer, TlsFiles
 from tests.servers.redis_fixtures import REDIS_PASSWORD
@@ -75,7 +76,7 @@ def _check(document: Any, key: str) -> dict[str, Any]:
 
 
 def _no_secret(ran: Ran) -> None:
-    for secret in (REDIS_PASSWORD, WRONG_PASSWORD, faults.CLIENT_KEY_PASSWORD):
+    for secret in (REDIS_PASSWORD, WRONG_PASSWORD, faults.CLIENT_KEY_PASSWORD, vf.ACL_PASSWORD):
         assert secret not in ran.stdout + ran.stderr, f"a password was shown\n{_shown(ran)}"
 
 
@@ -113,6 +114,13 @@ def _server_url(**url_args: Any) -> Callable[[Any, TlsFiles], str]:
     return url
 
 
+def _acl_url(user: str) -> Callable[[Any, TlsFiles], str]:
+    def url(server: RedisServer, _: TlsFiles) -> str:
+        return vf.acl_url(server, user)
+
+    return url
+
+
 def _fake_host_url(_: Any, __: TlsFiles) -> str:
     return f"redis://redis{faults.FAKE_DOMAIN}:6379/0"
 
@@ -124,10 +132,11 @@ FAULTS = {
     "sigstop": Fault("redis_frozen", _server_url(), "read_timeout"),
     "no-password": Fault("redis_with_password", _server_url(), "auth"),
     "wrong-password": Fault("redis_with_password", _server_url(password=WRONG_PASSWORD), "auth"),
+    # the right password, a user allowed no command: the ACL's refusal, not the credentials'
     "noperm": Fault(
         "redis_acl_limited",
         _server_url(password=REDIS_PASSWORD, user=faults.LIMITED_USER),
-        "auth",
+        "denied",
     ),
     "not-redis": Fault("http_listener", _port_url(), "protocol"),
     "tls-other-ca": Fault("redis_tls", _server_url(ca="other_ca"), "tls"),
@@ -152,6 +161,34 @@ FAULTS = {
     "paused-write": Fault(
         "redis_write_paused", _server_url(), "write_timeout", "redis:write", ("--write",)
     ),
+    # --- issue 14: ACL, mode, protocol, replies ---
+    "denied-ping": Fault("redis_acl_users_per_module", _acl_url("no-ping"), "denied"),
+    "write-denied": Fault(
+        "redis_acl_users_per_module",
+        _acl_url("app-keys"),
+        "write_denied",
+        "redis:write",
+        ("--write",),
+        output=r"no permissions",
+    ),
+    "sentinel-port": Fault(
+        "redis_sentinels_per_module", lambda s, _: s.sentinels[0].url, "mode_sentinel"
+    ),
+    "cluster-node": Fault(
+        "redis_cluster_per_module", lambda c, _: c.masters[0].url, "mode_cluster", args=("--write",)
+    ),
+    # protocol=3 asked for, a server without HELLO: no fallback; the server echoes the password
+    "resp3-unsupported": Fault(
+        "redis_hello_renamed",
+        lambda s, _: s.url(password=REDIS_PASSWORD) + "?protocol=3",
+        "resp3_unsupported",
+    ),
+    "busy": Fault("redis_busy", _server_url(), "busy", output="BUSY"),
+    "noreplicas-write": Fault(
+        "redis_noreplicas", _server_url(), "noreplicas", "redis:write", ("--write",)
+    ),
+    "db-out-of-range": Fault("redis_server", _server_url(db=99), "db_range"),
+    "closed": Fault("closing_listener", _port_url(), "closed"),
 }
 
 

@@ -89,11 +89,12 @@ ROWS = {
         "redis_with_password", _server(password="not-the-password"), "connect", "auth"
     ),
     "no-password": Row("redis_with_password", _server(), "connect", "auth"),
+    # the right password: NOPERM is the ACL's, not the credentials' (auth)
     "noperm": Row(
         "redis_acl_limited",
         _server(user=faults.LIMITED_USER, password=REDIS_PASSWORD),
         "connect",
-        "auth",
+        "denied",
     ),
     "max-clients": Row("redis_max_clients", _server(), "connect", "max_clients"),
     "loading": Row("redis_loading", _server(), "read", "loading"),

@@ -44,6 +44,8 @@ def array(*items: bytes) -> bytes:
 
 
 OK = b"+OK\r\n"
+#: a script's "reply" that closes the connection instead (a proxy dropping a command)
+HANG_UP = b""
 PONG = b"+PONG\r\n"
 HELLO_3 = b"%1\r\n$5\r\nproto\r\n:3\r\n"  # enough of a RESP3 HELLO map for redis-py
 HANDSHAKE: Script = {"HELLO": HELLO_3, "CLIENT SETNAME": OK, "CLIENT SETINFO": OK, "SELECT": OK}
@@ -72,6 +74,24 @@ def scenarios(text: str = EVIL) -> dict[str, Script]:
         "info": {**HANDSHAKE, "PING": PONG, "INFO": info_reply(text)},
         # sentinel and cluster commands are all refused with the text
         "topology": {**HANDSHAKE, "PING": PONG, "INFO": info_reply(text)},
+        # a proxy that hangs up on INFO, or on SET (after PING and INFO answered)
+        "drops-info": {**HANDSHAKE, "PING": PONG, "INFO": HANG_UP},
+        "drops-set": {**HANDSHAKE, "PING": PONG, "INFO": info_reply(""), "SET": HANG_UP},
+        # a Redis 5: no HELLO (its error as Redis 5 words it), RESP2 only; SET and DEL work
+        "redis5": {
+            "HELLO": b"-ERR unknown command `HELLO`, with args beginning with: `3`, \r\n",
+            "CLIENT SETNAME": OK,
+            "SELECT": OK,
+            "PING": PONG,
+            "INFO": bulk(
+                "# Server\r\nredis_version:5.0.14\r\nredis_mode:standalone\r\n"
+                "# Clients\r\nconnected_clients:1\r\nmaxclients:10000\r\n"
+                "# Memory\r\nused_memory:1048576\r\nmaxmemory:0\r\n"
+                "maxmemory_policy:noeviction\r\n# Replication\r\nrole:master\r\n"
+            ),
+            "SET": OK,
+            "DEL": b":1\r\n",
+        },
     }
 
 
@@ -122,7 +142,10 @@ def evil_redis(scenario: str = "ping", *, text: str = EVIL) -> Iterator[EvilRedi
             with contextlib.suppress(OSError, ValueError):
                 while (command := _read_command(self.rfile)) is not None:
                     seen.append(command)
-                    self.wfile.write(reply(command))
+                    answer = reply(command)
+                    if answer == HANG_UP:
+                        return  # the connection closes, no reply
+                    self.wfile.write(answer)
                     self.wfile.flush()
 
     class Server(socketserver.ThreadingTCPServer):

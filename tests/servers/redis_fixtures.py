@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 
 from tests.servers import redis_faults as faults
+from tests.servers import redis_verdict_faults as verdict_faults
 from tests.servers.redis_faults import BlackHole, RedisServer, SilentListener, TlsFiles
 from tests.servers.redis_topology import ClusterSetup, SentinelSetup, running
 
@@ -246,3 +247,34 @@ def redis_hello_renamed_per_module(
     """One HELLO-renamed server shared by a module's tests (any password gets the echo)."""
     with faults.hello_renamed_redis(workdir=tmp_path_factory.mktemp("redis")) as server:
         yield server
+
+
+# --- issue 14: ACL users, BUSY, NOREPLICAS, a listener that closes -------------------------
+
+
+@pytest.fixture(scope="module")
+def redis_acl_users_per_module(
+    redis_server_bin: str, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[RedisServer]:
+    """One server with the least-privilege users of redis_verdict_faults.ACL_USERS."""
+    with verdict_faults.acl_users_redis(workdir=tmp_path_factory.mktemp("redis")) as server:
+        yield server
+
+
+@pytest.fixture
+def redis_busy(redis_server_dir: Path) -> Iterator[RedisServer]:
+    """A Lua script past busy-reply-threshold (50 ms): -BUSY; killed before the stop."""
+    with verdict_faults.busy_redis(workdir=redis_server_dir) as server:
+        yield server
+
+
+@pytest.fixture
+def redis_noreplicas(redis_server_dir: Path) -> Iterator[RedisServer]:
+    with verdict_faults.noreplicas_redis(workdir=redis_server_dir) as server:
+        yield server
+
+
+@pytest.fixture
+def closing_listener() -> Iterator[verdict_faults.ClosingListener]:
+    with verdict_faults.closing_listener() as listener:
+        yield listener

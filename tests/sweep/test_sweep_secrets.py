@@ -110,8 +110,10 @@ CASES = [(s, p, f) for s in SHAPES for p in PLACEMENTS for f in FORMATS]
 def test_health_in_process(
     redis_hello_renamed_per_module: RedisServer, shape: str, placement: str, output: str
 ) -> None:
+    """protocol=3 asked for: no RESP2 fallback, so the verdict shows the server's echo."""
     secret = SHAPES[shape]
     url = PLACEMENTS[placement](f"127.0.0.1:{redis_hello_renamed_per_module.port}", secret)
+    url += ("&" if "?" in url else "?") + "protocol=3"
     outcome = in_process(
         ["health", "--format", output, "--timeout", "2"], {"REDIS_URL": url, "NO_COLOR": "1"}
     )

@@ -11,10 +11,10 @@ retries, step timeouts cut from one deadline (a ``time.monotonic()`` instant), a
 naming the fault by a reason code (:data:`REASONS`).
 
 This face only re-exports; the modules below it never import it. Layers, lowest first:
-``reasons``, ``facts``, ``model``, ``classify``, ``tls_files``/``unix_socket``/``preflight``,
-``connection``, ``node``, ``sync_state``, ``checks``, then the
-verdicts ``standalone``, ``cluster``, ``sentinel`` (dispatched by ``probe``), ``clients``,
-``latency`` and ``sampling`` (``cpa-ops ping``).
+``reasons``, ``facts``, ``model``, ``handshake``, ``classify``,
+``tls_files``/``unix_socket``/``preflight``, ``connection``, ``node``, ``sync_state``, ``acl``,
+``mode``, ``checks``, then the verdicts ``standalone``, ``cluster``, ``sentinel`` (dispatched by
+``probe``), ``clients``, ``latency`` and ``sampling`` (``cpa-ops ping``).
 """
 
 from __future__ import annotations

@@ -4,9 +4,11 @@ shape, and the per-node and per-server checks built from them."""
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import replace
 from typing import Any
 
 from cpa_ops.core.health import Check, Status, worst
+from cpa_ops.core.redis.acl import info_check, info_warning
 from cpa_ops.core.redis.facts import ClusterNodeEntry, ServerFacts, parse_info_fields, ranges
 from cpa_ops.core.redis.model import NodeState, TopologyDiagnosis
 from cpa_ops.core.redis.reasons import reason_of
@@ -319,10 +321,12 @@ def topology_verdict(
 
 
 def node_limit_checks(states: Iterable[NodeState]) -> list[Check]:
-    """``redis:memory`` and ``redis:clients`` of every node that answered INFO."""
-    return [
-        check
-        for state in states
-        if state.facts is not None
-        for check in limit_checks(state.facts, component_id=state.address)
-    ]
+    """``redis:memory`` and ``redis:clients`` of every node that answered INFO, and a warning
+    ``redis:info`` for each node that refused it (its limits were not checked)."""
+    checks = []
+    for state in states:
+        if state.facts is not None:
+            checks.extend(limit_checks(state.facts, component_id=state.address))
+        elif (warning := info_warning(state)) is not None:
+            checks.append(replace(info_check(warning, "<user>"), component_id=state.address))
+    return checks

@@ -1,8 +1,9 @@
 """The services' Redis: a client (or pool) for any REDIS_MODE, and the liveness boolean.
 
-Every client sets explicit timeouts, retries only connection errors and timeouts (twice, with
-a short capped backoff), and lets a caller that finds every connection in use wait a bounded
-time for one instead of failing at once.
+Every client speaks the probe's handshake (cpa_ops.core.redis.handshake: RESP2 with a Redis
+without HELLO, a refused CLIENT SETNAME costs only the name), sets explicit timeouts, retries
+only connection errors and timeouts (twice, with a short capped backoff), and lets a caller
+that finds every connection in use wait a bounded time for one instead of failing at once.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import weakref
 from typing import TYPE_CHECKING, Any
 
 from cpa_ops.core.redis.facts import parse_info_fields, text
+from cpa_ops.core.redis.handshake import handshake_class, use_handshake
 from cpa_ops.core.urls import parse_host_port
 
 if TYPE_CHECKING:
@@ -63,12 +65,13 @@ async def create_redis_pool(
         return _sentinel_pool(settings, acquire_timeout, options)
     from redis.asyncio import BlockingConnectionPool
 
-    return BlockingConnectionPool.from_url(
+    pool = BlockingConnectionPool.from_url(
         settings.redis_target.url,
         max_connections=settings.redis_max_connections,
         timeout=acquire_timeout,
         **options,
     )
+    return use_handshake(pool)
 
 
 async def create_redis_client(
@@ -175,7 +178,7 @@ def _sentinel_pool(
         # REDIS_URL's own options (client_name may be one) win, as from_url lets them
         **{**options, **url_options},
     )
-    return pool
+    return use_handshake(pool)
 
 
 async def check_redis_health(
@@ -236,9 +239,11 @@ def _busy_pool_ping(pool: Any) -> asyncio.Future[Any]:
 async def _ping_outside(pool: Any) -> bool:
     from cpa_ops.core.redis.model import PROBE_CLIENT_NAME
 
-    connection = pool.connection_class(
-        **{**pool.connection_kwargs, "client_name": PROBE_CLIENT_NAME}
+    # the probe's handshake: a refused CLIENT SETNAME is not an unhealthy Redis
+    connection_class = handshake_class(
+        pool.connection_class, "protocol" not in pool.connection_kwargs
     )
+    connection = connection_class(**{**pool.connection_kwargs, "client_name": PROBE_CLIENT_NAME})
     try:
         await connection.connect()
         await connection.send_command("PING")

@@ -29,9 +29,14 @@ from cpa_ops.core.redis.facts import (
     text,
     whole,
 )
-from cpa_ops.core.redis.model import PROBE_CLIENT_NAME, NodeState, TopologyDiagnosis
+from cpa_ops.core.redis.model import (
+    PROBE_CLIENT_NAME,
+    NodeState,
+    TopologyDiagnosis,
+)
 from cpa_ops.core.redis.node import INFO, ROLE, NodeProbes, health_key
 from cpa_ops.core.redis.reasons import reason_of
+from cpa_ops.core.urls import HEALTH_KEY_PREFIX
 
 if TYPE_CHECKING:
     from cpa_ops.core.target import RedisTarget
@@ -49,13 +54,15 @@ def node_deadline(deadline: float) -> float:
     return deadline - left + max(left - CLOSE_MARGIN, left / 2)
 
 
-def key_in_slots(slots: Iterable[tuple[int, int]], tries: int = 20_000) -> str | None:
+def key_in_slots(
+    slots: Iterable[tuple[int, int]], tries: int = 20_000, prefix: str = HEALTH_KEY_PREFIX
+) -> str | None:
     """A health key whose hash slot is in ``slots`` (so this master owns it), or None."""
     from redis.crc import key_slot
 
     ranges_ = list(slots)
     for n in range(tries):
-        key = health_key(f":{n}")
+        key = health_key(f":{n}", prefix)
         slot = key_slot(key.encode())
         if any(first <= slot <= last for first, last in ranges_):
             return key
@@ -69,6 +76,7 @@ async def probe_cluster(
     write: bool = False,
     warn_ms: float = 100.0,
     client_name: str = PROBE_CLIENT_NAME,
+    write_prefix: str = HEALTH_KEY_PREFIX,
 ) -> TopologyDiagnosis:
     """Diagnose the cluster reachable through the target's seeds by ``deadline``.
 
@@ -87,7 +95,9 @@ async def probe_cluster(
             ),
             None,
         )
-        return key_in_slots(me.slots) if me and me.is_master and me.slots else None
+        if not (me and me.is_master and me.slots):
+            return None
+        return key_in_slots(me.slots, prefix=write_prefix)
 
     probes = NodeProbes(node_deadline(deadline), client_name)
     tasks: dict[str, asyncio.Task[NodeState]] = {}

@@ -16,7 +16,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from cpa_ops.core.redis.classify import classify_failure
+from cpa_ops.core.redis.classify import classify_failure, hung_up
+from cpa_ops.core.redis.handshake import use_handshake
 from cpa_ops.core.redis.model import ProbeFailure
 
 if TYPE_CHECKING:
@@ -119,14 +120,55 @@ async def open_probe_connection(
     )
     if pool.connection_class is SSLConnection:
         pool.connection_class = _probe_ssl_connection_class()
+    use_handshake(pool)
     conn: AbstractConnection = pool.make_connection()  # type: ignore[no-untyped-call]
     opened.append(conn)
     try:
         await conn.connect()  # type: ignore[no-untyped-call]
     except Exception as exc:
-        failure = connect_failure(target, exc, conn)
-        raise failure or classify_failure(exc, phase="connect") from None
+        failure = connect_failure(target, exc, conn) or classify_failure(exc, phase="connect")
+        # a TLS port fed plain text hangs up too, but only once it was sent something
+        hangs_up = failure.reason in ("protocol", "tls") and hung_up(exc)
+        if hangs_up and await closes_unasked(target, deadline):
+            detail = f"{target.address} accepted the connection and closed it unasked"
+            failure = ProbeFailure("closed", detail)
+        raise failure from None
     return conn
+
+
+async def closes_unasked(target: RedisTarget, deadline: float, wait: float = 0.15) -> bool:
+    """Whether the peer closes a fresh connection before it is sent anything (a proxy with no
+    backend does; a Redis, TLS port or not, waits for the client): up to ``wait`` seconds.
+    A host name is looked up in a daemon thread, as in :func:`resolve`."""
+    budget = min(wait, step_timeout(deadline) / 2)  # half what is left: the verdict comes first
+    writer = None
+    try:
+        async with asyncio.timeout(budget):
+            if target.is_unix:
+                reader, writer = await asyncio.open_unix_connection(target.address)
+            else:
+                host, port = target.host, target.port
+                found = await in_daemon_thread(
+                    lambda: socket.getaddrinfo(host, port, type=socket.SOCK_STREAM), budget
+                )
+                reader, writer = await _open_first(found)
+            return await reader.read(1) == b""
+    except (OSError, TimeoutError):
+        return False
+    finally:
+        if writer is not None:
+            writer.close()
+
+
+async def _open_first(found: list[Any]) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+    """A connection to the first of getaddrinfo's addresses that accepts one."""
+    error: OSError = ConnectionRefusedError("no address")
+    for address in dict.fromkeys(info[4][:2] for info in found):
+        try:
+            return await asyncio.open_connection(str(address[0]), int(address[1]))
+        except OSError as exc:
+            error = exc
+    raise error
 
 
 def _probe_ssl_connection_class() -> type:

@@ -21,6 +21,7 @@ from cpa_ops.core.redis.connection import (
 )
 from cpa_ops.core.redis.facts import ServerFacts, text
 from cpa_ops.core.redis.model import PROBE_CLIENT_NAME, WRITE_KEY_TTL_MS, NodeState, ProbeFailure
+from cpa_ops.core.urls import HEALTH_KEY_PREFIX
 
 if TYPE_CHECKING:
     from redis.asyncio.connection import AbstractConnection
@@ -33,12 +34,12 @@ ROLE = ("ROLE",)
 WriteKey = Callable[[Mapping[str, Any]], str | None]
 
 
-def health_key(slot_tag: str | None = None) -> str:
-    """``cpa-ops:health:<host>:<pid>``: this process's own key; with ``slot_tag`` (a cluster
-    looking for a key in a master's slots) ``cpa-ops:health:{<host>:<pid><slot_tag>}``, hash-
-    tagged whole."""
+def health_key(slot_tag: str | None = None, prefix: str = HEALTH_KEY_PREFIX) -> str:
+    """``<prefix><host>:<pid>`` (``cpa-ops:health:`` by default, REDIS_HEALTH_KEY_PREFIX):
+    this process's own key; with ``slot_tag`` (a cluster looking for a key in a master's slots)
+    ``<prefix>{<host>:<pid><slot_tag>}``, hash-tagged whole."""
     own = f"{socket.gethostname()}:{os.getpid()}"
-    return f"cpa-ops:health:{own}" if slot_tag is None else f"cpa-ops:health:{{{own}{slot_tag}}}"
+    return f"{prefix}{own}" if slot_tag is None else f"{prefix}{{{own}{slot_tag}}}"
 
 
 def deadline_text(budget: float) -> str:
@@ -69,6 +70,7 @@ async def probe_node(
     connect_ms = rtt_ms = write_ms = None
     facts: ServerFacts | None = None
     write_failure = None
+    writing = False
     try:
         try:
             async with timeout_at(deadline):
@@ -76,6 +78,7 @@ async def probe_node(
                 started = time.perf_counter()
                 conn = await open_probe_connection(target, deadline, client_name, opened)
                 connect_ms = (time.perf_counter() - started) * 1000
+                replies.update(handshake_replies(conn))
                 try:
                     rtt_ms = (await send_command(conn, deadline, "PING")).raise_error().elapsed_ms
                 except ProbeFailure as failure:
@@ -92,6 +95,7 @@ async def probe_node(
                 facts = ServerFacts.from_reply(replies.get("INFO"))
                 key = write_key(replies) if write_key else None
                 if key is not None:
+                    writing = True
                     try:
                         set_reply = await send_command(
                             conn, deadline, "SET", key, "1", "PX", WRITE_KEY_TTL_MS, phase="write"
@@ -104,7 +108,10 @@ async def probe_node(
                         write_failure = failure
         except TimeoutError:
             # the deadline ran out before redis-py's own timeouts fired
-            raise ProbeFailure("deadline", deadline_text(budget)) from None
+            if not writing:
+                raise ProbeFailure("deadline", deadline_text(budget)) from None
+            # the node answered: the write (shown on redis:write) did not, in time
+            write_failure = ProbeFailure("write_timeout", deadline_text(budget))
     except ProbeFailure as failure:
         return NodeState(
             target.address,
@@ -133,6 +140,13 @@ async def probe_node(
         connect_ms=connect_ms,
         facts=facts,
     )
+
+
+def handshake_replies(conn: Any) -> dict[str, Any]:
+    """What the connection's handshake was refused (cpa_ops.core.redis.handshake): HELLO (the
+    server has none: RESP2 was used) and CLIENT SETNAME (the connection has no name)."""
+    refused = {"HELLO": conn.hello_refused, "CLIENT SETNAME": conn.name_refused}
+    return {command: error for command, error in refused.items() if error is not None}
 
 
 def _role(replies: dict[str, Any]) -> str | None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from cpa_ops.core.redis.model import PROBE_CLIENT_NAME, Diagnosis
+from cpa_ops.core.urls import HEALTH_KEY_PREFIX
 
 if TYPE_CHECKING:
     from cpa_ops.core.target import RedisTarget
@@ -17,24 +18,40 @@ async def diagnose(
     write: bool = False,
     warn_ms: float = 100.0,
     client_name: str = PROBE_CLIENT_NAME,
+    write_prefix: str = HEALTH_KEY_PREFIX,
 ) -> Diagnosis:
     """Diagnose ``target`` (``settings.redis_target``) by ``deadline``, a time.monotonic()
     instant; never raises for a Redis fault. ``write`` also SETs PX and DELs a health key;
-    a round-trip over ``warn_ms`` warns."""
+    a round-trip over ``warn_ms`` warns. The health key's name starts with ``write_prefix``."""
     if target.mode == "cluster":
         from cpa_ops.core.redis.cluster import probe_cluster
 
         return await probe_cluster(
-            target, deadline=deadline, write=write, warn_ms=warn_ms, client_name=client_name
+            target,
+            deadline=deadline,
+            write=write,
+            warn_ms=warn_ms,
+            client_name=client_name,
+            write_prefix=write_prefix,
         )
     if target.mode == "sentinel":
         from cpa_ops.core.redis.sentinel import probe_sentinel
 
         return await probe_sentinel(
-            target, deadline=deadline, write=write, warn_ms=warn_ms, client_name=client_name
+            target,
+            deadline=deadline,
+            write=write,
+            warn_ms=warn_ms,
+            client_name=client_name,
+            write_prefix=write_prefix,
         )
     from cpa_ops.core.redis.standalone import probe_standalone
 
     return await probe_standalone(
-        target, deadline=deadline, write=write, warn_ms=warn_ms, client_name=client_name
+        target,
+        deadline=deadline,
+        write=write,
+        warn_ms=warn_ms,
+        client_name=client_name,
+        write_prefix=write_prefix,
     )

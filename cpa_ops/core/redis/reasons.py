@@ -54,7 +54,7 @@ REASONS: dict[str, Reason] = {
         ),
         Reason(
             "auth",
-            "Redis refused our credentials (NOAUTH, WRONGPASS or NOPERM)",
+            "Redis refused our credentials (NOAUTH or WRONGPASS)",
             "set the right password (and user) in REDIS_URL: redis://user:password@host:6379/0",
         ),
         Reason(
@@ -244,6 +244,87 @@ REASONS: dict[str, Reason] = {
             "no): a restart loses what was written since the last good save",
             "fix the disk or the permissions of Redis's dir, then BGSAVE (or BGREWRITEAOF); "
             "see the server log",
+        ),
+        # --- issue 14: ACL, mode, protocol, replies ---
+        Reason(
+            "denied",
+            "Redis accepted the credentials, but the user's ACL does not allow a command the "
+            "probe needs (NOPERM)",
+            "allow the command for this user: ACL SETUSER <user> +ping (the probe also uses "
+            "+info and +client|setname; both may be denied)",
+        ),
+        Reason(
+            "write_denied",
+            "the user's ACL does not allow SET and DEL of the health key (NOPERM)",
+            "ACL SETUSER <user> ~cpa-ops:health:* +set +del, or point --write-prefix "
+            "(REDIS_HEALTH_KEY_PREFIX) at keys the user may write",
+        ),
+        Reason(
+            "info_denied",
+            "INFO was refused (an ACL without +info, or INFO renamed): checks that read it "
+            "could not run",
+            "ACL SETUSER <user> +info to have memory, clients and replication checked",
+        ),
+        Reason(
+            "mode_sentinel",
+            "REDIS_URL points at a Sentinel, not at a Redis server: its PONG says nothing about "
+            "the data",
+            "set REDIS_MODE=sentinel (--mode sentinel) with REDIS_SENTINELS=host:port,... "
+            "(--sentinels) and REDIS_SENTINEL_MASTER=<name> (--sentinel-master); REDIS_URL then "
+            "gives only the password, db and TLS",
+        ),
+        Reason(
+            "mode_cluster",
+            "the server is a Redis Cluster node: a standalone client gets MOVED for every key "
+            "in another node's slots",
+            "set REDIS_MODE=cluster (--mode cluster) and list seed nodes in REDIS_URL: "
+            "redis://host-1:6379,redis://host-2:6379 (db 0 only)",
+        ),
+        Reason(
+            "not_sentinel",
+            "an address in REDIS_SENTINELS answers as a Redis server, not as a Sentinel",
+            "list the sentinels (port 26379 by default) in REDIS_SENTINELS, or set "
+            "REDIS_MODE=standalone with REDIS_URL at the server",
+        ),
+        Reason(
+            "resp3_unsupported",
+            "REDIS_URL asks for protocol=3, but the server has no HELLO (Redis < 6): RESP3 "
+            "cannot be used",
+            "remove protocol=3 from REDIS_URL (or set protocol=2), or upgrade Redis to 6 or later",
+        ),
+        Reason(
+            "busy",
+            "Redis is running a script or function past busy-reply-threshold (lua-time-limit) "
+            "and refuses other commands (BUSY)",
+            "find the script (the server log, SLOWLOG) and stop it with SCRIPT KILL (FUNCTION "
+            "KILL); one that has written can only be stopped by SHUTDOWN NOSAVE",
+        ),
+        Reason(
+            "noreplicas",
+            "writes are refused: fewer good replicas than min-replicas-to-write (NOREPLICAS)",
+            "bring the replicas back (INFO replication on the master), or lower "
+            "min-replicas-to-write / raise min-replicas-max-lag",
+        ),
+        Reason(
+            "db_range",
+            "the database number in REDIS_URL does not exist on this server (DB index is out "
+            "of range)",
+            "use a db from 0 to the server's databases setting minus 1 (16 by default): "
+            "redis://host:6379/0",
+        ),
+        Reason(
+            "protected_mode",
+            "Redis refuses clients from other hosts: it runs in protected mode, without a "
+            "password for the default user (DENIED)",
+            "set a password (requirepass or an ACL user) on the server and in REDIS_URL, or "
+            "bind Redis to the interface the clients use with protected-mode no",
+        ),
+        Reason(
+            "closed",
+            "the peer closed the connection unasked, without an error reply (a proxy or load "
+            "balancer with no backend or refusing a command, or a server dropping clients)",
+            "check the proxy's backends (HAProxy, Envoy, a cloud load balancer), the commands it "
+            "lets through (PING, INFO, SET, DEL), and that Redis behind it is up; check the port",
         ),
     )
 }

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from cpa_ops.core.health import Check, Status
 from cpa_ops.core.redis.checks import (
+    fault_check,
     node_limit_checks,
     node_ping_check,
     rounded,
@@ -26,6 +27,7 @@ from cpa_ops.core.redis.facts import pairs, text
 from cpa_ops.core.redis.model import PROBE_CLIENT_NAME, NodeState, TopologyDiagnosis
 from cpa_ops.core.redis.node import INFO, ROLE, NodeProbes, health_key
 from cpa_ops.core.redis.reasons import REASONS
+from cpa_ops.core.urls import HEALTH_KEY_PREFIX
 
 if TYPE_CHECKING:
     from cpa_ops.core.target import RedisTarget
@@ -38,6 +40,7 @@ async def probe_sentinel(
     write: bool = False,
     warn_ms: float = 100.0,
     client_name: str = PROBE_CLIENT_NAME,
+    write_prefix: str = HEALTH_KEY_PREFIX,
 ) -> TopologyDiagnosis:
     """Diagnose the Sentinel-managed ``service`` within ``budget`` seconds; never raises for a
     Redis fault.
@@ -84,7 +87,7 @@ async def probe_sentinel(
         node_tasks: dict[str, asyncio.Task[NodeState]] = {}
         replicas: list[dict[str, str]] = []
         if master_address is not None:
-            write_key = (lambda _replies: health_key()) if write else None
+            write_key = (lambda _replies: health_key(prefix=write_prefix)) if write else None
             node_tasks[master_address] = probes.start(
                 target.for_node(master_address), (ROLE, INFO), write_key
             )
@@ -146,6 +149,11 @@ def sentinel_verdict(
     warn_ms: float,
 ) -> TopologyDiagnosis:
     answering = [s for s in sentinel_states if s.reachable]
+    if answering and all(s.role in ("master", "slave") for s in answering):
+        # not one sentinel among them: the set-up is not what REDIS_MODE says (one reason)
+        roles = ", ".join(f"{s.address} is a {s.role}" for s in answering)
+        check = fault_check("master", "not_sentinel", f"ROLE says {roles}")
+        return topology_verdict("sentinel", [check], sentinel_states)
     master_state = node_states.get(master_address) if master_address else None
     checks = [
         _master_check(configured, answering, master_address, named, master_state),
@@ -305,6 +313,11 @@ def _sentinel_checks(
             checks.append(
                 node_ping_check(state, None, Status.WARN, warn_ms, measurement="sentinel")
             )
+            continue
+        if state.role in ("master", "slave"):  # REDIS_SENTINELS names a data node
+            said, warn = f"ROLE answers {state.role}, not sentinel", Status.WARN
+            check = fault_check("sentinel", "not_sentinel", said, status=warn, component_id=address)
+            checks.append(check)
             continue
         names = _named_master(state)
         agrees = master_address is None or names == master_address

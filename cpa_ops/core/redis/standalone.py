@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from dataclasses import replace
+from typing import TYPE_CHECKING, Any
 
-from cpa_ops.core.health import Status
+from cpa_ops.core.health import Check, Status
+from cpa_ops.core.redis.acl import acl_user, info_check, info_warning, with_acl_hints
 from cpa_ops.core.redis.checks import fact_warnings, server_checks, slow_warning
+from cpa_ops.core.redis.facts import text
+from cpa_ops.core.redis.mode import wrong_mode
 from cpa_ops.core.redis.model import PROBE_CLIENT_NAME, NodeState, RedisDiagnosis
 from cpa_ops.core.redis.node import INFO, health_key, probe_node
 from cpa_ops.core.redis.sync_state import syncing_failure, writable_replica_warning
+from cpa_ops.core.urls import HEALTH_KEY_PREFIX
 
 if TYPE_CHECKING:
     from cpa_ops.core.target import RedisTarget
@@ -21,22 +26,44 @@ async def probe_standalone(
     write: bool = False,
     warn_ms: float = 100.0,
     client_name: str = PROBE_CLIENT_NAME,
+    write_prefix: str = HEALTH_KEY_PREFIX,
 ) -> RedisDiagnosis:
     """Diagnose one server by ``deadline`` (a time.monotonic() instant); never raises for a
     Redis fault. Steps: resolve (in a daemon thread), connect (TCP, TLS, AUTH/HELLO, CLIENT
-    SETNAME), PING, INFO, and with ``write`` a SET PX + DEL of this process's health key."""
+    SETNAME), PING, INFO, and with ``write`` a SET PX + DEL of this process's health key
+    (``write_prefix`` first). A Sentinel or a Cluster node fails: REDIS_MODE is wrong."""
     state = await probe_node(
         target,
         deadline=deadline,
         commands=(INFO,),
-        write_key=(lambda _replies: health_key()) if write else None,
+        write_key=(lambda _replies: health_key(prefix=write_prefix)) if write else None,
         client_name=client_name,
     )
-    return diagnosis_of(state, target.masked, write=write, warn_ms=warn_ms)
+    mode = wrong_mode(state)
+    if mode is not None:
+        state = replace(state, reachable=False, reason=mode.reason, detail=mode.detail)
+    user = acl_user(target.connection_options())
+    return diagnosis_of(
+        state,
+        target.masked,
+        write=write,
+        warn_ms=warn_ms,
+        user=target.without_secrets(user),
+        write_prefix=write_prefix,
+    )
 
 
-def diagnosis_of(state: NodeState, url: str, *, write: bool, warn_ms: float) -> RedisDiagnosis:
-    """One node's answers as a server's verdict (``url``: masked, for people)."""
+def diagnosis_of(
+    state: NodeState,
+    url: str,
+    *,
+    write: bool,
+    warn_ms: float,
+    user: str = "default",
+    write_prefix: str = HEALTH_KEY_PREFIX,
+) -> RedisDiagnosis:
+    """One node's answers as a server's verdict (``url``: masked, for people; ``user``: the
+    ACL user, for the rules the hints name)."""
     failure = state.write_failure
     syncing = syncing_failure(state.facts) if state.reachable else None
     if not state.reachable:
@@ -49,12 +76,17 @@ def diagnosis_of(state: NodeState, url: str, *, write: bool, warn_ms: float) -> 
         status, reason, detail = Status.PASS, None, None
     # measured facts warn even when a write then failed: both belong in the verdict
     slow = slow_warning(state.rtt_ms, warn_ms)
-    warnings = ([slow] if slow else []) + fact_warnings(state.facts)
+    info = info_warning(state)
+    warnings = ([slow] if slow else []) + ([info] if info else []) + fact_warnings(state.facts)
     writable = writable_replica_warning(state.facts) if state.write_ms is not None else None
     if writable is not None and failure is None:
         warnings.append(writable)
     if warnings and status is Status.PASS:
         status = Status.WARN
+    checks = server_checks(state, url, write=write, warn_ms=warn_ms)
+    checks = with_acl_hints(_with_handshake(checks, state), user, write_prefix)
+    if info is not None:
+        checks.insert(1, info_check(info, user))
     return RedisDiagnosis(
         status=status,
         url=url,
@@ -66,5 +98,28 @@ def diagnosis_of(state: NodeState, url: str, *, write: bool, warn_ms: float) -> 
         write_checked=write,
         facts=state.facts,
         warnings=tuple(warnings),
-        checks=tuple(server_checks(state, url, write=write, warn_ms=warn_ms)),
+        checks=tuple(checks),
     )
+
+
+def _denied(error: Exception) -> bool:
+    from redis.exceptions import NoPermissionError
+
+    return isinstance(error, NoPermissionError) or "unknown" in str(error).lower()
+
+
+def _with_handshake(checks: list[Check], state: NodeState) -> list[Check]:
+    """``redis:ping``'s details say what the handshake was refused: HELLO (RESP2 used) and
+    CLIENT SETNAME (the connection went unnamed)."""
+    extra: dict[str, Any] = {}
+    if "HELLO" in state.replies:
+        extra["protocol"] = 2
+        extra["protocolNote"] = "HELLO not supported (Redis < 6); used RESP2"
+    refused = state.replies.get("CLIENT SETNAME")
+    # denied (NOPERM) or renamed away; a BUSY or LOADING refusal is the verdict's own fault
+    if refused is not None and _denied(refused):
+        extra["clientName"] = f"not set: CLIENT SETNAME refused ({text(refused)})"
+    if not extra or not checks or checks[0].measurement != "ping":
+        return checks
+    first = replace(checks[0], details={**checks[0].details, **extra})
+    return [first, *checks[1:]]
