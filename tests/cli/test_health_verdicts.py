@@ -113,7 +113,9 @@ class TestBadValues:
         ran = _health("--write-prefix", "a b", "--format", "nagios")
         assert ran.returncode == 3 and ran.stdout.startswith("CPA-OPS UNKNOWN"), _shown(ran)
 
-    @pytest.mark.parametrize("url", ["redis://127.0.0.1:1/2", "redis://127.0.0.1:1/0?db=3"])
+    @pytest.mark.parametrize(
+        "url", ["redis://127.0.0.1:1/2", "redis://127.0.0.1:1?db=3", "redis://127.0.0.1:1/3?db=3"]
+    )
     def test_cluster_mode_with_a_db_exits_2(self, url: str) -> None:
         ran = _health("--mode", "cluster", "--redis-url", url)
         assert (ran.returncode, ran.stdout) == (2, ""), _shown(ran)
