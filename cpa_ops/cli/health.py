@@ -107,8 +107,9 @@ def health(
     REDIS_URL, SENTRY_DSN and ENVIRONMENT come from the environment or the .env file.
     """
     from cpa_ops.cli.context import cli_context
-    from cpa_ops.cli.deadline import Watchdog
+    from cpa_ops.cli.deadline import command_watchdog
     from cpa_ops.cli.render.report import write_report
+    from cpa_ops.cli.startup import budget_text
     from cpa_ops.core.report import deadline_report
 
     context = cli_context(ctx)
@@ -116,6 +117,8 @@ def health(
     overrides = {"redis_url": redis_url, **topology_overrides(mode, sentinels, sentinel_master)}
     budget = (wait or 0.0) + timeout
     hard_end = context.started_at + budget
+    given = budget_text(timeout, wait)
+    explain = _starvation(context, budget, given)
     loaded: list[Settings] = []  # the settings, once known: the watchdog's verdict names them
 
     def render(report: Report) -> None:
@@ -126,15 +129,16 @@ def health(
 
     def on_expiry() -> int:
         if not loaded:
-            return _write_unloaded(budget, output_format, quiet, terminal, render)
-        report = deadline_report(loaded[0], budget)
+            return _write_unloaded(explain, output_format, quiet, terminal, render)
+        report = explain(deadline_report(loaded[0]))
         render(report)
         return _exit_code(report, output_format)
 
-    # armed before the settings load: a slow .env counts inside --timeout (--watch runs until
-    # Ctrl-C and has no process deadline: each round has its own)
+    # the process's watchdog, armed at its first instruction (cli/startup.py), now writes this
+    # command's verdict; a slow .env counts inside --timeout (--watch runs until Ctrl-C and has
+    # no process deadline: each round has its own)
     enabled = context.process_mode and watch is None
-    watchdog = Watchdog(hard_end, on_expiry, enabled=enabled).start()
+    watchdog = command_watchdog(hard_end, on_expiry, enabled=enabled)
     settings = _settings_or_exit(context, output_format, overrides, watchdog)
     loaded.append(settings)
 
@@ -151,7 +155,7 @@ def health(
 
     spinner = _spinner(terminal) if wait and not quiet else None
     try:
-        report = _checks(settings, timeout, wait, write, warn_ms, hard_end, spinner)
+        report = explain(_checks(settings, timeout, wait, write, warn_ms, hard_end, spinner))
     finally:
         if spinner:
             spinner.stop()
@@ -184,13 +188,13 @@ def _settings_or_exit(
 
 
 def _write_unloaded(
-    budget: float,
+    explain: Callable[[Report], Report],
     output_format: HealthFormat,
     quiet: bool,
     terminal: Terminal,
     render: Callable[[Report], None],
 ) -> int:
-    """The watchdog's verdict when the settings were not even loaded within ``budget``: no
+    """The watchdog's verdict when the settings were not even loaded by the deadline: no
     target to name. Text and JSON: a failing ``deadline`` (exit 1); Nagios: UNKNOWN (exit 3),
     since nothing about Redis is known."""
     from cpa_ops.cli.exits import ExitCode, NagiosCode
@@ -198,12 +202,32 @@ def _write_unloaded(
     from cpa_ops.core.redis import REASONS
 
     reason = REASONS["deadline"]
-    output = f"the settings were not loaded within {budget:.2f} s: no verdict"
+    unloaded = Check(
+        "redis", "ping", Status.FAIL, "the settings were not loaded", "deadline", reason.hint
+    )
+    report = explain(Report((unloaded,)))
     if output_format is HealthFormat.nagios and not quiet:
-        terminal.out(f"CPA-OPS UNKNOWN - {output}")
+        terminal.out(f"CPA-OPS UNKNOWN - {report.checks[0].output}: no verdict")
         return NagiosCode.UNKNOWN
-    render(Report((Check("redis", "ping", Status.FAIL, output, "deadline", reason.hint),)))
+    render(report)
     return NagiosCode.UNKNOWN if output_format is HealthFormat.nagios else ExitCode.UNHEALTHY
+
+
+def _starvation(context: CliContext, budget: float, given: str) -> Callable[[Report], Report]:
+    """A report read with this run's CPU wait (from the process's start in the real process,
+    from the command's in-process): the budget as given, starvation named, never a timeout
+    blamed on the server while starved (cpa_ops.core.starvation)."""
+    from cpa_ops.cli import startup
+    from cpa_ops.core.cpu_wait import cpu_wait_since, read_counters
+    from cpa_ops.core.starvation import with_cpu_wait
+
+    started = startup.started_counters if context.process_mode else None
+    started = started or read_counters()
+
+    def explain(report: Report) -> Report:
+        return with_cpu_wait(report, cpu_wait_since(started), budget=budget, budget_text=given)
+
+    return explain
 
 
 def _checks(
@@ -257,7 +281,12 @@ def _watch(
 ) -> NoReturn:
     """Re-run the checks every ``every`` seconds until Ctrl-C (exit 0)."""
     from cpa_ops.cli.exits import ExitCode, uninterrupted
+    from cpa_ops.cli.startup import budget_text
+    from cpa_ops.core.cpu_wait import cpu_wait_since, read_counters
     from cpa_ops.core.health import rfc3339, utc_now
+    from cpa_ops.core.starvation import with_cpu_wait
+
+    given = budget_text(timeout)
 
     live = None
     if output_format is HealthFormat.text and terminal.stdout_live and not quiet:
@@ -275,8 +304,12 @@ def _watch(
         while True:
             round_no += 1
             started = time.monotonic()
+            counters = read_counters()
             # each round has its own --timeout budget; the process-level deadline is per command
             report = _checks(settings, timeout, None, write, warn_ms, started + timeout)
+            report = with_cpu_wait(
+                report, cpu_wait_since(counters), budget=timeout, budget_text=given
+            )
             at = rfc3339(utc_now())
             with uninterrupted():  # a Ctrl-C waits for the round's output to be whole
                 if live is not None:
