@@ -213,9 +213,7 @@ class TestStarvedStartUp:
             assert "--timeout 0.3 s" in failed["output"], report
             assert "ms for CPU" in failed["output"], report
         # most of 0.3 s went on waiting for a CPU in at least one of them: the request hint
-        assert any(
-            "CPU request" in failing_checks(p.document())[0]["hint"] for p in probes
-        ), report
+        assert any("CPU request" in failing_checks(p.document())[0]["hint"] for p in probes), report
 
 
 def test_the_reaper_sees_an_exit_at_once() -> None:
