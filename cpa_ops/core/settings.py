@@ -1,7 +1,10 @@
 """The one settings model of cpa-ops and the platform's services.
 
 Values come from, in order of precedence: explicit overrides (CLI options), the process
-environment, an optional ``.env`` file, then the defaults below.
+environment, an optional ``.env`` file, then the defaults below; :func:`load_settings` is the
+one way to gather them. (The model is a plain pydantic model: pydantic-settings' own import,
+its cloud and CLI sources, cost every probe ~30 ms and were used for nothing but reading
+os.environ, which load_settings does itself, as it already read the .env file.)
 """
 
 from __future__ import annotations
@@ -10,9 +13,11 @@ import os
 from collections.abc import Mapping
 from functools import cached_property
 from pathlib import Path
-from typing import Annotated, Any, get_args
+from typing import Any, get_args
 
 from pydantic import (
+    BaseModel,
+    ConfigDict,
     Field,
     SecretStr,
     ValidationError,
@@ -20,7 +25,6 @@ from pydantic import (
     field_validator,
     model_validator,
 )
-from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from cpa_ops.core.choices import Environment, LogFormat, LogLevel, RedisMode
 from cpa_ops.core.known_secrets import register_secret
@@ -74,16 +78,11 @@ class ConfigError(ValueError):
         self.problems = problems
 
 
-class Settings(BaseSettings):
-    """Every setting of cpa-ops; environment variable names are the upper-cased field names."""
+class Settings(BaseModel):
+    """Every setting of cpa-ops; environment variable names are the upper-cased field names.
+    Build it with :func:`load_settings` (environment, .env file, overrides)."""
 
-    model_config = SettingsConfigDict(
-        env_file=".env",
-        env_file_encoding="utf-8",
-        extra="ignore",
-        frozen=True,
-        validate_default=True,
-    )
+    model_config = ConfigDict(extra="ignore", frozen=True, validate_default=True)
 
     # declared first: the validators of the fields below read it
     redis_mode: RedisMode = Field(
@@ -96,7 +95,7 @@ class Settings(BaseSettings):
         description="Redis to use: redis://, rediss:// (TLS) or unix:// URL; in cluster mode a "
         "comma-separated list of seed nodes; in sentinel mode the password, db and TLS only.",
     )
-    redis_sentinels: Annotated[tuple[str, ...], NoDecode] = Field(
+    redis_sentinels: tuple[str, ...] = Field(
         default=(), description="Sentinel mode: the sentinels, host:port, comma-separated."
     )
     redis_sentinel_master: str | None = Field(
@@ -313,13 +312,13 @@ def load_settings(env_file: Path | str | None = None, **overrides: Any) -> Setti
     """
     env_path = _env_file_path(env_file)
     file_values = read_env_file(env_path) if env_path is not None else {}
-    # the file is read here, once and bounded; the environment still wins over it
-    env_names = {k.lower() for k in os.environ}
-    given: dict[str, Any] = {k: v for k, v in file_values.items() if k in Settings.model_fields}
-    given = {k: v for k, v in given.items() if k not in env_names}
+    # the file is read here, once and bounded; the environment wins over it (names in any case)
+    fields = Settings.model_fields
+    given: dict[str, Any] = {k: v for k, v in file_values.items() if k in fields}
+    given.update({k.lower(): v for k, v in os.environ.items() if k.lower() in fields})
     given.update({k: v for k, v in overrides.items() if v is not None})
     try:
-        return Settings(_env_file=None, **given)  # type: ignore[call-arg]
+        return Settings(**given)
     except ValidationError as exc:
         problems = []
         for error in exc.errors(include_url=False, include_input=True):
