@@ -203,11 +203,16 @@ def _write_unloaded(
 
     reason = REASONS["deadline"]
     unloaded = Check(
-        "redis", "ping", Status.FAIL, "the settings were not loaded", "deadline", reason.hint
+        "redis",
+        "ping",
+        Status.FAIL,
+        "the settings were not loaded: no verdict",
+        "deadline",
+        reason.hint,
     )
     report = explain(Report((unloaded,)))
     if output_format is HealthFormat.nagios and not quiet:
-        terminal.out(f"CPA-OPS UNKNOWN - {report.checks[0].output}: no verdict")
+        terminal.out(f"CPA-OPS UNKNOWN - {report.checks[0].output}")
         return NagiosCode.UNKNOWN
     render(report)
     return NagiosCode.UNKNOWN if output_format is HealthFormat.nagios else ExitCode.UNHEALTHY

@@ -16,7 +16,7 @@ import sys
 import time
 
 from cpa_ops import __version__
-from cpa_ops.core.cpu_wait import STARVED_HINT, CpuCounters, cpu_wait_since
+from cpa_ops.core.cpu_wait import STARVED_HINT, CpuCounters, CpuWait, cpu_wait_since
 
 #: health's --timeout default (cpa_ops/cli/health.py)
 HEALTH_TIMEOUT = 1.0
@@ -94,26 +94,40 @@ def health_plan(argv: list[str], environ: os._Environ[str] | dict[str, str]) -> 
 def write_startup_verdict(plan: HealthPlan, started: CpuCounters) -> int:
     """The watchdog's verdict when ``health`` had not taken over by the deadline; its exit code
     (as :func:`cpa_ops.cli.health._write_unloaded`: 1, Nagios UNKNOWN 3)."""
-    cpu = cpu_wait_since(started)
-    starved = cpu.significant(plan.budget)
+    out, err, code = startup_verdict(plan, cpu_wait_since(started))
+    for line in out:
+        sys.stdout.write(line + "\n")
+    for line in err:
+        sys.stderr.write(line + "\n")
+    return code
+
+
+def startup_check(plan: HealthPlan, cpu: CpuWait) -> tuple[str, str, dict[str, float | int]]:
+    """The output, hint and details of the start-up verdict's one ``redis:ping`` check."""
     output = f"{STARTUP_OUTPUT}: no verdict within {budget_text(plan.timeout, plan.wait)}"
     if cpu.known:
         output += f" ({cpu.text()})"
-    hint = STARVED_HINT if starved else STARTUP_HINT
+    hint = STARVED_HINT if cpu.significant(plan.budget) else STARTUP_HINT
+    return output, hint, cpu.details()
+
+
+def startup_verdict(plan: HealthPlan, cpu: CpuWait) -> tuple[list[str], list[str], int]:
+    """(stdout lines, stderr lines, exit code) of the start-up verdict in ``plan``'s format."""
+    output, hint, details = startup_check(plan, cpu)
     if plan.output_format == "nagios" and not plan.quiet:
-        _out(f"CPA-OPS UNKNOWN - {output}")
-        return 3
+        return [f"CPA-OPS UNKNOWN - {output}"], [], 3
+    code = 3 if plan.output_format == "nagios" else 1
     if plan.quiet:
-        _err(f"cpa-ops health: redis:ping [deadline] {output}")
-    elif plan.output_format == "json":
-        _out(_health_json(output, hint, cpu.details() if cpu.known else {}))
-    else:
-        width = len("redis:ping")
-        _out(f"FAIL  redis:ping  {'':>9}  [deadline] {output}")
-        _out(f"{'':4}  {'':<{width}}  {'':>9}  hint: {hint}")
-        _out("status: fail (1 of 1 checks not passing)")
-        _err(f"cpa-ops health: redis:ping failed [deadline]: {hint}")
-    return 3 if plan.output_format == "nagios" else 1
+        return [], [f"cpa-ops health: redis:ping [deadline] {output}"], code
+    if plan.output_format == "json":
+        return [_health_json(output, hint, details)], [], code
+    width = len("redis:ping")
+    out = [
+        f"FAIL  redis:ping  {'':>9}  [deadline] {output}",
+        f"{'':4}  {'':<{width}}  {'':>9}  hint: {hint}",
+        "status: fail (1 of 1 checks not passing)",
+    ]
+    return out, [f"cpa-ops health: redis:ping failed [deadline]: {hint}"], code
 
 
 def _health_json(output: str, hint: str, details: dict[str, float | int]) -> str:
@@ -139,12 +153,6 @@ def _s(text: str) -> str:
     return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
-def _out(line: str) -> None:
-    sys.stdout.write(line + "\n")
-
-
-def _err(line: str) -> None:
-    sys.stderr.write(line + "\n")
 
 
 def process_started_at() -> float:
