@@ -187,9 +187,9 @@ def _cgroup_paths() -> tuple[str | None, str | None]:
     """This process's cgroup: (v2 path, v1 cpu-controller path), from /proc/self/cgroup."""
     v2 = v1 = None
     try:
-        with open(CGROUP_FILE, encoding="ascii", errors="replace") as lines:
+        with open(CGROUP_FILE, "rb") as lines:  # bytes: no codec to import
             for line in lines:
-                _, controllers, path = line.rstrip("\n").split(":", 2)
+                _, controllers, path = line.rstrip(b"\n").decode("latin-1").split(":", 2)
                 if controllers == "":
                     v2 = path
                 elif "cpu" in controllers.split(","):
@@ -201,8 +201,8 @@ def _cgroup_paths() -> tuple[str | None, str | None]:
 
 def _key_values(path: str) -> dict[str, int]:
     try:
-        with open(path, encoding="ascii", errors="replace") as stat:
+        with open(path, "rb") as stat:
             pairs = (line.split() for line in stat)
-            return {p[0]: int(p[1]) for p in pairs if len(p) == 2 and p[1].isdigit()}
+            return {p[0].decode(): int(p[1]) for p in pairs if len(p) == 2 and p[1].isdigit()}
     except OSError:
         return {}
