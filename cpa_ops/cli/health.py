@@ -26,8 +26,12 @@ if TYPE_CHECKING:
     from cpa_ops.cli.context import CliContext
     from cpa_ops.cli.deadline import Watchdog
     from cpa_ops.cli.render.watch import WaitSpinner
+    from cpa_ops.core.cpu_wait import CpuWait
     from cpa_ops.core.health import Report
     from cpa_ops.core.settings import Settings
+
+    #: a report read with this run's CPU wait (and the wait while the probe ran, when known)
+    Explain = Callable[[Report, CpuWait | None], Report]
 
 EPILOG = """\
 Examples:
@@ -130,7 +134,7 @@ def health(
     def on_expiry() -> int:
         if not loaded:
             return _write_unloaded(explain, output_format, quiet, terminal, render)
-        report = explain(deadline_report(loaded[0]))
+        report = explain(deadline_report(loaded[0]), None)
         render(report)
         return _exit_code(report, output_format)
 
@@ -155,7 +159,8 @@ def health(
 
     spinner = _spinner(terminal) if wait and not quiet else None
     try:
-        report = explain(_checks(settings, timeout, wait, write, warn_ms, hard_end, spinner))
+        report, during_probe = _checks(settings, timeout, wait, write, warn_ms, hard_end, spinner)
+        report = explain(report, during_probe)
     finally:
         if spinner:
             spinner.stop()
@@ -188,7 +193,7 @@ def _settings_or_exit(
 
 
 def _write_unloaded(
-    explain: Callable[[Report], Report],
+    explain: Explain,
     output_format: HealthFormat,
     quiet: bool,
     terminal: Terminal,
@@ -210,7 +215,7 @@ def _write_unloaded(
         "deadline",
         reason.hint,
     )
-    report = explain(Report((unloaded,)))
+    report = explain(Report((unloaded,)), None)
     if output_format is HealthFormat.nagios and not quiet:
         terminal.out(f"CPA-OPS UNKNOWN - {report.checks[0].output}")
         return NagiosCode.UNKNOWN
@@ -218,7 +223,7 @@ def _write_unloaded(
     return NagiosCode.UNKNOWN if output_format is HealthFormat.nagios else ExitCode.UNHEALTHY
 
 
-def _starvation(context: CliContext, budget: float, given: str) -> Callable[[Report], Report]:
+def _starvation(context: CliContext, budget: float, given: str) -> Explain:
     """A report read with this run's CPU wait (from the process's start in the real process,
     from the command's in-process): the budget as given, starvation named, never a timeout
     blamed on the server while starved (cpa_ops.core.starvation)."""
@@ -229,8 +234,11 @@ def _starvation(context: CliContext, budget: float, given: str) -> Callable[[Rep
     started = startup.started_counters if context.process_mode else None
     started = started or read_counters()
 
-    def explain(report: Report) -> Report:
-        return with_cpu_wait(report, cpu_wait_since(started), budget=budget, budget_text=given)
+    def explain(report: Report, during_probe: CpuWait | None = None) -> Report:
+        cpu = cpu_wait_since(started)
+        return with_cpu_wait(
+            report, cpu, budget=budget, budget_text=given, during_probe=during_probe
+        )
 
     return explain
 
@@ -243,20 +251,24 @@ def _checks(
     warn_ms: float,
     hard_end: float,
     spinner: WaitSpinner | None = None,
-) -> Report:
-    """One report within ``timeout``; with ``wait``, retried with backoff until it passes or no
-    full attempt fits before ``hard_end`` (a time.monotonic() instant)."""
+) -> tuple[Report, CpuWait]:
+    """One report within ``timeout``, and the CPU wait while it was made; with ``wait``, retried
+    with backoff until it passes or no full attempt fits before ``hard_end`` (a
+    time.monotonic() instant)."""
     from cpa_ops.cli.runner import run
+    from cpa_ops.core.cpu_wait import cpu_wait_since, read_counters
     from cpa_ops.core.health import Status
     from cpa_ops.core.report import health_report
 
     delay = 0.1
     while True:
         deadline = min(time.monotonic() + timeout, hard_end - _RESERVE)
+        counters = read_counters()
         report = run(health_report(settings, deadline=deadline, write=write, warn_ms=warn_ms))
+        during_probe = cpu_wait_since(counters)
         left = hard_end - timeout - time.monotonic()  # time to start another full attempt
         if report.status is not Status.FAIL or wait is None or left <= 0:
-            return report
+            return report, during_probe
         if spinner:
             reason = report.failures[0].reason
             spinner.update(f"waiting for Redis: {reason} ({left:.0f} s left)")
@@ -311,9 +323,11 @@ def _watch(
             started = time.monotonic()
             counters = read_counters()
             # each round has its own --timeout budget; the process-level deadline is per command
-            report = _checks(settings, timeout, None, write, warn_ms, started + timeout)
+            ends = started + timeout
+            report, during_probe = _checks(settings, timeout, None, write, warn_ms, ends)
+            cpu = cpu_wait_since(counters)
             report = with_cpu_wait(
-                report, cpu_wait_since(counters), budget=timeout, budget_text=given
+                report, cpu, budget=timeout, budget_text=given, during_probe=during_probe
             )
             at = rfc3339(utc_now())
             with uninterrupted():  # a Ctrl-C waits for the round's output to be whole

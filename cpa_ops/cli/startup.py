@@ -153,8 +153,6 @@ def _s(text: str) -> str:
     return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
-
-
 def process_started_at() -> float:
     """The time.monotonic() instant the real process started: the fork, as a kubelet counts
     (cpa_ops.STARTED_AT, the first import, where the kernel does not say)."""

@@ -18,12 +18,24 @@ from cpa_ops.core.health import Check, Report, Status
 TIMEOUT_REASONS = frozenset({"timeout", "read_timeout", "write_timeout"})
 
 
-def with_cpu_wait(report: Report, cpu: CpuWait, *, budget: float, budget_text: str) -> Report:
+def with_cpu_wait(
+    report: Report,
+    cpu: CpuWait,
+    *,
+    budget: float,
+    budget_text: str,
+    during_probe: CpuWait | None = None,
+) -> Report:
     """``report`` with the CPU wait ``cpu`` of a run given ``budget`` seconds, as the user gave
-    it in ``budget_text`` (``--timeout 1 s``)."""
+    it in ``budget_text`` (``--timeout 1 s``).
+
+    ``during_probe``, the wait while the probe itself ran (after the start-up), decides whether
+    a timeout was the probe's own: a probe waiting for a silent server sleeps (it is not on a
+    run queue), one whose healthy server answered at once but that got no CPU to read the reply
+    waits on the run queue. So a starved start-up never excuses a silent server."""
     if not cpu.known:
         return _with_budget(report, budget_text)
-    starved = cpu.starved(budget)
+    starved = (during_probe if during_probe is not None else cpu).starved(budget)
     named = False
     checks = []
     for check in report.checks:

@@ -28,7 +28,7 @@ from typing import Any
 import pytest
 
 from tests.conftest import BIN, clean_env
-from tests.servers.redis_faults import RedisServer
+from tests.servers.redis_faults import RedisServer, SilentListener
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -86,11 +86,12 @@ class Probe:
 
 
 @pytest.fixture
-def cpu_burners() -> Iterator[list[int]]:
-    """Four processes spinning on a CPU each, at nice 0; killed by PID whatever happens."""
+def cpu_burners(request: pytest.FixtureRequest) -> Iterator[list[int]]:
+    """Four processes (or the test's indirect parameter) spinning on a CPU each, at nice 0;
+    killed by PID whatever happens."""
     burners: list[subprocess.Popen[bytes]] = []
     try:
-        for _ in range(BURNERS):
+        for _ in range(getattr(request, "param", BURNERS)):
             burners.append(
                 subprocess.Popen(
                     [sys.executable, "-c", "while True: pass"], stdin=subprocess.DEVNULL
@@ -214,6 +215,28 @@ class TestStarvedStartUp:
             assert "ms for CPU" in failed["output"], report
         # most of 0.3 s went on waiting for a CPU in at least one of them: the request hint
         assert any("CPU request" in failing_checks(p.document())[0]["hint"] for p in probes), report
+
+
+class TestASilentServerIsStillSilent:
+    @pytest.mark.parametrize("cpu_burners", [2], indirect=True)
+    def test_a_starved_start_up_does_not_excuse_a_server_that_never_answers(
+        self, silent_listener: SilentListener, cpu_burners: list[int]
+    ) -> None:
+        """A listener that accepts and never answers, next to two burners, --timeout 5 (room for
+        a starved start-up): the probe waited for the server asleep, not on a run queue, so the
+        verdict is still ``read_timeout``, within the deadline. (The CPU wait while the probe
+        ran decides, not the start-up's; a run whose start-up took the whole budget is a
+        ``deadline`` by rights, and is run again.)"""
+        url = f"redis://127.0.0.1:{silent_listener.port}/0"
+        for _ in range(3):
+            [probe] = run_probes("health", "--redis-url", url, "--timeout", "5", "--format",
+                                 "json", count=1)  # fmt: skip
+            assert probe.elapsed <= 5 + 0.5, probe
+            assert probe.proc.returncode == 1, probe
+            [failed] = failing_checks(probe.document())
+            if failed["reason"] != "deadline":  # else the start-up took the budget: again
+                break
+        assert failed["reason"] == "read_timeout", probe
 
 
 def test_the_reaper_sees_an_exit_at_once() -> None:

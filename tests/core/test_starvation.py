@@ -134,6 +134,18 @@ class TestReport:
         assert explained(ping("timeout"), CALM).reason == "timeout"
         assert explained(ping("timeout"), CpuWait(0.2, 0.0, 0)).reason == "timeout"
 
+    def test_the_wait_while_the_probe_ran_decides(self) -> None:
+        """A starved start-up, then a probe asleep waiting for a silent server: a timeout."""
+        report = Report((ping("read_timeout"),))
+        kept = with_cpu_wait(
+            report, STARVED, budget=1.0, budget_text=BUDGET, during_probe=CALM
+        ).checks[0]
+        assert kept.reason == "read_timeout"
+        turned = with_cpu_wait(
+            report, CALM, budget=1.0, budget_text=BUDGET, during_probe=STARVED
+        ).checks[0]
+        assert turned.reason == "deadline"
+
     def test_other_reasons_are_kept(self) -> None:
         check = explained(ping("refused"), STARVED)
         assert (check.reason, check.output) == ("refused", "x")
