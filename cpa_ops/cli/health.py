@@ -114,6 +114,7 @@ def health(
     from cpa_ops.cli.deadline import command_watchdog
     from cpa_ops.cli.render.report import write_report
     from cpa_ops.cli.startup import budget_text
+    from cpa_ops.core.redis import REASONS  # noqa: F401 - the watchdog's verdicts use it
     from cpa_ops.core.report import deadline_report
 
     context = cli_context(ctx)

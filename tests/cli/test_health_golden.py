@@ -54,12 +54,20 @@ def normalised(value: Any, key: str = "") -> Any:
         return _NUMBER.sub("<n>", text)
     if isinstance(value, dict):
         # how long this run waited for a CPU is the machine's load, not the verdict's
-        return {k: normalised(v, k) for k, v in value.items() if k not in _CPU_WAIT_KEYS}
+        return {
+            k: normalised(v, k)
+            for k, v in value.items()
+            if k not in _CPU_WAIT_KEYS and not (k == "details" and _only_cpu_wait(v))
+        }
     if isinstance(value, list):
         # one entry per node, in an order that follows the (random) ports: compare as a set
         items = [normalised(v) for v in value]
         return sorted(items, key=lambda item: json.dumps(item, sort_keys=True))
     return value
+
+
+def _only_cpu_wait(details: Any) -> bool:
+    return isinstance(details, dict) and bool(details) and set(details) <= _CPU_WAIT_KEYS
 
 
 def _compare(name: str, document: dict[str, Any]) -> None:
