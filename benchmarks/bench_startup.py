@@ -3,7 +3,7 @@
 Every Tab press runs cpa-ops once, so its startup is completion latency. The floor is the
 cheapest Typer program there is, `python -c "import typer"`, run interleaved with the rest in the
 same process so machine load hits all alike. Budget: each of --help and the completion round
-within 1.5x of the floor (median of the rounds).
+within 1.2x of the floor (median of the rounds).
 
     ./dev python benchmarks/bench_startup.py [--rounds N]
 """
@@ -18,7 +18,7 @@ import sys
 import time
 from pathlib import Path
 
-BUDGET = 1.5
+BUDGET = 1.2
 CPA_OPS = str(Path(sys.executable).parent / "cpa-ops")
 _BASE_ENV = {
     k: v for k, v in os.environ.items() if not k.startswith("_CPA_OPS") and k != "FORCE_COLOR"

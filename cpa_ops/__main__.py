@@ -1,3 +1,6 @@
+"""``python -m cpa_ops``: the console script (its deadline armed before any heavy import)."""
+
 from cpa_ops.cli import main
 
-main()
+if __name__ == "__main__":
+    main()

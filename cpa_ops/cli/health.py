@@ -26,8 +26,12 @@ if TYPE_CHECKING:
     from cpa_ops.cli.context import CliContext
     from cpa_ops.cli.deadline import Watchdog
     from cpa_ops.cli.render.watch import WaitSpinner
+    from cpa_ops.core.cpu_wait import CpuWait
     from cpa_ops.core.health import Report
     from cpa_ops.core.settings import Settings
+
+    #: a report read with this run's CPU wait (and the wait while the probe ran, when known)
+    Explain = Callable[[Report, CpuWait | None], Report]
 
 EPILOG = """\
 Examples:
@@ -117,8 +121,10 @@ def health(
     REDIS_URL, SENTRY_DSN and ENVIRONMENT come from the environment or the .env file.
     """
     from cpa_ops.cli.context import cli_context
-    from cpa_ops.cli.deadline import Watchdog
+    from cpa_ops.cli.deadline import command_watchdog
     from cpa_ops.cli.render.report import write_report
+    from cpa_ops.cli.startup import budget_text
+    from cpa_ops.core.redis import REASONS  # noqa: F401 - the watchdog's verdicts use it
     from cpa_ops.core.report import deadline_report
 
     context = cli_context(ctx)
@@ -130,6 +136,8 @@ def health(
     }
     budget = (wait or 0.0) + timeout
     hard_end = context.started_at + budget
+    given = budget_text(timeout, wait)
+    explain = _starvation(context, budget, given)
     loaded: list[Settings] = []  # the settings, once known: the watchdog's verdict names them
 
     def render(report: Report) -> None:
@@ -140,15 +148,16 @@ def health(
 
     def on_expiry() -> int:
         if not loaded:
-            return _write_unloaded(budget, output_format, quiet, terminal, render)
-        report = deadline_report(loaded[0], budget)
+            return _write_unloaded(explain, output_format, quiet, terminal, render)
+        report = explain(deadline_report(loaded[0]), None)
         render(report)
         return _exit_code(report, output_format)
 
-    # armed before the settings load: a slow .env counts inside --timeout (--watch runs until
-    # Ctrl-C and has no process deadline: each round has its own)
+    # the process's watchdog, armed at its first instruction (cli/startup.py), now writes this
+    # command's verdict; a slow .env counts inside --timeout (--watch runs until Ctrl-C and has
+    # no process deadline: each round has its own)
     enabled = context.process_mode and watch is None
-    watchdog = Watchdog(hard_end, on_expiry, enabled=enabled).start()
+    watchdog = command_watchdog(hard_end, on_expiry, enabled=enabled)
     settings = _settings_or_exit(context, output_format, overrides, watchdog)
     loaded.append(settings)
 
@@ -165,7 +174,8 @@ def health(
 
     spinner = _spinner(terminal) if wait and not quiet else None
     try:
-        report = _checks(settings, timeout, wait, write, warn_ms, hard_end, spinner)
+        report, during_probe = _checks(settings, timeout, wait, write, warn_ms, hard_end, spinner)
+        report = explain(report, during_probe)
     finally:
         if spinner:
             spinner.stop()
@@ -198,13 +208,13 @@ def _settings_or_exit(
 
 
 def _write_unloaded(
-    budget: float,
+    explain: Explain,
     output_format: HealthFormat,
     quiet: bool,
     terminal: Terminal,
     render: Callable[[Report], None],
 ) -> int:
-    """The watchdog's verdict when the settings were not even loaded within ``budget``: no
+    """The watchdog's verdict when the settings were not even loaded by the deadline: no
     target to name. Text and JSON: a failing ``deadline`` (exit 1); Nagios: UNKNOWN (exit 3),
     since nothing about Redis is known."""
     from cpa_ops.cli.exits import ExitCode, NagiosCode
@@ -212,12 +222,40 @@ def _write_unloaded(
     from cpa_ops.core.redis import REASONS
 
     reason = REASONS["deadline"]
-    output = f"the settings were not loaded within {budget:.2f} s: no verdict"
+    unloaded = Check(
+        "redis",
+        "ping",
+        Status.FAIL,
+        "the settings were not loaded: no verdict",
+        "deadline",
+        reason.hint,
+    )
+    report = explain(Report((unloaded,)), None)
     if output_format is HealthFormat.nagios and not quiet:
-        terminal.out(f"CPA-OPS UNKNOWN - {output}")
+        terminal.out(f"CPA-OPS UNKNOWN - {report.checks[0].output}")
         return NagiosCode.UNKNOWN
-    render(Report((Check("redis", "ping", Status.FAIL, output, "deadline", reason.hint),)))
+    render(report)
     return NagiosCode.UNKNOWN if output_format is HealthFormat.nagios else ExitCode.UNHEALTHY
+
+
+def _starvation(context: CliContext, budget: float, given: str) -> Explain:
+    """A report read with this run's CPU wait (from the process's start in the real process,
+    from the command's in-process): the budget as given, starvation named, never a timeout
+    blamed on the server while starved (cpa_ops.core.starvation)."""
+    from cpa_ops.cli import startup
+    from cpa_ops.core.cpu_wait import cpu_wait_since, read_counters
+    from cpa_ops.core.starvation import with_cpu_wait
+
+    started = startup.started_counters if context.process_mode else None
+    started = started or read_counters()
+
+    def explain(report: Report, during_probe: CpuWait | None = None) -> Report:
+        cpu = cpu_wait_since(started)
+        return with_cpu_wait(
+            report, cpu, budget=budget, budget_text=given, during_probe=during_probe
+        )
+
+    return explain
 
 
 def _checks(
@@ -228,20 +266,24 @@ def _checks(
     warn_ms: float,
     hard_end: float,
     spinner: WaitSpinner | None = None,
-) -> Report:
-    """One report within ``timeout``; with ``wait``, retried with backoff until it passes or no
-    full attempt fits before ``hard_end`` (a time.monotonic() instant)."""
+) -> tuple[Report, CpuWait]:
+    """One report within ``timeout``, and the CPU wait while it was made; with ``wait``, retried
+    with backoff until it passes or no full attempt fits before ``hard_end`` (a
+    time.monotonic() instant)."""
     from cpa_ops.cli.runner import run
+    from cpa_ops.core.cpu_wait import cpu_wait_since, read_counters
     from cpa_ops.core.health import Status
     from cpa_ops.core.report import health_report
 
     delay = 0.1
     while True:
         deadline = min(time.monotonic() + timeout, hard_end - _RESERVE)
+        counters = read_counters()
         report = run(health_report(settings, deadline=deadline, write=write, warn_ms=warn_ms))
+        during_probe = cpu_wait_since(counters)
         left = hard_end - timeout - time.monotonic()  # time to start another full attempt
         if report.status is not Status.FAIL or wait is None or left <= 0:
-            return report
+            return report, during_probe
         if spinner:
             reason = report.failures[0].reason
             spinner.update(f"waiting for Redis: {reason} ({left:.0f} s left)")
@@ -271,7 +313,12 @@ def _watch(
 ) -> NoReturn:
     """Re-run the checks every ``every`` seconds until Ctrl-C (exit 0)."""
     from cpa_ops.cli.exits import ExitCode, uninterrupted
+    from cpa_ops.cli.startup import budget_text
+    from cpa_ops.core.cpu_wait import cpu_wait_since, read_counters
     from cpa_ops.core.health import rfc3339, utc_now
+    from cpa_ops.core.starvation import with_cpu_wait
+
+    given = budget_text(timeout)
 
     live = None
     if output_format is HealthFormat.text and terminal.stdout_live and not quiet:
@@ -289,8 +336,14 @@ def _watch(
         while True:
             round_no += 1
             started = time.monotonic()
+            counters = read_counters()
             # each round has its own --timeout budget; the process-level deadline is per command
-            report = _checks(settings, timeout, None, write, warn_ms, started + timeout)
+            ends = started + timeout
+            report, during_probe = _checks(settings, timeout, None, write, warn_ms, ends)
+            cpu = cpu_wait_since(counters)
+            report = with_cpu_wait(
+                report, cpu, budget=timeout, budget_text=given, during_probe=during_probe
+            )
             at = rfc3339(utc_now())
             with uninterrupted():  # a Ctrl-C waits for the round's output to be whole
                 if live is not None:

@@ -40,8 +40,9 @@ async def health_report(
     return Report((*diagnosis.checks, *config_checks(settings)))
 
 
-def deadline_report(settings: Settings, budget: float) -> Report:
-    """The verdict when no probe answered within ``budget`` seconds: one failing ``deadline``."""
+def deadline_report(settings: Settings) -> Report:
+    """The verdict when no probe answered by the deadline: one failing ``deadline`` (the CLI
+    adds the budget as given, cpa_ops.core.starvation)."""
     from cpa_ops.core.redis import REASONS
 
     reason = REASONS["deadline"]
@@ -49,7 +50,7 @@ def deadline_report(settings: Settings, budget: float) -> Report:
         "redis",
         "ping",
         Status.FAIL,
-        f"{reason.explanation} ({settings.redis_target_masked}): no verdict within {budget:.2f} s",
+        f"{reason.explanation} ({settings.redis_target_masked}): no verdict by the deadline",
         reason="deadline",
         hint=reason.hint,
     )

@@ -79,24 +79,26 @@ class TestHealthDocument:
 
     def test_defaults_are_the_cli_s(self) -> None:
         settings = load_settings(redis_url="redis://127.0.0.1:1/0")
-        document = health_document(deadline_report(settings, 1.0), description="d")
+        document = health_document(deadline_report(settings), description="d")
         assert (document["serviceId"], document["releaseId"]) == ("cpa-ops", __version__)
 
     def test_problems_are_summed_up_in_output(self) -> None:
         settings = load_settings(redis_url="redis://:pw-xyz@127.0.0.1:1/0")
-        document = health_document(deadline_report(settings, 0.5), description="d")
+        document = health_document(deadline_report(settings), description="d")
         assert document["status"] == "fail"
         assert document["output"].startswith("redis:ping: ")
         assert "pw-xyz" not in json.dumps(document)
 
 
 class TestDeadlineReport:
-    def test_one_failing_deadline_check_naming_target_and_budget(self) -> None:
+    def test_one_failing_deadline_check_naming_the_target(self) -> None:
+        """The budget as given is the CLI's to add (core.starvation): what remained of it when
+        a probe began said "within 0.14 s" for --timeout 1."""
         settings = load_settings(redis_url="redis://:pw-xyz@127.0.0.1:1/0")
-        report = deadline_report(settings, 1.5)
+        report = deadline_report(settings)
         [check] = report.checks
         assert (check.key, check.status, check.reason) == ("redis:ping", Status.FAIL, "deadline")
-        assert "no verdict within 1.50 s" in check.output
+        assert check.output.endswith("no verdict by the deadline")
         assert settings.redis_target_masked in check.output
         assert "pw-xyz" not in check.output
         assert check.hint
