@@ -36,7 +36,9 @@ RUNS = 15
 FAULT_RUNS = 3
 RATIO_TARGET = 1.2
 #: the floor of a probe that validates its settings with the one (pydantic-settings) model
-FLOOR = "import redis, pydantic_settings\nclass M(pydantic_settings.BaseSettings):\n    x: int = 1\nM()"
+FLOOR = (
+    "import redis, pydantic_settings\nclass M(pydantic_settings.BaseSettings):\n    x: int = 1\nM()"
+)
 FAULT_TIMEOUT = 1.0
 FAULT_TARGET = FAULT_TIMEOUT + 0.5
 CPA_OPS = Path(sys.executable).parent / "cpa-ops"
