@@ -161,8 +161,8 @@ def process_started_at() -> float:
         import cpa_ops
         from cpa_ops.core.cpu_wait import process_started_at as from_kernel
 
-        started = from_kernel()
-        _process_started_at = min(started, cpa_ops.STARTED_AT) if started else cpa_ops.STARTED_AT
+        started = from_kernel(cpa_ops.STARTED_AT)
+        _process_started_at = cpa_ops.STARTED_AT if started is None else started
     return _process_started_at
 
 

@@ -141,9 +141,22 @@ def at_process_start(now: CpuCounters) -> CpuCounters:
     return CpuCounters(run_queue, now.throttled_ns, now.nr_throttled)
 
 
-def process_started_at() -> float | None:
-    """The time.monotonic() instant this process was started (the fork: what a kubelet's
-    ``timeoutSeconds`` counts from), to the kernel's 10 ms tick; None where unknown."""
+#: time before the first instruction counted beyond what the thread spent running or waiting
+#: to run: the interpreter's start-up also sleeps a little on the disk
+_STARTUP_SLACK_S = 0.05
+
+
+def process_started_at(first_instruction: float) -> float | None:
+    """The time.monotonic() instant the budget of this process counts from: its start (the
+    fork, what a kubelet's ``timeoutSeconds`` counts from), to the kernel's 10 ms tick, and
+    never after ``first_instruction`` (the monotonic instant the program's own code began);
+    None where unknown.
+
+    A process that was another program first (a wrapper that ``exec``-s cpa-ops, such as
+    ``./dev`` after installing, or an entrypoint script) keeps its fork time; what it spent
+    asleep before the exec, waiting on its own children, is not this probe's start-up. So only
+    the time the thread was on a CPU or waiting for one (``/proc/self/schedstat``) counts from
+    the fork, plus a little slack; without those figures, nothing before now does."""
     try:
         with open("/proc/self/stat", "rb") as stat:
             fields = stat.read().rpartition(b")")[2].split()
@@ -151,10 +164,17 @@ def process_started_at() -> float | None:
         ticks_per_s = os.sysconf("SC_CLK_TCK")
         since_boot = time.clock_gettime(time.CLOCK_BOOTTIME)
         now = time.monotonic()
+        with open(SCHEDSTAT, "rb") as sched:
+            on_cpu_ns, run_queue_ns = (int(v) for v in sched.read().split()[:2])
     except (OSError, ValueError, IndexError, AttributeError):
         return None
     age = since_boot - start_ticks / ticks_per_s
-    return now - age if 0 <= age < 3600 else None
+    if not 0 <= age < 3600:
+        return None
+    forked = now - age
+    # (read near the first instruction, the figures are almost all from before it)
+    busy = (on_cpu_ns + run_queue_ns) / 1e9 + _STARTUP_SLACK_S
+    return min(max(forked, first_instruction - busy), first_instruction)
 
 
 def _run_queue_ns() -> int | None:

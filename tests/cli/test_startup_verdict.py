@@ -9,6 +9,7 @@ import io
 import json
 import re
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -184,3 +185,53 @@ class TestArgv:
     def test_budget_text(self) -> None:
         assert budget_text(1.0) == "--timeout 1 s"
         assert budget_text(0.5, 60.0) == "--wait 60 s + --timeout 0.5 s"
+
+
+class TestAWrapperThatExecs:
+    """A wrapper that does its own work, then ``exec``-s cpa-ops (``./dev`` after installing,
+    an entrypoint script) keeps its fork time: the time it slept before the exec is not the
+    probe's start-up and does not eat the budget."""
+
+    @pytest.mark.parametrize("nap", ["1.5", "3"])
+    def test_a_nap_before_exec_is_not_the_budget(self, redis_server: Any, nap: str) -> None:
+        import subprocess
+        import sys
+        import time
+
+        from tests.conftest import BIN
+
+        script = f'sleep {nap}; exec "$0" health --redis-url "$1" --timeout 1'
+        started = time.monotonic()
+        ran = subprocess.run(
+            ["bash", "-c", script, str(BIN), redis_server.url()],
+            env=clean_env(),
+            capture_output=True,
+            text=True,
+            timeout=30,
+            stdin=subprocess.DEVNULL,
+        )
+        elapsed = time.monotonic() - started
+        assert ran.returncode == 0, (ran.stdout, ran.stderr, sys.executable)
+        assert "deadline" not in ran.stdout
+        assert elapsed >= float(nap)
+
+    def test_a_busy_wrapper_still_counts(self) -> None:
+        """Time the wrapper spent on a CPU before the exec is the process's own start-up (a
+        kubelet counts it too): a budget smaller than it gives the start-up verdict."""
+        import subprocess
+
+        from tests.conftest import BIN
+
+        # ~0.4 s of shell arithmetic on a CPU, then the exec with a 0.1 s budget
+        script = 'i=0; while [ $i -lt 200000 ]; do i=$((i+1)); done; exec "$0" health '
+        script += '--redis-url redis://127.0.0.1:1/0 --timeout 0.1'
+        ran = subprocess.run(
+            ["bash", "-c", script, str(BIN)],
+            env=clean_env(),
+            capture_output=True,
+            text=True,
+            timeout=60,
+            stdin=subprocess.DEVNULL,
+        )
+        assert ran.returncode == 1, ran.stderr
+        assert "[deadline]" in ran.stdout and "start-up" in ran.stdout, ran.stdout
