@@ -224,7 +224,7 @@ class TestAWrapperThatExecs:
 
         # ~0.4 s of shell arithmetic on a CPU, then the exec with a 0.1 s budget
         script = 'i=0; while [ $i -lt 200000 ]; do i=$((i+1)); done; exec "$0" health '
-        script += '--redis-url redis://127.0.0.1:1/0 --timeout 0.1'
+        script += "--redis-url redis://127.0.0.1:1/0 --timeout 0.1"
         ran = subprocess.run(
             ["bash", "-c", script, str(BIN)],
             env=clean_env(),
