@@ -277,10 +277,35 @@ class TestWrongMode:
             assert warned == {n.address for n in cluster.nodes}, _keys(diagnosis)
             assert diagnosis.status is Status.WARN
             assert not [c for c in diagnosis.checks if c.key == "redis:memory"]
+            hints = [c.hint or "" for c in diagnosis.checks if c.key == "redis:info"]
+            assert all("ACL SETUSER no-info +info" in hint for hint in hints), hints
         finally:
             for node in cluster.nodes:
                 with RawRedis.connect(node.port) as conn:
                     conn.call("ACL", "DELUSER", "no-info")
+
+    def test_a_cluster_user_limited_to_its_keys_is_named_in_the_write_hint(
+        self, redis_cluster_per_module: ClusterSetup
+    ) -> None:
+        """REDIS_MODE=cluster --write, a user with ~app:* on every node: write_denied, and the
+        hint names that user's rule (the topology's verdict left '<user>' in it)."""
+        cluster = redis_cluster_per_module
+        for node in cluster.nodes:
+            with RawRedis.connect(node.port) as conn:
+                conn.check("ACL", "SETUSER", "app-only", "on", ">pw-3z", "+@all", "~app:*")
+        try:
+            seeds = ",".join(f"redis://app-only:pw-3z@{m.address}/0" for m in cluster.masters)
+            diagnosis = _diagnose(seeds, mode="cluster", write=True)
+            denied = [c for c in diagnosis.checks if c.reason == "write_denied"]
+            assert denied, _keys(diagnosis)
+            for check in denied:
+                assert "ACL SETUSER app-only ~cpa-ops:health:* +set +del" in (check.hint or "")
+            assert not [c for c in diagnosis.checks if "<user>" in (c.hint or "")]
+            _no_password(diagnosis, "pw-3z")
+        finally:
+            for node in cluster.nodes:
+                with RawRedis.connect(node.port) as conn:
+                    conn.call("ACL", "DELUSER", "app-only")
 
     def test_sentinels_that_are_data_nodes_fail_naming_the_mode(
         self, redis_server: RedisServer

@@ -9,6 +9,7 @@ could not run. A denied CLIENT SETNAME costs only the connection's name (see han
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from dataclasses import replace
 from typing import Any
 
@@ -56,6 +57,16 @@ def with_acl_hints(checks: list[Check], user: str, prefix: str) -> list[Check]:
             check = replace(check, hint=write_denied_hint(user, prefix))
         shown.append(check)
     return shown
+
+
+def naming_user(checks: Iterable[Check], user: str, prefix: str) -> tuple[Check, ...]:
+    """Every check of a topology's verdict with its ACL hints naming ``user`` (the verdicts
+    of each node leave ``<user>`` in them)."""
+    named = with_acl_hints(list(checks), user, prefix)
+    return tuple(
+        replace(c, hint=c.hint.replace("<user>", user)) if c.hint and "<user>" in c.hint else c
+        for c in named
+    )
 
 
 def info_warning(state: NodeState) -> tuple[str, str] | None:

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import TYPE_CHECKING
 
-from cpa_ops.core.redis.model import PROBE_CLIENT_NAME, Diagnosis
+from cpa_ops.core.redis.model import PROBE_CLIENT_NAME, Diagnosis, TopologyDiagnosis
 from cpa_ops.core.urls import HEALTH_KEY_PREFIX
 
 if TYPE_CHECKING:
@@ -23,31 +24,22 @@ async def diagnose(
     """Diagnose ``target`` (``settings.redis_target``) by ``deadline``, a time.monotonic()
     instant; never raises for a Redis fault. ``write`` also SETs PX and DELs a health key;
     a round-trip over ``warn_ms`` warns. The health key's name starts with ``write_prefix``."""
+    if target.mode not in ("cluster", "sentinel"):
+        from cpa_ops.core.redis.standalone import probe_standalone
+
+        return await probe_standalone(
+            target,
+            deadline=deadline,
+            write=write,
+            warn_ms=warn_ms,
+            client_name=client_name,
+            write_prefix=write_prefix,
+        )
     if target.mode == "cluster":
-        from cpa_ops.core.redis.cluster import probe_cluster
-
-        return await probe_cluster(
-            target,
-            deadline=deadline,
-            write=write,
-            warn_ms=warn_ms,
-            client_name=client_name,
-            write_prefix=write_prefix,
-        )
-    if target.mode == "sentinel":
-        from cpa_ops.core.redis.sentinel import probe_sentinel
-
-        return await probe_sentinel(
-            target,
-            deadline=deadline,
-            write=write,
-            warn_ms=warn_ms,
-            client_name=client_name,
-            write_prefix=write_prefix,
-        )
-    from cpa_ops.core.redis.standalone import probe_standalone
-
-    return await probe_standalone(
+        from cpa_ops.core.redis.cluster import probe_cluster as probe_topology
+    else:
+        from cpa_ops.core.redis.sentinel import probe_sentinel as probe_topology
+    topology = await probe_topology(
         target,
         deadline=deadline,
         write=write,
@@ -55,3 +47,15 @@ async def diagnose(
         client_name=client_name,
         write_prefix=write_prefix,
     )
+    return _naming_user(topology, target, write_prefix)
+
+
+def _naming_user(
+    topology: TopologyDiagnosis, target: RedisTarget, write_prefix: str
+) -> TopologyDiagnosis:
+    """The topology's ACL hints with the user REDIS_URL logs in as (the standalone verdict
+    names it itself)."""
+    from cpa_ops.core.redis.acl import acl_user, naming_user
+
+    user = target.without_secrets(acl_user(target.connection_options()))
+    return replace(topology, checks=naming_user(topology.checks, user, write_prefix))
