@@ -166,7 +166,7 @@ def _vetted(value: Any, key: str | None, path: tuple[int, ...]) -> Any:
     if len(path) > 32:
         return WITHHELD
     inner = (*path, id(value))
-    fields = _fields_of(value)
+    fields = fields_of(value)
     if fields is not None:
         return {k: _vetted(v, k if isinstance(k, str) else None, inner) for k, v in fields.items()}
     if isinstance(value, list | tuple | set | frozenset):
@@ -174,13 +174,13 @@ def _vetted(value: Any, key: str | None, path: tuple[int, ...]) -> Any:
     return WITHHELD
 
 
-def _fields_of(value: Any) -> Mapping[Any, Any] | None:
-    """The fields of a Mapping, a dataclass or a pydantic model, else None."""
-    if isinstance(value, Mapping):
-        return value
+def fields_of(value: Any) -> dict[Any, Any] | None:
+    """The fields of a dataclass, a pydantic model or a Mapping, else None (never raises)."""
     try:
         if dataclasses.is_dataclass(value) and not isinstance(value, type):
             return {f.name: getattr(value, f.name) for f in dataclasses.fields(value)}
+        if isinstance(value, Mapping):
+            return dict(value)
         dump = getattr(type(value), "model_dump", None)
         if callable(dump):
             dumped = dump(value)

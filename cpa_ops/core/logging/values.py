@@ -7,13 +7,11 @@ names count as keys, the rest becomes a redacted ``repr``; an exception becomes 
 
 from __future__ import annotations
 
-import dataclasses
 import sys
 import traceback
-from collections.abc import Mapping
 from typing import Any, Final
 
-from cpa_ops.core.free_text import shown_message, withheld_traceback
+from cpa_ops.core.free_text import fields_of, shown_message, withheld_traceback
 from cpa_ops.core.redact import redact, redact_text
 
 # Longer strings are cut (after redaction), so one call cannot flood the log platform.
@@ -95,26 +93,10 @@ def _object_value(value: Any, depth: int) -> Any:
         return shorten(redact_text(bytes(value).decode("utf-8", "backslashreplace")))
     if isinstance(value, str):
         return shorten(redact_text(str(value)))
-    fields = _fields_of(value)
+    fields = fields_of(value)
     if fields is not None:  # field names matter: account_number=... must be redacted by key
         return plain(redact(fields), depth + 1)
     return safe_repr(value)
-
-
-def _fields_of(value: Any) -> dict[str, Any] | None:
-    """The fields of a dataclass, a pydantic model or a Mapping, else None."""
-    try:
-        if dataclasses.is_dataclass(value) and not isinstance(value, type):
-            return {f.name: getattr(value, f.name) for f in dataclasses.fields(value)}
-        if isinstance(value, Mapping):
-            return dict(value)
-        dump = getattr(type(value), "model_dump", None)
-        if callable(dump):
-            dumped = dump(value)
-            return dumped if isinstance(dumped, dict) else None
-    except Exception:
-        return None
-    return None
 
 
 def plain(value: Any, depth: int = 0) -> Any:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import replace
 from typing import TYPE_CHECKING
 
@@ -24,22 +25,14 @@ async def diagnose(
     """Diagnose ``target`` (``settings.redis_target``) by ``deadline``, a time.monotonic()
     instant; never raises for a Redis fault. ``write`` also SETs PX and DELs a health key;
     a round-trip over ``warn_ms`` warns. The health key's name starts with ``write_prefix``."""
-    if target.mode not in ("cluster", "sentinel"):
-        from cpa_ops.core.redis.standalone import probe_standalone
-
-        return await probe_standalone(
-            target,
-            deadline=deadline,
-            write=write,
-            warn_ms=warn_ms,
-            client_name=client_name,
-            write_prefix=write_prefix,
-        )
+    probe: Callable[..., Awaitable[Diagnosis]]
     if target.mode == "cluster":
-        from cpa_ops.core.redis.cluster import probe_cluster as probe_topology
+        from cpa_ops.core.redis.cluster import probe_cluster as probe
+    elif target.mode == "sentinel":
+        from cpa_ops.core.redis.sentinel import probe_sentinel as probe
     else:
-        from cpa_ops.core.redis.sentinel import probe_sentinel as probe_topology
-    topology = await probe_topology(
+        from cpa_ops.core.redis.standalone import probe_standalone as probe
+    diagnosis = await probe(
         target,
         deadline=deadline,
         write=write,
@@ -47,7 +40,9 @@ async def diagnose(
         client_name=client_name,
         write_prefix=write_prefix,
     )
-    return _naming_user(topology, target, write_prefix)
+    if isinstance(diagnosis, TopologyDiagnosis):
+        return _naming_user(diagnosis, target, write_prefix)
+    return diagnosis
 
 
 def _naming_user(
