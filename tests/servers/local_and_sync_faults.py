@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from tests.servers.net import LOOPBACK, wait_until
-from tests.servers.redis_faults import RedisServer, TlsFiles, redis_server
+from tests.servers.redis_faults import RedisServer, TlsFiles, failed_bgsave_redis, redis_server
 
 #: the user an unprivileged command runs as when the suite runs as root
 NOBODY = 65534
@@ -273,25 +273,8 @@ def writable_replica(**kwargs: Any) -> Iterator[RedisServer]:
 def failed_save_redis(**kwargs: Any) -> Iterator[RedisServer]:
     """The last BGSAVE failed (its --dir was removed) with stop-writes-on-bgsave-error no:
     Redis keeps accepting writes it cannot save."""
-    with redis_server(
-        "--save", "3600 1", "--stop-writes-on-bgsave-error", "no", **kwargs
-    ) as server:
-        shutil.rmtree(server.data_dir)
-        with server.client() as conn:
-            conn.check("BGSAVE")
-            wait_until(
-                lambda: (
-                    conn.info("persistence").get("rdb_last_bgsave_status") == "err"
-                    and conn.info("persistence").get("rdb_bgsave_in_progress") == "0"
-                ),
-                5,
-                "the BGSAVE failed",
-            )
-        try:
-            yield server
-        finally:
-            with contextlib.suppress(OSError, ConnectionError), server.client(timeout=2) as conn:
-                conn.call("CONFIG", "SET", "save", "")
+    with failed_bgsave_redis(stop_writes=False, **kwargs) as server:
+        yield server
 
 
 @contextlib.contextmanager

@@ -538,12 +538,21 @@ def loading_redis(
 
 @contextlib.contextmanager
 def misconf_redis(**kwargs: Any) -> Iterator[RedisServer]:
-    """Save points configured and the last BGSAVE failed (its --dir was removed): MISCONF.
+    """Save points configured and the last BGSAVE failed (its --dir was removed): MISCONF."""
+    with failed_bgsave_redis(stop_writes=True, **kwargs) as server:
+        yield server
+
+
+@contextlib.contextmanager
+def failed_bgsave_redis(*, stop_writes: bool, **kwargs: Any) -> Iterator[RedisServer]:
+    """The last BGSAVE failed (its --dir was removed); with ``stop_writes``
+    (stop-writes-on-bgsave-error) Redis then refuses writes (MISCONF), without it it goes on.
 
     Works as root: nobody can create a file in a directory that no longer exists.
     """
+    stop = "yes" if stop_writes else "no"
     with redis_server(
-        "--save", "3600 1", "--stop-writes-on-bgsave-error", "yes", **kwargs
+        "--save", "3600 1", "--stop-writes-on-bgsave-error", stop, **kwargs
     ) as server:
         shutil.rmtree(server.data_dir)
         with server.client() as conn:
