@@ -93,18 +93,24 @@ def _ms(seconds: float) -> str:
     return f"{seconds * 1000:7.1f} ms"
 
 
-def side_by_side(url: str) -> dict[str, float]:
-    """Medians of cpa-ops health and the redis-py one-liner (and the floor), run alternately;
-    the CPU and wall ratios."""
-    # a roomy budget: a slow first run on a busy machine must not end the benchmark at "deadline"
-    runs = {
-        "cpa-ops health": [str(CPA_OPS), "health", "--redis-url", url, "--timeout", "5"],
+def _commands(url: str, timeout: str) -> dict[str, list[str]]:
+    """What is measured, by label: cpa-ops health (with ``--timeout timeout``), the anchor, the
+    floor."""
+    return {
+        "cpa-ops health": [str(CPA_OPS), "health", "--redis-url", url, "--timeout", timeout],
         "redis-py one-liner": [
             sys.executable, "-c", f"import redis; redis.Redis.from_url({url!r}).ping()"
         ],
         "floor: import redis": [sys.executable, "-c", "import redis"],
-        "floor: + a pydantic-settings model": [sys.executable, "-c", FLOOR.format(url=url)],
+        "floor: + settings model, ping": [sys.executable, "-c", FLOOR.format(url=url)],
     }  # fmt: skip
+
+
+def side_by_side(url: str) -> dict[str, float]:
+    """Medians of cpa-ops health and the redis-py one-liner (and the floor), run alternately;
+    the CPU and wall ratios."""
+    # a roomy budget: a slow first run on a busy machine must not end the benchmark at "deadline"
+    runs = _commands(url, timeout="5")
     # byte-compile cpa_ops as a wheel install would: PYTHONDONTWRITEBYTECODE may be set, and an
     # editable install would otherwise compile our modules from source on every run
     import compileall
@@ -139,15 +145,8 @@ def instruction_counts(url: str) -> dict[str, float]:
     """Instructions of one run of each (valgrind --tool=callgrind): load-free ratios."""
     import re
 
-    runs = {
-        # valgrind runs ~50x slower: a budget the deadline cannot cut short
-        "cpa-ops health": [str(CPA_OPS), "health", "--redis-url", url, "--timeout", "600"],
-        "redis-py one-liner": [
-            sys.executable, "-c", f"import redis; redis.Redis.from_url({url!r}).ping()"
-        ],
-        "floor: import redis": [sys.executable, "-c", "import redis"],
-        "floor: + a pydantic-settings model": [sys.executable, "-c", FLOOR.format(url=url)],
-    }  # fmt: skip
+    # valgrind runs ~50x slower: a budget the deadline cannot cut short
+    runs = _commands(url, timeout="600")
     counts = {}
     for label, argv in runs.items():
         done = subprocess.run(
