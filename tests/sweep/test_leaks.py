@@ -301,6 +301,15 @@ def unstarved(case: Case, ran: Ran, runs: int = 3) -> Ran:
     return ran
 
 
+def _delivering(case: Case) -> bool:
+    """A sentry-test run whose endpoint answers (an HTTP status, whatever it is)."""
+    return (
+        case.command.startswith("sentry-test")
+        and case.command != "sentry-test --dry-run"
+        and case.fault not in ("dead_port", Mode.SILENT.value, Mode.CLOSE.value)
+    )
+
+
 def _endpoint_answered(case: Case, ran: Ran) -> bool:
     """The sentry-test run reports an HTTP status: its envelope reached the ingest server."""
     if not case.command.startswith("sentry-test") or "--dry-run" in case.args:
@@ -336,9 +345,18 @@ def test_no_secret_or_pii_leaves_any_command(
 
     with ThreadPoolExecutor(POOL_SIZE) as pool:
         results = list(pool.map(run, cases))
+    # a delivery the four at once starved past its --timeout runs again on its own, up to twice
+    # (a starved run may end before its envelope is answered: no leak, but no delivery either)
+    reruns = []
+    for case, ran in results:
+        for _ in range(2):
+            if not _delivering(case) or _endpoint_answered(case, ran):
+                break
+            ran = run_cpa_ops(*case.args, env=case.env, timeout=20)
+            reruns.append((case, ran))
 
     problems = []
-    for case, ran in results:
+    for case, ran in results + reruns:
         found = leaks(ran.stdout + ran.stderr)
         if found:
             problems.append(f"{case.name}: leaked {found}")
@@ -359,18 +377,11 @@ def test_no_secret_or_pii_leaves_any_command(
     assert not problems, "\n".join(problems)
 
     # the matrix really ran: every run the endpoint answered had its envelope received (scrubbed),
-    # and most runs got that far (a starved run may time out before sending: that is no leak)
-    answered = sum(1 for case, ran in results if _endpoint_answered(case, ran))
-    delivering = sum(
-        1
-        for case in cases
-        if case.command.startswith("sentry-test")
-        and case.command != "sentry-test --dry-run"
-        and case.fault not in ("dead_port", Mode.SILENT.value, Mode.CLOSE.value)
-    )
-    assert len(envelopes) >= answered >= delivering // 2, (
-        f"{len(envelopes)} envelopes received, {answered} answered, {delivering} to answer"
-    )
+    # and every delivery got that far, in the pool or on its own
+    answered = [case.name for case, ran in results + reruns if _endpoint_answered(case, ran)]
+    delivering = sorted(case.name for case in cases if _delivering(case))
+    assert len(envelopes) >= len(answered), f"{len(envelopes)} envelopes, {len(answered)} answered"
+    assert sorted(answered) == delivering, f"{len(reruns)} runs again; answered: {answered}"
     assert any("[REDACTED:ssn]" in envelope.text for envelope in envelopes)
     # and the faults were really there (a run starved into "deadline" by the four at once is
     # run again on its own)
