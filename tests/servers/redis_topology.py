@@ -99,9 +99,11 @@ class Node:
 
 @dataclass
 class ClusterSetup:
-    """Three masters (``redis-cli --cluster create``) and one replica of the first master."""
+    """Three masters (``redis-cli --cluster create``) and one replica of the first master;
+    every node also gets ``server_args`` (``"--rename-command", "HELLO", ""``, a ``--user``)."""
 
     base: Path
+    server_args: tuple[str, ...] = ()
     masters: list[Node] = field(default_factory=list)
     replica: Node | None = None
 
@@ -130,6 +132,7 @@ class ClusterSetup:
                 "--repl-diskless-sync-delay", "0",
                 "--protected-mode", "no",
                 "--logfile", "redis.log",
+                *self.server_args,
             ],
         )  # fmt: skip
 
