@@ -229,6 +229,18 @@ def redis_sentinels_per_module(
         yield setup
 
 
+@pytest.fixture
+def redis_sentinels_with_unsynced_replica(
+    tmp_path_factory: pytest.TempPathFactory, redis_server_bin: str
+) -> Iterator[SentinelSetup]:
+    """A set-up of its own (the sentinels never forget a replica): one master, a synced
+    replica, a replica whose sync the master holds back (``unsynced[0]``), three sentinels."""
+    setup = SentinelSetup(tmp_path_factory.mktemp("sentinel-unsynced"))
+    with running(setup):
+        setup.add_replica_waiting_for_sync()
+        yield setup
+
+
 # --- a redis-server per module, and one on demand ---------------------------------------------
 
 

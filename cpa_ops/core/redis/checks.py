@@ -261,6 +261,29 @@ def replication_check(facts: ServerFacts, url: str | None = None) -> Check:
     return _watched("replication", stale_warning(facts), f"role {facts.role}{link}")
 
 
+def replica_sync_check(
+    facts: ServerFacts | None, component_id: str, details: Mapping[str, Any] | None = None
+) -> Check | None:
+    """``redis:replication`` of a cluster's or sentinel set-up's replica that has not synced
+    (:func:`syncing_failure`): a warning, not a failure, since the services talk to the master
+    and what is lost is redundancy; None when it has synced."""
+    syncing = syncing_failure(facts)
+    if facts is None or syncing is None:
+        return None
+    code, said = syncing
+    reason = reason_of(code)
+    return Check(
+        "redis",
+        "replication",
+        Status.WARN,
+        f"replica: {said}",
+        reason=code,
+        hint=reason.replica_hint or reason.hint,
+        component_id=component_id,
+        details={**(details or {}), **sync_details(facts)},
+    )
+
+
 def handshake_details(state: NodeState) -> dict[str, Any]:
     """What the connection's handshake was refused, for ``redis:ping``'s details: HELLO (RESP2
     was used) and CLIENT SETNAME (the connection went unnamed)."""
