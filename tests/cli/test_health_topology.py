@@ -16,6 +16,7 @@ from tests.cli.conftest import Background
 from tests.conftest import Ran, clean_env, run_cpa_ops
 from tests.servers.net import wait_until
 from tests.servers.redis_topology import MASTER_NAME, ClusterSetup, SentinelSetup
+from tests.servers.redis_verdict_faults import ACL_PASSWORD
 from tests.servers.resp import command_text
 
 #: --timeout where the hard deadline is under test
@@ -229,6 +230,41 @@ def cluster_ping(setup: ClusterSetup, *args: str) -> Ran:
         "--timeout", str(VERDICT_TIMEOUT), *args,
         env=clean_env(REDIS_URL=setup.seed_urls),
     )  # fmt: skip
+
+
+@pytest.mark.timeout(90)
+class TestClusterHandshake:
+    """The probe's handshake on every node of a cluster: RESP2 where HELLO is missing, no name
+    where CLIENT SETNAME is denied; either way the cluster passes."""
+
+    def test_a_cluster_without_hello_passes_over_resp2(
+        self, redis_cluster_without_hello_per_module: ClusterSetup
+    ) -> None:
+        setup = redis_cluster_without_hello_per_module
+        ran = cluster_health(setup, "--format", "json", "--write")
+        assert ran.returncode == 0, ran.stdout + ran.stderr
+        checks = checks_of(ran)
+        assert len(checks["redis:write"]) == 3
+        pings = checks["redis:ping"]
+        assert sorted(p["componentId"] for p in pings) == sorted(n.address for n in setup.nodes)
+        assert all(p["status"] == "pass" and p["details"]["protocol"] == 2 for p in pings), pings
+        assert all("RESP2" in p["details"]["protocolNote"] for p in pings)
+
+    def test_a_denied_client_setname_costs_only_the_name(
+        self, redis_cluster_acl_no_setname_per_module: ClusterSetup
+    ) -> None:
+        setup = redis_cluster_acl_no_setname_per_module
+        seeds = ",".join(f"redis://no-setname:{ACL_PASSWORD}@{n.address}/0" for n in setup.masters)
+        ran = run_cpa_ops(
+            "health", "--mode", "cluster", "--timeout", str(VERDICT_TIMEOUT), "--format", "json",
+            "--write", env=clean_env(REDIS_URL=seeds),
+        )  # fmt: skip
+        assert ran.returncode == 0, ran.stdout + ran.stderr
+        assert ACL_PASSWORD not in ran.stdout + ran.stderr
+        pings = checks_of(ran)["redis:ping"]
+        assert len(pings) == len(setup.nodes)
+        assert all(p["status"] == "pass" for p in pings), pings
+        assert all("CLIENT SETNAME refused" in p["details"]["clientName"] for p in pings), pings
 
 
 @pytest.mark.timeout(90)

@@ -13,6 +13,7 @@ from cpa_ops.core.settings import Settings, load_settings
 from tests.servers.net import wait_until
 from tests.servers.redis_faults import RedisServer
 from tests.servers.redis_topology import MASTER_NAME, ClusterSetup, SentinelSetup
+from tests.servers.redis_verdict_faults import ACL_PASSWORD
 from tests.servers.resp import command_text
 
 pytestmark = pytest.mark.timeout(90)
@@ -122,3 +123,123 @@ class TestTopologies:
         started = time.monotonic()
         wait_until(lambda: _ours(master.port) == 0, 5, "no connection of ours is left")
         assert time.monotonic() - started < 5
+
+
+def _clients(port: int, user: str = "default") -> list[dict[str, str]]:
+    """The CLIENT LIST entries (field -> value) of ``user``'s connections on the server at
+    ``port``; the harness's own side connection, the one listing, left out."""
+    entries = [
+        dict(field.partition("=")[::2] for field in line.split())
+        for line in command_text(port, "CLIENT", "LIST").splitlines()
+    ]
+    return [e for e in entries if e.get("user") == user and e.get("cmd") != "client|list"]
+
+
+def _acl_seeds(setup: ClusterSetup, user: str) -> str:
+    return ",".join(f"redis://{user}:{ACL_PASSWORD}@{n.address}/0" for n in setup.masters)
+
+
+def _use_cluster(settings: Settings, ports: list[int], user: str = "default") -> dict[str, object]:
+    """What the cluster client of ``settings`` makes of keys on every master, the replies its
+    callbacks parse, its liveness check, and its connections (CLIENT LIST) while open."""
+
+    async def main() -> dict[str, object]:
+        client = await create_redis_client(settings, client_name=NAME)
+        try:
+            # before the concurrent commands: redis-py 8.1's cluster client, given 30 commands
+            # at once uninitialized, fails most runs (AttributeError on a connection another
+            # task closed), with or without this handshake
+            await client.initialize()  # type: ignore[union-attr]
+            keys = [f"cpa-ops-test:handshake:{i}" for i in range(30)]
+            await asyncio.gather(*(client.set(key, key) for key in keys))
+            values = await asyncio.gather(*(client.get(key) for key in keys))
+            owners = {client.get_node_from_key(key).port for key in keys}  # type: ignore[union-attr]
+            seen = {
+                "round_trip": values == [key.encode() for key in keys],
+                "owners": owners,
+                "healthy": await check_redis_health(client, timeout=5),
+                "info": await client.info("server"),
+                "cluster_info": await client.cluster_info(),  # type: ignore[union-attr]
+                "slots": await client.cluster_slots(),  # type: ignore[union-attr]
+                "shards": await client.cluster_shards(),  # type: ignore[union-attr]
+                "connections": [entry for port in ports for entry in _clients(port, user)],
+            }
+            await client.delete(*keys[:1])
+            return seen
+        finally:
+            await client.aclose()
+
+    return asyncio.run(main())
+
+
+def _assert_parsed(seen: dict[str, object], ports: list[int]) -> None:
+    """Every key went to its master and back; INFO, CLUSTER INFO, SLOTS and SHARDS came back
+    in the shapes redis-py gives over RESP3 (the callbacks parsed them)."""
+    assert seen["round_trip"] is True and seen["owners"] == set(ports), seen["owners"]
+    assert seen["healthy"] is True
+    info, cluster_info = seen["info"], seen["cluster_info"]
+    assert isinstance(info, dict) and str(info["redis_version"]).startswith("7")
+    assert isinstance(cluster_info, dict) and cluster_info["cluster_state"] == "ok"
+    slots = seen["slots"]
+    assert isinstance(slots, dict) and sum(end - start + 1 for start, end in slots) == 16384
+    shards = seen["shards"]
+    assert isinstance(shards, list) and len(shards) == 3
+    assert all(set(shard) == {"slots", "nodes"} for shard in shards), shards
+
+
+class TestClusterHandshake:
+    """The cluster client's every connection (startup and discovered nodes) speaks the
+    project's handshake (cpa_ops.core.redis.handshake), as the standalone and sentinel pools do."""
+
+    def test_a_cluster_without_hello_is_spoken_to_over_resp2(
+        self, redis_cluster_without_hello_per_module: ClusterSetup
+    ) -> None:
+        setup = redis_cluster_without_hello_per_module
+        settings = load_settings(redis_mode="cluster", redis_url=setup.seed_urls)
+        ports = [node.port for node in setup.masters]
+        seen = _use_cluster(settings, ports)
+        _assert_parsed(seen, ports)
+        connections = seen["connections"]
+        assert isinstance(connections, list)
+        ours = [entry for entry in connections if entry["name"] == NAME]
+        # every master got connections of ours, named, and every one of them speaks RESP2
+        assert {entry["laddr"] for entry in ours} == {node.address for node in setup.masters}, ours
+        assert all(entry["resp"] == "2" for entry in ours), ours
+
+    def test_protocol_3_in_the_url_gets_no_fallback(
+        self, redis_cluster_without_hello_per_module: ClusterSetup
+    ) -> None:
+        """REDIS_URL asking for protocol=3 itself: the server's refusal of HELLO is the error."""
+        from redis.exceptions import RedisClusterException, RedisError
+
+        setup = redis_cluster_without_hello_per_module
+        seeds = ",".join(f"{url}?protocol=3" for url in setup.seed_urls.split(","))
+        settings = load_settings(redis_mode="cluster", redis_url=seeds)
+
+        async def main() -> None:
+            client = await create_redis_client(settings, client_name=NAME)
+            try:
+                await client.get("cpa-ops-test:handshake:0")
+            finally:
+                await client.aclose()
+
+        with pytest.raises((RedisClusterException, RedisError)) as raised:
+            asyncio.run(main())
+        # redis-py words it "Cluster mode is not enabled on this node"; the cause is HELLO's
+        causes = [raised.value]
+        while causes[-1].__cause__ or causes[-1].__context__:
+            causes.append(causes[-1].__cause__ or causes[-1].__context__)  # type: ignore[arg-type]
+        assert any("unknown command 'HELLO'" in str(cause) for cause in causes), causes
+
+    def test_a_refused_client_setname_costs_only_the_name(
+        self, redis_cluster_acl_no_setname_per_module: ClusterSetup
+    ) -> None:
+        setup = redis_cluster_acl_no_setname_per_module
+        settings = load_settings(redis_mode="cluster", redis_url=_acl_seeds(setup, "no-setname"))
+        ports = [node.port for node in setup.masters]
+        seen = _use_cluster(settings, ports, user="no-setname")
+        _assert_parsed(seen, ports)
+        connections = seen["connections"]
+        assert isinstance(connections, list) and connections
+        # the client asked for NAME on each; the ACL refused it, the connection stayed
+        assert all(entry["name"] == "" for entry in connections), connections

@@ -17,6 +17,7 @@ from cpa_ops.core.redis import (
     parse_cluster_nodes,
 )
 from cpa_ops.core.redis.cluster import key_in_slots
+from cpa_ops.core.redis.reasons import REASONS
 from cpa_ops.core.settings import ConfigError, load_settings
 from cpa_ops.core.target import RedisTarget
 from tests.servers.redis_topology import MASTER_NAME, ClusterSetup, SentinelSetup
@@ -384,6 +385,28 @@ class TestSentinelProbe:
         assert replication.details["masterLinkStatus"] == "up"
         (write,) = by_key(diagnosis, "redis:write")
         assert write.status is Status.PASS
+
+    def test_a_replica_that_never_synced_is_a_syncing_warn(
+        self, redis_sentinels_with_unsynced_replica: SentinelSetup
+    ) -> None:
+        """A replica the sentinels list whose sync the master holds back: a WARN ``syncing``
+        naming it, with the sync's facts and the hint for a set-up's replica (the services
+        talk to the master: redundancy is lost, no wrong data served)."""
+        setup = redis_sentinels_with_unsynced_replica
+        diagnosis = probe_the_sentinels(setup)
+        assert diagnosis.status is Status.WARN, diagnosis.checks
+        unsynced = setup.unsynced[0].address
+        checks = {c.component_id: c for c in by_key(diagnosis, "redis:replication")}
+        assert setup.replica is not None and checks[setup.replica.address].status is Status.PASS
+        check = checks[unsynced]
+        assert (check.status, check.reason) == (Status.WARN, "syncing"), check
+        assert "has not been up since this replica started" in check.output, check.output
+        assert check.hint == REASONS["syncing"].replica_hint
+        assert check.details["masterLinkDownSinceSeconds"] == -1
+        assert check.details["keys"] == 0 and "sentinelFlags" in check.details
+        assert {c.key for c in diagnosis.checks if c.status is not Status.PASS} == {
+            "redis:replication"
+        }, diagnosis.checks
 
     def test_an_unknown_service_has_no_master(
         self, redis_sentinels_per_module: SentinelSetup

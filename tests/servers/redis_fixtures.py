@@ -193,12 +193,51 @@ def redis_cluster(redis_cluster_per_module: ClusterSetup) -> Iterator[ClusterSet
 
 
 @pytest.fixture(scope="module")
+def redis_cluster_without_hello_per_module(
+    tmp_path_factory: pytest.TempPathFactory, redis_server_bin: str
+) -> Iterator[ClusterSetup]:
+    """The cluster of redis_cluster_per_module with HELLO renamed away on every node, as Redis 5
+    is to redis-py 8 (RESP2 only)."""
+    setup = ClusterSetup(
+        tmp_path_factory.mktemp("cluster-no-hello"), ("--rename-command", "HELLO", "")
+    )
+    with running(setup):
+        yield setup
+
+
+@pytest.fixture(scope="module")
+def redis_cluster_acl_no_setname_per_module(
+    tmp_path_factory: pytest.TempPathFactory, redis_server_bin: str
+) -> Iterator[ClusterSetup]:
+    """The cluster of redis_cluster_per_module whose every node has the ACL user ``no-setname``
+    (redis_verdict_faults.ACL_USERS: all commands and keys but CLIENT SETNAME; password
+    ACL_PASSWORD). The harness and the cluster bus use the default user."""
+    user = ("--user", "no-setname", "on", f">{verdict_faults.ACL_PASSWORD}")
+    rules = verdict_faults.ACL_USERS["no-setname"]
+    setup = ClusterSetup(tmp_path_factory.mktemp("cluster-acl"), (*user, *rules))
+    with running(setup):
+        yield setup
+
+
+@pytest.fixture(scope="module")
 def redis_sentinels_per_module(
     tmp_path_factory: pytest.TempPathFactory, redis_server_bin: str
 ) -> Iterator[SentinelSetup]:
     """One master, one replica and three sentinels on loopback."""
     setup = SentinelSetup(tmp_path_factory.mktemp("sentinel"))
     with running(setup):
+        yield setup
+
+
+@pytest.fixture
+def redis_sentinels_with_unsynced_replica(
+    tmp_path_factory: pytest.TempPathFactory, redis_server_bin: str
+) -> Iterator[SentinelSetup]:
+    """A set-up of its own (the sentinels never forget a replica): one master, a synced
+    replica, a replica whose sync the master holds back (``unsynced[0]``), three sentinels."""
+    setup = SentinelSetup(tmp_path_factory.mktemp("sentinel-unsynced"))
+    with running(setup):
+        setup.add_replica_waiting_for_sync()
         yield setup
 
 

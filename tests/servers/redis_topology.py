@@ -99,9 +99,11 @@ class Node:
 
 @dataclass
 class ClusterSetup:
-    """Three masters (``redis-cli --cluster create``) and one replica of the first master."""
+    """Three masters (``redis-cli --cluster create``) and one replica of the first master;
+    every node also gets ``server_args`` (``"--rename-command", "HELLO", ""``, a ``--user``)."""
 
     base: Path
+    server_args: tuple[str, ...] = ()
     masters: list[Node] = field(default_factory=list)
     replica: Node | None = None
 
@@ -130,6 +132,7 @@ class ClusterSetup:
                 "--repl-diskless-sync-delay", "0",
                 "--protected-mode", "no",
                 "--logfile", "redis.log",
+                *self.server_args,
             ],
         )  # fmt: skip
 
@@ -225,10 +228,12 @@ class SentinelSetup:
     master: Node | None = None
     replica: Node | None = None
     sentinels: list[Node] = field(default_factory=list)
+    #: replicas added by :meth:`add_replica_waiting_for_sync` (stopped with the rest)
+    unsynced: list[Node] = field(default_factory=list)
 
     @property
     def data_nodes(self) -> list[Node]:
-        return [n for n in (self.master, self.replica) if n is not None]
+        return [n for n in (self.master, self.replica, *self.unsynced) if n is not None]
 
     @property
     def sentinel_addresses(self) -> str:
@@ -290,6 +295,36 @@ class SentinelSetup:
             )
 
         wait_until(settled, timeout, "the sentinels settle", interval=0.2)
+
+    def add_replica_waiting_for_sync(self, timeout: float = 30) -> Node:
+        """A second replica whose sync the master puts off for 60 s (diskless,
+        repl-diskless-sync-delay 60, as local_and_sync_faults.replica_waiting_for_sync): linked
+        to nothing yet, no sync completed; returned once every sentinel lists it. Only for a
+        set-up of its own: the sentinels never forget a replica."""
+        assert self.master is not None
+        master = self.master.port
+        command_text(master, "CONFIG", "SET", "repl-diskless-sync", "yes")
+        command_text(master, "CONFIG", "SET", "repl-diskless-sync-delay", "60")
+        node = self._data_node(free_port(), "--replicaof", LOOPBACK, str(master))
+        self.unsynced.append(node)  # recorded before it starts: stop_all finds it
+        node.start()
+        wait_until(
+            lambda: (
+                f"port={node.port},state=wait_bgsave" in command_text(master, "INFO", "replication")
+            ),
+            10,
+            "the master holds the new replica's sync back",
+            interval=0.1,
+        )
+
+        def listed() -> bool:
+            return all(
+                node.address in command_text(s.port, "SENTINEL", "REPLICAS", MASTER_NAME)
+                for s in self.sentinels
+            )
+
+        wait_until(listed, timeout, "every sentinel lists the new replica", interval=0.2)
+        return node
 
     def master_as_sentinels_see_it(self) -> str:
         reply = command_text(

@@ -9,7 +9,13 @@ from typing import Any
 
 from cpa_ops.core.health import Check, Status, worst
 from cpa_ops.core.redis.acl import info_check, info_warning
-from cpa_ops.core.redis.facts import ClusterNodeEntry, ServerFacts, parse_info_fields, ranges
+from cpa_ops.core.redis.facts import (
+    ClusterNodeEntry,
+    ServerFacts,
+    parse_info_fields,
+    ranges,
+    text,
+)
 from cpa_ops.core.redis.model import NodeState, TopologyDiagnosis
 from cpa_ops.core.redis.reasons import reason_of
 from cpa_ops.core.redis.sync_state import (
@@ -255,6 +261,49 @@ def replication_check(facts: ServerFacts, url: str | None = None) -> Check:
     return _watched("replication", stale_warning(facts), f"role {facts.role}{link}")
 
 
+def replica_sync_check(
+    facts: ServerFacts | None, component_id: str, details: Mapping[str, Any] | None = None
+) -> Check | None:
+    """``redis:replication`` of a cluster's or sentinel set-up's replica that has not synced
+    (:func:`syncing_failure`): a warning, not a failure, since the services talk to the master
+    and what is lost is redundancy; None when it has synced."""
+    syncing = syncing_failure(facts)
+    if facts is None or syncing is None:
+        return None
+    code, said = syncing
+    reason = reason_of(code)
+    return Check(
+        "redis",
+        "replication",
+        Status.WARN,
+        f"replica: {said}",
+        reason=code,
+        hint=reason.replica_hint or reason.hint,
+        component_id=component_id,
+        details={**(details or {}), **sync_details(facts)},
+    )
+
+
+def handshake_details(state: NodeState) -> dict[str, Any]:
+    """What the connection's handshake was refused, for ``redis:ping``'s details: HELLO (RESP2
+    was used) and CLIENT SETNAME (the connection went unnamed)."""
+    extra: dict[str, Any] = {}
+    if "HELLO" in state.replies:
+        extra["protocol"] = 2
+        extra["protocolNote"] = "HELLO not supported (Redis < 6); used RESP2"
+    refused = state.replies.get("CLIENT SETNAME")
+    # denied (NOPERM) or renamed away; a BUSY or LOADING refusal is the verdict's own fault
+    if refused is not None and _denied(refused):
+        extra["clientName"] = f"not set: CLIENT SETNAME refused ({text(refused)})"
+    return extra
+
+
+def _denied(error: Exception) -> bool:
+    from redis.exceptions import NoPermissionError
+
+    return isinstance(error, NoPermissionError) or "unknown" in str(error).lower()
+
+
 # --------------------------------------------------------------------------------------------
 # One node of a cluster or sentinel set-up
 
@@ -294,6 +343,7 @@ def node_ping_check(
         )
     role = {"slave": "replica"}.get(state.role or "", state.role or "node")
     details["warnMs"] = warn_ms
+    details.update(handshake_details(state))
     return _watched(
         measurement,
         slow_warning(state.rtt_ms, warn_ms),

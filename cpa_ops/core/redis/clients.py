@@ -13,7 +13,7 @@ import weakref
 from typing import TYPE_CHECKING, Any
 
 from cpa_ops.core.redis.facts import parse_info_fields, text
-from cpa_ops.core.redis.handshake import handshake_class, use_handshake
+from cpa_ops.core.redis.handshake import handshake_class, use_cluster_handshake, use_handshake
 from cpa_ops.core.urls import parse_host_port
 
 if TYPE_CHECKING:
@@ -138,12 +138,13 @@ def _cluster_client(
             finally:
                 self._in_flight.release()
 
-    return WaitingRedisCluster(
+    client = WaitingRedisCluster(
         startup_nodes=nodes,
         max_connections=limit,
         # REDIS_URL's own options (client_name may be one) win, as from_url lets them
         **{**options, **url_options},
     )
+    return use_cluster_handshake(client)
 
 
 def _sentinel_pool(

@@ -17,6 +17,7 @@ from cpa_ops.core.redis.checks import (
     fault_check,
     node_limit_checks,
     node_ping_check,
+    replica_sync_check,
     topology_verdict,
     write_check,
 )
@@ -36,6 +37,7 @@ from cpa_ops.core.redis.model import (
 )
 from cpa_ops.core.redis.node import INFO, ROLE, NodeProbes, health_key
 from cpa_ops.core.redis.reasons import reason_of
+from cpa_ops.core.redis.sync_state import sync_details
 from cpa_ops.core.urls import HEALTH_KEY_PREFIX
 
 if TYPE_CHECKING:
@@ -180,6 +182,7 @@ def cluster_verdict(
         checks.append(
             node_ping_check(state, entries.get(state.address), down_status, warn_ms, entries)
         )
+    checks.extend(_replica_link_checks(by_address))
     checks.extend(node_limit_checks(by_address))
     if write:
         checks.extend(
@@ -190,6 +193,34 @@ def cluster_verdict(
     members = [e.address for e in topology if e.address and e.is_master]
     members += [e.address for e in topology if e.address and not e.is_master]
     return topology_verdict("cluster", checks, states, members)
+
+
+def _replica_link_checks(states: Sequence[NodeState]) -> list[Check]:
+    """``redis:replication`` of each replica with something to say: not synced (``syncing``) or
+    its master link down (``replica_down``), both warnings; a replica in sync gets none (its
+    ``redis:ping`` says it answers), so a healthy cluster's verdict is one check per node."""
+    checks = []
+    for state in states:
+        facts = state.facts
+        if not state.reachable or facts is None or facts.role != "slave":
+            continue
+        syncing = replica_sync_check(facts, state.address)
+        if syncing is not None:
+            checks.append(syncing)
+        elif facts.master_link_status not in (None, "up"):
+            details = sync_details(facts)
+            said = f"master link is {facts.master_link_status}"
+            checks.append(
+                fault_check(
+                    "replication",
+                    "replica_down",
+                    said,
+                    status=Status.WARN,
+                    component_id=state.address,
+                    details=details,
+                )
+            )
+    return checks
 
 
 def _no_view_verdict(states: Sequence[NodeState], warn_ms: float) -> TopologyDiagnosis:

@@ -16,6 +16,7 @@ import re
 from typing import Any, TypeVar
 
 _Pool = TypeVar("_Pool")
+_Cluster = TypeVar("_Cluster")
 
 _HELLO_UNKNOWN = re.compile(r"unknown command\W+hello\b", re.IGNORECASE)
 
@@ -79,3 +80,19 @@ def use_handshake(pool: _Pool) -> _Pool:
     fallback = "protocol" not in pool.connection_kwargs  # type: ignore[attr-defined]
     pool.connection_class = handshake_class(pool.connection_class, fallback)  # type: ignore[attr-defined]
     return pool
+
+
+def use_cluster_handshake(cluster: _Cluster) -> _Cluster:
+    """``cluster`` (a redis-py async RedisCluster that has opened no connection yet), every
+    connection of it made with this handshake, TLS too; RESP2 fallback only when its URL did
+    not name a protocol.
+
+    RedisCluster puts Connection (SSLConnection) into its ``connection_kwargs``, the dict its
+    NodesManager builds each discovered node from, and into the startup nodes it made: both
+    are replaced (connections are opened lazily, so none was made with the old class)."""
+    kwargs = cluster.connection_kwargs  # type: ignore[attr-defined]
+    connection_class = handshake_class(kwargs["connection_class"], kwargs.get("protocol") is None)
+    kwargs["connection_class"] = connection_class
+    for node in cluster.nodes_manager.startup_nodes.values():  # type: ignore[attr-defined]
+        node.connection_class = connection_class
+    return cluster

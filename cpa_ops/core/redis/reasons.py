@@ -17,6 +17,9 @@ class Reason:
     code: str
     explanation: str
     hint: str
+    #: the hint for a replica of a cluster or sentinel set-up, where the services talk to the
+    #: master (empty: :attr:`hint` fits both)
+    replica_hint: str = ""
 
 
 REASONS: dict[str, Reason] = {
@@ -231,6 +234,10 @@ REASONS: dict[str, Reason] = {
             "or a full sync is in progress): it serves an empty, partial or old dataset",
             "wait for the sync to finish (INFO replication: master_link_status:up); if it "
             "never starts, check the master's address and masterauth, and both servers' logs",
+            "the master serves the data, but a failover to this replica now would lose it: "
+            "wait for the sync to finish (INFO replication on the replica: "
+            "master_link_status:up); if it never starts, check its masterauth and the master's "
+            "repl-diskless-sync-delay, and both servers' logs",
         ),
         Reason(
             "writable_replica",

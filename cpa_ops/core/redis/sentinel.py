@@ -17,6 +17,7 @@ from cpa_ops.core.redis.checks import (
     fault_check,
     node_limit_checks,
     node_ping_check,
+    replica_sync_check,
     rounded,
     topology_verdict,
     write_check,
@@ -372,6 +373,8 @@ def _replica_check(
             details["replicaOf"] = of
             if of != master_address:
                 problem = f"replicates {of}, not the master {master_address}"
+            elif (syncing := replica_sync_check(state.facts, address, details)) is not None:
+                return syncing
             elif link != "up":
                 problem = f"master link is {link or text(role_reply[3])}"
     if problem is None:

@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 from dataclasses import replace
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from cpa_ops.core.health import Check, Status
 from cpa_ops.core.redis.acl import acl_user, info_check, info_warning, with_acl_hints
-from cpa_ops.core.redis.checks import fact_warnings, server_checks, slow_warning
-from cpa_ops.core.redis.facts import text
+from cpa_ops.core.redis.checks import (
+    fact_warnings,
+    handshake_details,
+    server_checks,
+    slow_warning,
+)
 from cpa_ops.core.redis.mode import wrong_mode
 from cpa_ops.core.redis.model import PROBE_CLIENT_NAME, NodeState, RedisDiagnosis
 from cpa_ops.core.redis.node import INFO, health_key, probe_node
@@ -102,23 +106,9 @@ def diagnosis_of(
     )
 
 
-def _denied(error: Exception) -> bool:
-    from redis.exceptions import NoPermissionError
-
-    return isinstance(error, NoPermissionError) or "unknown" in str(error).lower()
-
-
 def _with_handshake(checks: list[Check], state: NodeState) -> list[Check]:
-    """``redis:ping``'s details say what the handshake was refused: HELLO (RESP2 used) and
-    CLIENT SETNAME (the connection went unnamed)."""
-    extra: dict[str, Any] = {}
-    if "HELLO" in state.replies:
-        extra["protocol"] = 2
-        extra["protocolNote"] = "HELLO not supported (Redis < 6); used RESP2"
-    refused = state.replies.get("CLIENT SETNAME")
-    # denied (NOPERM) or renamed away; a BUSY or LOADING refusal is the verdict's own fault
-    if refused is not None and _denied(refused):
-        extra["clientName"] = f"not set: CLIENT SETNAME refused ({text(refused)})"
+    """``redis:ping``'s details say what the handshake was refused (:func:`handshake_details`)."""
+    extra = handshake_details(state)
     if not extra or not checks or checks[0].measurement != "ping":
         return checks
     first = replace(checks[0], details={**checks[0].details, **extra})
