@@ -90,8 +90,8 @@ class Watchdog:
             signal.setitimer(signal.ITIMER_REAL, max(self.at - time.monotonic(), 0.001))
 
     def _on_alarm(self, signum: int, frame: object) -> None:
-        if self._disarmed:
-            return
+        if self._disarmed or self._code is not None:
+            return  # the command claimed its verdict (no alarm any more), or the thread fired
         if time.monotonic() < self.at:  # rearmed later meanwhile
             self._set_alarm()
             return
@@ -108,8 +108,19 @@ class Watchdog:
         with self._lock:
             if self._code is None:
                 self._code = code
+                if self._alarm:
+                    # the thread still bounds the exit; a SIGALRM after the interpreter reset
+                    # its handlers (a shutdown that flushes Sentry) would kill the process
+                    signal.setitimer(signal.ITIMER_REAL, 0)
                 return True
             return False
+
+    def settle(self, code: int) -> None:
+        """The run is over with ``code`` (the command's verdict, or the error boundary's): from
+        now on expiry only ends the process with the code already chosen; if the watchdog
+        fired first, park while it ends the process with its own."""
+        if not self.claim(code) and self._code == -1:
+            wait_for_watchdog()
 
     @contextmanager
     def verdict(self, code: int) -> Iterator[None]:
@@ -170,6 +181,13 @@ def command_watchdog(at: float, on_expiry: Callable[[], int], *, enabled: bool) 
             return armed
         armed.disarm()
     return Watchdog(at, on_expiry, enabled=enabled).start()
+
+
+def settle_process(code: int) -> None:
+    """The process's run is over with ``code``: its watchdog, if armed, now only bounds the
+    shutdown (:meth:`Watchdog.settle`)."""
+    if _process_watchdog is not None:
+        _process_watchdog.settle(code)
 
 
 def wait_for_watchdog() -> None:

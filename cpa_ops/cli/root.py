@@ -97,6 +97,7 @@ def run_process(argv: list[str]) -> NoReturn:
     the verdict's code."""
     import signal
 
+    from cpa_ops.cli.deadline import settle_process
     from cpa_ops.cli.exits import Terminated
 
     def on_sigterm(signum: int, frame: object) -> None:
@@ -105,6 +106,7 @@ def run_process(argv: list[str]) -> NoReturn:
     signal.signal(signal.SIGTERM, on_sigterm)
     code = run(argv, process_mode=True)
     code = _flush_quietly() or code
+    settle_process(code)
     if "sentry_sdk" not in sys.modules:
         # Nothing left to flush: skip tearing down every imported module (~50 ms a run).
         # (Sentry's atexit hook delivers queued events, so a run that loaded it exits normally.)

@@ -2,12 +2,14 @@
 
 Exit 0 only when the ingest endpoint answered 2xx (or on ``--dry-run``); 1 with a reason for
 every other outcome; 2 for bad options or a missing/malformed SENTRY_DSN. ``--timeout`` bounds
-the whole command: a watchdog ends the process even if something hangs past it.
+the whole command from the process's start: the watchdog armed at the console script's first
+instruction (cli/startup.py) ends the process even if something hangs past it.
 """
 
 from __future__ import annotations
 
 import re
+import time
 from typing import TYPE_CHECKING, Annotated, Any, cast
 
 import typer
@@ -82,7 +84,7 @@ def sentry_test(
     SENTRY_DSN (environment or .env) says where; ENVIRONMENT is sent with the event.
     """
     from cpa_ops.cli.context import cli_context
-    from cpa_ops.cli.deadline import Watchdog
+    from cpa_ops.cli.deadline import command_watchdog
     from cpa_ops.cli.exits import ExitCode
 
     context = cli_context(ctx)
@@ -92,11 +94,12 @@ def sentry_test(
     host: str | None = None  # known once the settings are
 
     def on_expiry() -> int:
-        _write_timeout(output, host, context)
+        _write_timeout(output, host, time.monotonic() - context.started_at, terminal)
         return ExitCode.UNHEALTHY
 
-    watchdog = Watchdog(deadline + _WATCHDOG_GRACE, on_expiry, enabled=context.process_mode)
-    watchdog.start()
+    # the process's watchdog, armed at its first instruction with the start-up verdict (the
+    # same timeout verdict, no host yet), now writes this command's
+    watchdog = command_watchdog(deadline + _WATCHDOG_GRACE, on_expiry, enabled=context.process_mode)
     settings = _settings_or_exit(context, watchdog)
     host = settings.sentry_host
     result = _send(
@@ -169,17 +172,18 @@ def _send(
             fail_config(exc.problems, terminal)
 
 
-def _write_timeout(output: OutputFormat, host: str | None, context: CliContext) -> None:
-    """The watchdog's verdict: no verdict came within --timeout (json: the report's keys)."""
-    import time
-
+def _write_timeout(
+    output: OutputFormat, host: str | None, elapsed: float, terminal: Terminal
+) -> None:
+    """The watchdog's verdict, ``elapsed`` s after the start: no verdict came within --timeout
+    (json: the report's keys). Before the settings name a host, the start-up verdict
+    (cli/startup.py) writes the same."""
     from cpa_ops.cli.render.json_text import json_text
     from cpa_ops.cli.render.sentry import NO_VERDICT, timeout_data
 
     if output is OutputFormat.json:
-        data = timeout_data(host, time.monotonic() - context.started_at)
-        context.terminal.out(json_text(data))
-    context.terminal.err(f"cpa-ops: sentry-test: {NO_VERDICT}")
+        terminal.out(json_text(timeout_data(host, elapsed)))
+    terminal.err(f"cpa-ops: sentry-test: {NO_VERDICT}")
 
 
 def _parse_tags(given: list[str], terminal: Terminal) -> dict[str, str]:

@@ -29,6 +29,7 @@ import pytest
 
 from tests.conftest import BIN, clean_env
 from tests.servers.redis_faults import RedisServer, SilentListener
+from tests.servers.sentry_ingest import PUBLIC_KEY
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -215,6 +216,22 @@ class TestStarvedStartUp:
             assert "ms for CPU" in failed["output"], report
         # most of 0.3 s went on waiting for a CPU in at least one of them: the request hint
         assert any("CPU request" in failing_checks(p.document())[0]["hint"] for p in probes), report
+
+    def test_sentry_test_keeps_its_budget_from_the_first_instruction(
+        self, silent_listener: SilentListener, cpu_burners: list[int]
+    ) -> None:
+        """sentry-test --timeout 0.3 next to the burners, its DSN a host that never answers:
+        each ends within 0.8 s with its timeout verdict (the start-up one, or, had a start-up
+        finished in time, the send's own), exit 1."""
+        dsn = f"http://{PUBLIC_KEY}@127.0.0.1:{silent_listener.port}/1"
+        args = ("sentry-test", "--timeout", "0.3", "--format", "json")
+        probes = run_probes(*args, count=3, env=clean_env(SENTRY_DSN=dsn))
+        report = "\n\n".join(str(p) for p in probes)
+        for probe in probes:
+            assert probe.elapsed <= 0.3 + 0.5, report
+            assert probe.proc.returncode == 1, report
+            assert probe.document()["verdict"] == "timeout", report
+            assert probe.stderr.startswith("cpa-ops: sentry-test: timeout: "), report
 
 
 class TestASilentServerIsStillSilent:

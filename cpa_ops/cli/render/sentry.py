@@ -7,14 +7,16 @@ from typing import TYPE_CHECKING, Any
 
 from cpa_ops.cli.options import OutputFormat
 from cpa_ops.cli.render.json_text import json_text
+from cpa_ops.cli.startup import SENTRY_NO_VERDICT
 from cpa_ops.core.terminal import visible_controls
 
 if TYPE_CHECKING:
     from cpa_ops.cli.console import Terminal
     from cpa_ops.core.sentry import TestEventResult
 
-#: the verdict when the command's own deadline passed before any (the watchdog's)
-NO_VERDICT = "timeout: no verdict within --timeout"
+#: the verdict when the command's own deadline passed before any (the watchdog's; the start-up
+#: verdict's too, which cannot import this module)
+NO_VERDICT = SENTRY_NO_VERDICT
 
 
 def reason(result: TestEventResult, timeout: float) -> str:
