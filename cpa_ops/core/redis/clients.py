@@ -128,6 +128,10 @@ def _cluster_client(
         _in_flight = asyncio.Semaphore(limit)
 
         async def execute_command(self, *args: Any, **kwargs: Any) -> Any:
+            if self._initialize:
+                # the topology first, once, under redis-py's lock: commands that race the
+                # first discovery break each other's connections (AttributeError on writelines)
+                await self.initialize()
             try:
                 async with asyncio.timeout(acquire_timeout):
                     await self._in_flight.acquire()
