@@ -295,6 +295,29 @@ class TestClusterProbe:
         assert node.reason in ("read_timeout", "deadline")
         assert sum(c.status is Status.PASS for c in by_key(diagnosis, "redis:ping")) == 3
 
+    def test_a_replica_that_never_synced_is_a_syncing_warn(
+        self, redis_cluster_with_unsynced_replica: ClusterSetup
+    ) -> None:
+        """A replica whose sync its master holds back: one ``redis:replication`` WARN
+        ``syncing`` naming it, with the sync's facts and the hint for a set-up's replica (the
+        services talk to the masters: redundancy is lost, no wrong data served); the synced
+        replica gets no replication check, and every slot is still served."""
+        setup = redis_cluster_with_unsynced_replica
+        diagnosis = probe_the_cluster(setup)
+        assert diagnosis.status is Status.WARN, diagnosis.checks
+        (check,) = by_key(diagnosis, "redis:replication")
+        assert check.component_id == setup.unsynced[0].address, check
+        assert (check.status, check.reason) == (Status.WARN, "syncing"), check
+        assert check.output.startswith("replica: "), check.output
+        assert check.hint == REASONS["syncing"].replica_hint
+        assert check.details["masterAddress"] == setup.masters[1].address, check.details
+        assert check.details["keys"] == 0, check.details
+        assert {c.key for c in diagnosis.checks if c.status is not Status.PASS} == {
+            "redis:replication"
+        }, diagnosis.checks
+        (cluster,) = by_key(diagnosis, "redis:cluster")
+        assert cluster.status is Status.PASS, cluster
+
 
 @pytest.mark.timeout(90)
 class TestClusterClient:

@@ -230,6 +230,18 @@ def redis_sentinels_per_module(
 
 
 @pytest.fixture
+def redis_cluster_with_unsynced_replica(
+    tmp_path_factory: pytest.TempPathFactory, redis_server_bin: str
+) -> Iterator[ClusterSetup]:
+    """A cluster of its own: three masters, a synced replica of the first, and a replica of
+    the second whose sync that master holds back (``unsynced[0]``)."""
+    setup = ClusterSetup(tmp_path_factory.mktemp("cluster-unsynced"))
+    with running(setup):
+        setup.add_replica_waiting_for_sync()
+        yield setup
+
+
+@pytest.fixture
 def redis_sentinels_with_unsynced_replica(
     tmp_path_factory: pytest.TempPathFactory, redis_server_bin: str
 ) -> Iterator[SentinelSetup]:

@@ -106,10 +106,12 @@ class ClusterSetup:
     server_args: tuple[str, ...] = ()
     masters: list[Node] = field(default_factory=list)
     replica: Node | None = None
+    #: replicas added by :meth:`add_replica_waiting_for_sync` (stopped with the rest)
+    unsynced: list[Node] = field(default_factory=list)
 
     @property
     def nodes(self) -> list[Node]:
-        return [*self.masters, *([self.replica] if self.replica else [])]
+        return [*self.masters, *([self.replica] if self.replica else []), *self.unsynced]
 
     @property
     def seed_urls(self) -> str:
@@ -207,6 +209,39 @@ class ClusterSetup:
                 node.start()
         self.wait_healthy()
 
+    def add_replica_waiting_for_sync(self, timeout: float = 20) -> Node:
+        """A replica of the second master whose sync that master puts off for 60 s (diskless,
+        repl-diskless-sync-delay 60, as SentinelSetup.add_replica_waiting_for_sync): no sync
+        completed; returned once every node knows it, connected. Only for a set-up of its own:
+        :meth:`wait_healthy` expects one replica."""
+        master = self.masters[1]
+        _hold_syncs_back(master.port)
+        node = self._node(free_port(with_bus=True))
+        self.unsynced.append(node)  # recorded before it starts: stop_all finds it
+        node.start()
+        command_text(node.port, "CLUSTER", "MEET", LOOPBACK, str(master.port))
+        master_id = command_text(master.port, "CLUSTER", "MYID")
+        wait_until(
+            lambda: master_id in command_text(node.port, "CLUSTER", "NODES"),
+            10,
+            "the new replica learns the cluster",
+            interval=0.1,
+        )
+        command_text(node.port, "CLUSTER", "REPLICATE", master_id)
+        _wait_sync_held_back(master.port, node.port)
+
+        def known_everywhere() -> bool:
+            return all(
+                any(
+                    line.split()[1].startswith(node.address) and "connected" in line
+                    for line in command_text(n.port, "CLUSTER", "NODES").splitlines()
+                )
+                for n in self.nodes
+            )
+
+        wait_until(known_everywhere, timeout, "every node knows the new replica", interval=0.2)
+        return node
+
     def master_without_replica(self) -> Node:
         """A master with no replica: killing it leaves slots unserved."""
         for node in self.nodes:
@@ -303,19 +338,11 @@ class SentinelSetup:
         set-up of its own: the sentinels never forget a replica."""
         assert self.master is not None
         master = self.master.port
-        command_text(master, "CONFIG", "SET", "repl-diskless-sync", "yes")
-        command_text(master, "CONFIG", "SET", "repl-diskless-sync-delay", "60")
+        _hold_syncs_back(master)
         node = self._data_node(free_port(), "--replicaof", LOOPBACK, str(master))
         self.unsynced.append(node)  # recorded before it starts: stop_all finds it
         node.start()
-        wait_until(
-            lambda: (
-                f"port={node.port},state=wait_bgsave" in command_text(master, "INFO", "replication")
-            ),
-            10,
-            "the master holds the new replica's sync back",
-            interval=0.1,
-        )
+        _wait_sync_held_back(master, node.port)
 
         def listed() -> bool:
             return all(
@@ -338,6 +365,24 @@ class SentinelSetup:
     def stop_all(self) -> None:
         for node in (*self.sentinels, *self.data_nodes):
             node.kill()
+
+
+def _hold_syncs_back(master_port: int) -> None:
+    """The master on ``master_port`` puts off every new replica's full sync for 60 s."""
+    command_text(master_port, "CONFIG", "SET", "repl-diskless-sync", "yes")
+    command_text(master_port, "CONFIG", "SET", "repl-diskless-sync-delay", "60")
+
+
+def _wait_sync_held_back(master_port: int, replica_port: int) -> None:
+    wait_until(
+        lambda: (
+            f"port={replica_port},state=wait_bgsave"
+            in command_text(master_port, "INFO", "replication")
+        ),
+        10,
+        "the master holds the new replica's sync back",
+        interval=0.1,
+    )
 
 
 @contextlib.contextmanager
