@@ -1,9 +1,10 @@
 """The services' Redis: a client (or pool) for any REDIS_MODE, and the liveness boolean.
 
-Every client speaks the probe's handshake (cpa_ops.core.redis.handshake: RESP2 with a Redis
-without HELLO, a refused CLIENT SETNAME costs only the name), sets explicit timeouts, retries
-only connection errors and timeouts (twice, with a short capped backoff), and lets a caller
-that finds every connection in use wait a bounded time for one instead of failing at once.
+Every client speaks RESP2 unless REDIS_URL asks for ``protocol=3``, and the probe's handshake
+(cpa_ops.core.redis.handshake: a refused CLIENT SETNAME costs only the name), sets explicit
+timeouts, retries only connection errors and timeouts (twice, with a short capped backoff), and
+lets a caller that finds every connection in use wait a bounded time for one instead of failing
+at once.
 """
 
 from __future__ import annotations
@@ -28,11 +29,17 @@ def service_connection_options(
     """What every services' client (standalone, sentinel, cluster) sets on its connections:
     explicit timeouts; connection errors and timeouts retried twice with a short capped backoff
     (Retry's default errors: nothing that cannot succeed, such as a wrong password); a health
-    check of a connection idle for 30 s."""
+    check of a connection idle for 30 s; RESP2 (REDIS_URL's ``protocol`` wins).
+
+    RESP2 because every Redis (5 and older, proxies without HELLO) speaks it, and redis-py's
+    replies have the same Python shapes as under its RESP3 default (legacy responses). A client
+    built for RESP3 cannot fall back: its reply callbacks expect RESP3 and break on RESP2 replies
+    (ZRANGE ... WITHSCORES raised ValueError after the handshake's fallback)."""
     from redis.asyncio.retry import Retry
     from redis.backoff import ExponentialBackoff
 
     return {
+        "protocol": 2,
         "socket_timeout": socket_timeout,
         "socket_connect_timeout": connect_timeout,
         "retry": Retry(ExponentialBackoff(cap=0.25, base=0.02), 2),
