@@ -15,6 +15,7 @@ import pytest
 from tests.cli.conftest import Background
 from tests.conftest import Ran, clean_env, run_cpa_ops
 from tests.servers.net import wait_until
+from tests.servers.redis_faults import TlsFiles
 from tests.servers.redis_topology import MASTER_NAME, ClusterSetup, SentinelSetup
 from tests.servers.redis_verdict_faults import ACL_PASSWORD
 from tests.servers.resp import command_text
@@ -265,6 +266,57 @@ class TestClusterHandshake:
         assert len(pings) == len(setup.nodes)
         assert all(p["status"] == "pass" for p in pings), pings
         assert all("CLIENT SETNAME refused" in p["details"]["clientName"] for p in pings), pings
+
+
+@pytest.mark.timeout(90)
+class TestClusterTls:
+    """A cluster that speaks only TLS to its clients (tls-cluster yes, as managed clusters with
+    in-transit encryption): rediss:// seeds with the CA pass; the wrong CA, or plain text to
+    the TLS ports, fail naming TLS."""
+
+    def test_rediss_seeds_with_the_ca_pass(
+        self, redis_cluster_tls_per_module: ClusterSetup
+    ) -> None:
+        setup = redis_cluster_tls_per_module
+        ran = cluster_health(setup, "--format", "json", "--write")
+        assert ran.returncode == 0, ran.stdout + ran.stderr
+        checks = checks_of(ran)
+        pings = checks["redis:ping"]
+        # every node under the TLS address the cluster gives its clients
+        assert sorted(p["componentId"] for p in pings) == sorted(
+            setup.client_address(n) for n in setup.nodes
+        ), pings
+        assert all(p["status"] == "pass" for p in pings), pings
+        assert len(checks["redis:write"]) == 3
+
+    def test_an_untrusted_ca_fails_naming_tls(
+        self, redis_cluster_tls_per_module: ClusterSetup, tls_files: TlsFiles
+    ) -> None:
+        setup = redis_cluster_tls_per_module
+        seeds = setup.seed_urls.replace(str(tls_files.ca), str(tls_files.other_ca))
+        ran = run_cpa_ops(
+            "health", "--mode", "cluster", "--timeout", str(VERDICT_TIMEOUT), "--format", "json",
+            env=clean_env(REDIS_URL=seeds),
+        )  # fmt: skip
+        assert ran.returncode == 1, ran.stdout + ran.stderr
+        (cluster,) = checks_of(ran)["redis:cluster"]
+        assert (cluster["status"], cluster["reason"]) == ("fail", "tls"), cluster
+        assert "certificate" in cluster["output"], cluster
+
+    def test_plain_text_to_the_tls_ports_fails_naming_the_mismatch(
+        self, redis_cluster_tls_per_module: ClusterSetup
+    ) -> None:
+        setup = redis_cluster_tls_per_module
+        seeds = ",".join(f"redis://{setup.client_address(n)}/0" for n in setup.masters)
+        ran = run_cpa_ops(
+            "health", "--mode", "cluster", "--timeout", str(VERDICT_TIMEOUT), "--format", "json",
+            env=clean_env(REDIS_URL=seeds),
+        )  # fmt: skip
+        assert ran.returncode == 1, ran.stdout + ran.stderr
+        (cluster,) = checks_of(ran)["redis:cluster"]
+        assert cluster["status"] == "fail", cluster
+        assert cluster["reason"] in ("protocol", "closed"), cluster
+        assert "rediss://" in cluster["hint"], cluster
 
 
 @pytest.mark.timeout(90)

@@ -160,6 +160,30 @@ class TestTopologies:
         assert asyncio.run(main())
         wait_until(lambda: sum(_ours(p) for p in ports) == 0, 5, "no connection of ours is left")
 
+    def test_cluster_client_over_tls(self, redis_cluster_tls_per_module: ClusterSetup) -> None:
+        """rediss:// seeds with the CA: every connection of the cluster client (startup and
+        discovered nodes) speaks TLS; keys reach every master; aclose() closes them all."""
+        setup = redis_cluster_tls_per_module
+        settings = load_settings(redis_mode="cluster", redis_url=setup.seed_urls)
+        ports = [node.port for node in setup.masters]
+
+        async def main() -> tuple[set[int], bool, int]:
+            client = await create_redis_client(settings, client_name=NAME)
+            try:
+                keys = [f"cpa-ops-test:tls:{i}" for i in range(30)]
+                await asyncio.gather(*(client.set(key, key) for key in keys))
+                values = await asyncio.gather(*(client.get(key) for key in keys))
+                assert values == [key.encode() for key in keys]
+                owners = {client.get_node_from_key(key).port for key in keys}  # type: ignore[union-attr]
+                return owners, await check_redis_health(client, timeout=5), sum(map(_ours, ports))
+            finally:
+                await client.aclose()
+
+        owners, healthy, during = asyncio.run(main())
+        assert owners == {setup.tls_ports[port] for port in ports} and healthy, (owners, healthy)
+        assert during >= 3
+        wait_until(lambda: sum(_ours(p) for p in ports) == 0, 5, "no connection of ours is left")
+
     def test_a_burst_of_first_commands_on_a_new_cluster_client(
         self, redis_cluster: ClusterSetup
     ) -> None:

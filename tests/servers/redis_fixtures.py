@@ -206,6 +206,17 @@ def redis_cluster_without_hello_per_module(
 
 
 @pytest.fixture(scope="module")
+def redis_cluster_tls_per_module(
+    tmp_path_factory: pytest.TempPathFactory, redis_server_bin: str, tls_files: TlsFiles
+) -> Iterator[ClusterSetup]:
+    """The cluster of redis_cluster_per_module over TLS (server certificates of ``tls_files``'
+    CA-1, no client certificate asked), the cluster bus and replication too."""
+    setup = ClusterSetup(tmp_path_factory.mktemp("cluster-tls"), tls=tls_files)
+    with running(setup):
+        yield setup
+
+
+@pytest.fixture(scope="module")
 def redis_cluster_acl_no_setname_per_module(
     tmp_path_factory: pytest.TempPathFactory, redis_server_bin: str
 ) -> Iterator[ClusterSetup]:

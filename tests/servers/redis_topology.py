@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from tests.servers.net import LOOPBACK, free_port, wait_until
-from tests.servers.redis_faults import redis_server_path
+from tests.servers.redis_faults import TlsFiles, redis_server_path
 from tests.servers.resp import RawRedis, command_text
 
 MASTER_NAME = "mymaster"
@@ -100,10 +100,18 @@ class Node:
 @dataclass
 class ClusterSetup:
     """Three masters (``redis-cli --cluster create``) and one replica of the first master;
-    every node also gets ``server_args`` (``"--rename-command", "HELLO", ""``, a ``--user``)."""
+    every node also gets ``server_args`` (``"--rename-command", "HELLO", ""``, a ``--user``).
+
+    With ``tls``, every node also listens on a TLS port and speaks TLS on the cluster bus and
+    for replication (``tls-cluster yes``, as managed clusters with in-transit encryption do):
+    clients see the TLS ports (:attr:`seed_urls`, :meth:`client_address`) while the harness
+    keeps using the plain ones (:attr:`Node.port`)."""
 
     base: Path
     server_args: tuple[str, ...] = ()
+    tls: TlsFiles | None = None
+    #: a node's plain port -> its TLS port (the one its cluster bus port derives from)
+    tls_ports: dict[int, int] = field(default_factory=dict)
     masters: list[Node] = field(default_factory=list)
     replica: Node | None = None
     #: replicas added by :meth:`add_replica_waiting_for_sync` (stopped with the rest)
@@ -115,7 +123,32 @@ class ClusterSetup:
 
     @property
     def seed_urls(self) -> str:
-        return ",".join(node.url for node in self.masters)
+        if self.tls is None:
+            return ",".join(node.url for node in self.masters)
+        ca = f"?ssl_ca_certs={self.tls.ca}"
+        return ",".join(f"rediss://{self.client_address(n)}/0{ca}" for n in self.masters)
+
+    def client_address(self, node: Node) -> str:
+        """The address clients know ``node`` by (its TLS port in a TLS cluster)."""
+        return f"{LOOPBACK}:{self.tls_ports.get(node.port, node.port)}"
+
+    def _new_node(self) -> Node:
+        """A node on free ports: the port the bus derives from (+10000) is kept free too."""
+        if self.tls is None:
+            return self._node(free_port(with_bus=True))
+        plain, tls_port = free_port(), free_port(with_bus=True)
+        self.tls_ports[plain] = tls_port
+        node = self._node(plain)
+        node.args += [
+            "--tls-port", str(tls_port),
+            "--tls-cert-file", str(self.tls.cert),
+            "--tls-key-file", str(self.tls.key),
+            "--tls-ca-cert-file", str(self.tls.ca),
+            "--tls-auth-clients", "no",
+            "--tls-cluster", "yes",
+            "--tls-replication", "yes",
+        ]  # fmt: skip
+        return node
 
     def _node(self, port: int) -> Node:
         directory = self.base / f"node-{port}"
@@ -141,19 +174,21 @@ class ClusterSetup:
     def start(self) -> ClusterSetup:
         # each node is recorded before it starts, so stop_all finds it if start-up fails
         for _ in range(3):
-            self.masters.append(self._node(free_port(with_bus=True)))
+            self.masters.append(self._new_node())
             self.masters[-1].start()
+        tls = ["--tls", "--cacert", str(self.tls.ca)] if self.tls else []
         created = subprocess.run(
-            ["redis-cli", "--cluster", "create", *(n.address for n in self.masters),
-             "--cluster-yes"],
+            ["redis-cli", *tls, "--cluster", "create",
+             *(self.client_address(n) for n in self.masters), "--cluster-yes"],
             capture_output=True, text=True, timeout=30, stdin=subprocess.DEVNULL,
         )  # fmt: skip
         if created.returncode != 0:
             raise RuntimeError(f"redis-cli --cluster create failed: {created.stdout[-500:]}")
-        self.replica = self._node(free_port(with_bus=True))
+        self.replica = self._new_node()
         self.replica.start()
         first = self.masters[0]
-        command_text(self.replica.port, "CLUSTER", "MEET", LOOPBACK, str(first.port))
+        first_port = self.client_address(first).rpartition(":")[2]  # its bus is that + 10000
+        command_text(self.replica.port, "CLUSTER", "MEET", LOOPBACK, first_port)
         first_id = command_text(first.port, "CLUSTER", "MYID")
         replica = self.replica
         wait_until(
@@ -216,10 +251,11 @@ class ClusterSetup:
         :meth:`wait_healthy` expects one replica."""
         master = self.masters[1]
         _hold_syncs_back(master.port)
-        node = self._node(free_port(with_bus=True))
+        node = self._new_node()
         self.unsynced.append(node)  # recorded before it starts: stop_all finds it
         node.start()
-        command_text(node.port, "CLUSTER", "MEET", LOOPBACK, str(master.port))
+        master_port = self.client_address(master).rpartition(":")[2]
+        command_text(node.port, "CLUSTER", "MEET", LOOPBACK, master_port)
         master_id = command_text(master.port, "CLUSTER", "MYID")
         wait_until(
             lambda: master_id in command_text(node.port, "CLUSTER", "NODES"),
