@@ -165,6 +165,21 @@ class TestIssue12RejectedValues:
         line = assert_one_clean_line(ran.stderr)
         assert expected in line and SECRET not in line and "6789" not in line
 
+    @pytest.mark.parametrize(
+        "value", ["4111111111111111", "9" * 5000, "0" * 4400 + "2000000000", "1e3", "-1"]
+    )
+    @pytest.mark.parametrize("command", ["log-test", "ping"])
+    def test_counts_never_echo_a_card_number_and_say_what_is_accepted(
+        self, command: str, value: str
+    ) -> None:
+        """log-test's --count repeated a rejected number in full (Click's range message) and
+        ping's -c named no range for a number past Python's int digit limit."""
+        ran = run_cpa_ops(command, "--count", value)
+        assert ran.returncode == 2, ran
+        line = assert_one_clean_line(ran.stderr)
+        assert "expected a whole number from" in line, line
+        assert "4111111111111111" not in line and "99999999" not in line, line
+
     def test_hidden_password_url_says_to_percent_encode(self) -> None:
         ran = run_cpa_ops("health", "--redis-url", "redis://:ab#cd@127.0.0.1:1/0")
         assert ran.returncode == 2
