@@ -6,12 +6,10 @@ from typing import IO, TYPE_CHECKING, Annotated, cast
 
 import typer
 
-from cpa_ops.cli.options import LogFormatChoice, LogLevelOption
+from cpa_ops.cli.options import LogFormatChoice, LogLevelOption, showcase_count
 
 if TYPE_CHECKING:
     from cpa_ops.core.choices import LogFormat
-
-MAX_COUNT = 1_000_000
 
 
 EPILOG = """\
@@ -49,8 +47,7 @@ def log_test(
         int,
         typer.Option(
             "--count",
-            min=1,
-            max=MAX_COUNT,
+            parser=showcase_count,
             metavar="N",
             help="Repeat the showcase N times, to check a log pipeline under load.",
         ),

@@ -17,6 +17,7 @@ if TYPE_CHECKING:
 
 MAX_SECONDS = 86_400.0
 MAX_SAMPLES = 1_000_000_000
+MAX_SHOWCASES = 1_000_000
 
 
 def _choices(name: str, values: tuple[str, ...]) -> type[StrEnum]:
@@ -91,15 +92,31 @@ def seconds_or_zero(value: str | float) -> float:
         ) from None
 
 
+def _whole_number(value: str | int, minimum: int, maximum: int, fault: str) -> int:
+    """A whole number from ``minimum`` to ``maximum``, or BadParameter: the value as
+    :func:`_shown` allows (never a card number echoed back), then ``fault``."""
+    text = str(value).strip()
+    # the length first: int() of a 5000-digit string raises (Python's digit limit)
+    digits = text.lstrip("0") or "0"
+    whole = text.isascii() and text.isdigit() and len(digits) <= len(str(maximum))
+    if not whole or not minimum <= int(digits) <= maximum:
+        raise typer.BadParameter(f"{_shown(text)} {fault}")
+    return int(digits)
+
+
 def sample_count(value: str | int) -> int:
     """A sample count: a whole number from 0 (until Ctrl-C) to a billion."""
-    text = str(value).strip()
-    if not (text.isascii() and text.isdigit()) or int(text) > MAX_SAMPLES:
-        raise typer.BadParameter(
-            f"{_shown(text)} is not a count of samples (expected a whole number from 0, until "
-            f"Ctrl-C, to {MAX_SAMPLES})"
-        )
-    return int(text)
+    fault = (
+        f"is not a count of samples (expected a whole number from 0, until Ctrl-C, to "
+        f"{MAX_SAMPLES})"
+    )
+    return _whole_number(value, 0, MAX_SAMPLES, fault)
+
+
+def showcase_count(value: str | int) -> int:
+    """log-test's --count: a whole number of showcases from 1 to a million."""
+    fault = f"is not a number of showcases (expected a whole number from 1 to {MAX_SHOWCASES})"
+    return _whole_number(value, 1, MAX_SHOWCASES, fault)
 
 
 def log_level(value: str) -> str:

@@ -184,8 +184,9 @@ def _forms(base: str) -> set[str]:
     """Every spelling of one value (no further percent-decoding)."""
     forms = {base, base.replace("\r", " ").replace("\n", " "), visible_controls(base)}
     for safe in _URL_SAFE:
-        forms.add(quote(base, safe=safe))
-        forms.add(quote_plus(base, safe=safe))
+        # an undecodable byte of the environment (a lone surrogate) is quoted as that byte
+        forms.add(quote(base, safe=safe, errors="surrogateescape"))
+        forms.add(quote_plus(base, safe=safe, errors="surrogateescape"))
     for form in list(forms):
         forms |= _repr_forms(form)
     for form in list(forms):

@@ -189,6 +189,8 @@ class Settings(BaseSettings):
             raise ValueError("is required when REDIS_MODE=sentinel")
         if name and any(c.isspace() for c in name):
             raise ValueError("contains white space")
+        if name and any("\ud800" <= c <= "\udfff" for c in name):  # redis-py cannot send it
+            raise ValueError("is not UTF-8 (it holds an undecodable byte)")
         return name or None
 
     @field_validator("sentry_dsn", mode="before")

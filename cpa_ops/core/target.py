@@ -21,6 +21,7 @@ from cpa_ops.core.urls import (
     format_address,
     mask_url,
     parse_host_port,
+    redis_host,
     split_seeds,
 )
 
@@ -72,7 +73,7 @@ class RedisTarget:
     @property
     def host(self) -> str | None:
         """The first URL's host (None for a unix socket)."""
-        return None if self.is_unix else self._parts.hostname
+        return None if self.is_unix else redis_host(self._parts)
 
     @property
     def port(self) -> int:

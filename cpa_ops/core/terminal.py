@@ -40,11 +40,12 @@ def live_view_wanted(stream: IO[Any] | None, environ: Mapping[str, str] | None =
         return False
 
 
-# C0 controls, DEL and C1 controls (ESC, CSI, OSC, BEL, ...), line and paragraph separators, and
-# the bidirectional controls that can reorder what a person reads (Trojan Source)
+# C0 controls, DEL and C1 controls (ESC, CSI, OSC, BEL, ...), line and paragraph separators, the
+# bidirectional controls that can reorder what a person reads (Trojan Source), and lone
+# surrogates (an undecodable byte of argv or the environment: written raw, it is not UTF-8)
 _CONTROLS = frozenset(
     (*range(0x00, 0x20), *range(0x7F, 0xA0), 0x061C, 0x200E, 0x200F, 0x2028, 0x2029)
-).union(range(0x202A, 0x202F), range(0x2066, 0x206A))
+).union(range(0x202A, 0x202F), range(0x2066, 0x206A), range(0xD800, 0xE000))
 _VISIBLE = {code: (f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}") for code in _CONTROLS}
 
 

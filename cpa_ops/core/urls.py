@@ -119,7 +119,7 @@ def validate_redis_url(url: str, mode: str = "standalone") -> None:
     hostport = parts.netloc.rpartition("@")[2]
     if not parts.hostname or hostport.startswith(":"):
         raise ValueError("names no host")
-    check_host_name(parts.hostname, bracketed=hostport.startswith("["))
+    check_host_name(redis_host(parts), bracketed=hostport.startswith("["))
     if parts.port == 0:
         raise ValueError("has an invalid port (expected 1-65535)")
     db = parts.path.lstrip("/")
@@ -134,6 +134,14 @@ def validate_redis_url(url: str, mode: str = "standalone") -> None:
 _MAX_SOCKET_PATH_BYTES = 103 if sys.platform == "darwin" or "bsd" in sys.platform else 107
 #: what a unix socket REDIS_URL looks like, for the lines that refuse one
 UNIX_URL = "unix:///absolute/path/to/socket"
+
+
+def redis_host(parts: Any) -> str:
+    """The host of a split TCP Redis URL as redis-py connects to it: percent-decoded (an IPv6
+    zone is written ``[fe80::1%25eth0]``)."""
+    from urllib.parse import unquote
+
+    return unquote(parts.hostname or "")
 
 
 def socket_path(url: str) -> str:
@@ -171,9 +179,17 @@ def socket_path(url: str) -> str:
     return path
 
 
+#: the highest database number Redis parses (SELECT takes a C int)
+_MAX_DB = 2**31 - 1
+
+
 def _check_db(db: str | None, expected: str) -> None:
     if db and not (db.isascii() and db.isdigit()):
         raise ValueError(f"has a database that is not a whole number (expected {expected})")
+    if db and int(db) > _MAX_DB:
+        raise ValueError(
+            f"has a database number no Redis has (expected {expected}; a server has 16 by default)"
+        )
 
 
 def _databases(url: str) -> list[str]:
@@ -258,6 +274,8 @@ def check_host_name(host: str, *, bracketed: bool = False) -> None:
             ipaddress.IPv6Address(host)
         except ValueError:
             raise ValueError("has an invalid IPv6 address") from None
+        if any(c.isspace() or not c.isprintable() for c in host):  # in a zone id (%25...)
+            raise ValueError("has an invalid IPv6 zone id (a space or a control character)")
         return
     if len(host) > _MAX_HOST_LENGTH:
         raise ValueError(f"has a host name longer than {_MAX_HOST_LENGTH} characters")
@@ -411,8 +429,8 @@ def mask_url(url: str) -> str:
         userinfo = f"{user}:{MASK}" if has_password else MASK
         netloc = f"{userinfo}@{hostport}"
     query = parts.query
-    if query:
-        pairs = parse_qsl(query, keep_blank_values=True)
+    pairs = parse_qsl(query, keep_blank_values=True)
+    if any(k.lower() in SECRET_QUERY_KEYS for k, _ in pairs):  # else kept as written
         query = urlencode(
             [(k, MASK if k.lower() in SECRET_QUERY_KEYS else v) for k, v in pairs], safe="*/:"
         )

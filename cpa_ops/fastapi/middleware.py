@@ -20,6 +20,7 @@ import structlog
 
 from cpa_ops.core.logging import get_logger
 from cpa_ops.core.logging.correlation import bind_correlation
+from cpa_ops.core.redact import redact_text
 from cpa_ops.core.sentry.web import HEALTH_PATHS, UNMATCHED
 
 VALID_ID: Final = re.compile(r"[A-Za-z0-9._-]{1,64}")
@@ -91,7 +92,11 @@ class CorrelationMiddleware:
             key = HEADERS.get(name.lower())
             if key is not None and key not in ids and (good := valid_id(value)):
                 ids[key] = good
-        request_id = ids.setdefault("request_id", os.urandom(16).hex())  # as uuid4().hex, faster
+        request_id = ids.get("request_id")
+        # one the logs would redact (an SSN, a card number) would be echoed but logged masked,
+        # and so find no line: it is replaced, like an invalid one
+        if request_id is None or redact_text(request_id) != request_id:
+            request_id = ids["request_id"] = os.urandom(16).hex()  # as uuid4().hex, faster
         echoed = request_id.encode()
         started = time.perf_counter()
         status = {"code": 500, "started": False}

@@ -165,8 +165,79 @@ class TestIssue12RejectedValues:
         line = assert_one_clean_line(ran.stderr)
         assert expected in line and SECRET not in line and "6789" not in line
 
+    @pytest.mark.parametrize(
+        "value", ["4111111111111111", "9" * 5000, "0" * 4400 + "2000000000", "1e3", "-1"]
+    )
+    @pytest.mark.parametrize("command", ["log-test", "ping"])
+    def test_counts_never_echo_a_card_number_and_say_what_is_accepted(
+        self, command: str, value: str
+    ) -> None:
+        """log-test's --count repeated a rejected number in full (Click's range message) and
+        ping's -c named no range for a number past Python's int digit limit."""
+        ran = run_cpa_ops(command, "--count", value)
+        assert ran.returncode == 2, ran
+        line = assert_one_clean_line(ran.stderr)
+        assert "expected a whole number from" in line, line
+        assert "4111111111111111" not in line and "99999999" not in line, line
+
     def test_hidden_password_url_says_to_percent_encode(self) -> None:
         ran = run_cpa_ops("health", "--redis-url", "redis://:ab#cd@127.0.0.1:1/0")
         assert ran.returncode == 2
         line = assert_one_clean_line(ran.stderr)
         assert "percent-encode" in line and "%23" in line and "ab#cd" not in line
+
+
+class TestUndecodableBytes:
+    """argv and environment values holding bytes that are not UTF-8 (Python sees lone
+    surrogates): refused with one line naming the variable, or shown written out; stdout
+    stays UTF-8 (a raw 0xff byte makes a JSON document unreadable to jq and friends)."""
+
+    PASSWORD = "pw\udcffrest-of-it"
+
+    @pytest.mark.parametrize(
+        ("env", "args", "variable"),
+        [
+            ({"REDIS_URL": f"redis://:{PASSWORD}@127.0.0.1:1/0"}, ["config", "check"], "REDIS_URL"),
+            ({}, ["health", "--redis-url", f"redis://:{PASSWORD}@127.0.0.1:1/0"], "REDIS_URL"),
+            ({"SENTRY_DSN": f"https://{PASSWORD}@127.0.0.1/1"}, ["sentry-test"], "SENTRY_DSN"),
+            (
+                {
+                    "REDIS_MODE": "sentinel",
+                    "REDIS_SENTINELS": "127.0.0.1:1",
+                    "REDIS_SENTINEL_MASTER": "my\udcffmaster",
+                },
+                ["config", "check"],
+                "REDIS_SENTINEL_MASTER",
+            ),
+        ],
+        ids=["REDIS_URL", "--redis-url", "SENTRY_DSN", "REDIS_SENTINEL_MASTER"],
+    )
+    def test_refused_naming_the_variable(
+        self, env: dict[str, str], args: list[str], variable: str
+    ) -> None:
+        ran = run_cpa_ops(*args, env=clean_env(**env))
+        assert ran.returncode == 2, ran
+        line = assert_one_clean_line(ran.stderr)
+        assert line.startswith(f"cpa-ops: invalid configuration: {variable} "), line
+        assert "codec" not in line and "surrogate" not in line, line
+        assert "rest-of-it" not in ran.stdout + ran.stderr
+
+    @pytest.mark.parametrize("option", ["--message", "--tag"])
+    def test_dry_run_envelope_stays_utf8_json(self, option: str) -> None:
+        import json
+        import subprocess
+
+        from tests.conftest import BIN
+
+        value = "hello\udcffworld" if option == "--message" else "k=v\udcff"
+        dsn = "https://f00dfeedf00dfeed@127.0.0.1:1/1"
+        proc = subprocess.run(
+            [str(BIN), "sentry-test", "--dry-run", "--format", "json", option, value],
+            env=clean_env(SENTRY_DSN=dsn),
+            capture_output=True,
+            timeout=30,
+            stdin=subprocess.DEVNULL,
+        )
+        assert proc.returncode == 0, proc
+        document = json.loads(proc.stdout.decode("utf-8"))  # strict: no raw 0xff byte
+        assert "\\udcff" in json.dumps(document), document

@@ -106,6 +106,15 @@ class TestSpellings:
             assert json.loads(scrubbed)["m"] == f"x {MASK} y\n", secret
             assert scrubbed.endswith("\n")
 
+    def test_an_undecodable_byte_in_a_secret(self) -> None:
+        """A password from the environment with a byte that is not UTF-8 (a lone surrogate):
+        registered without error, masked as written, as the byte percent-encoded, and as
+        visible_controls writes it out."""
+        secret = "pw\udcffsecret-tail"
+        register_secret(secret)
+        for spelling in (secret, "pw%FFsecret-tail", "pw\\udcffsecret-tail"):
+            assert scrub_text(f"x {spelling} y") == f"x {MASK} y", spelling
+
     def test_structures_keys_and_bytes(self) -> None:
         register_secret(SECRET)
         value = {SECRET: [SECRET.encode(), (f"a {SECRET}",)], "k": {SECRET}}

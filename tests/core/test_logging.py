@@ -426,6 +426,17 @@ class TestNeverRaises:
         records = captured.records()
         assert len(records) == 1 and records[0]["message"] == "odd"
 
+    def test_an_undecodable_byte_keeps_the_line(self, captured_development: Captured) -> None:
+        """A lone surrogate (a file name or header decoded with surrogateescape), which orjson
+        refuses, anywhere in the event: the line keeps its message and fields, the surrogate
+        written out, the PII beside it still redacted."""
+        get_logger("x").info(
+            "upload \udcff.pdf from 123-45-6789", path="/in/\udcff.pdf", **{"k\udcff": 1}
+        )
+        [record] = captured_development.records()
+        assert record["message"] == "upload \\udcff.pdf from [REDACTED:ssn]", record
+        assert record["path"] == "/in/\\udcff.pdf" and record["k\\udcff"] == 1, record
+
     def test_objects_with_fields_are_redacted_by_key(self, captured: Captured) -> None:
         """Dataclasses, pydantic models and other Mappings are rendered as redacted dicts."""
         from types import MappingProxyType

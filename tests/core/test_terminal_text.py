@@ -14,6 +14,15 @@ def test_escape_sequences_are_written_out() -> None:
     assert shown == "-ERR \\x1b]0;title\\x07\\x1b[2J\\x9b31m \\u202egnp.exe"
 
 
+def test_lone_surrogates_are_written_out() -> None:
+    """An undecodable byte of argv or the environment (surrogateescape) is not written raw: on
+    stdout it would be a byte that is not UTF-8."""
+    from cpa_ops.core.terminal import json_controls_escaped
+
+    assert visible_controls("my\udcffmaster \ud800") == "my\\udcffmaster \\ud800"
+    assert json_controls_escaped('{"k": "a\udcffb"}') == '{"k": "a\\udcffb"}'
+
+
 def test_plain_and_accented_text_is_kept() -> None:
     for text in ("redis://127.0.0.1:6379/0", "Zoë Çelik \u2013 7 µs", ""):
         assert visible_controls(text) == text

@@ -158,6 +158,10 @@ class TestQueryCorners:
             ("redis://h:1/0?protocol=2&protocol=3", "protocol more than once"),
             (f"redis://h:1/0?password=first-{SECRET}&password={SECRET}", "password more than once"),
             ("redis://h:1/%31", "not a whole number"),
+            ("redis://h:1/99999999999999999999", "a database number no Redis has"),
+            ("unix:///tmp/r.sock?db=2147483648", "a database number no Redis has"),
+            ("redis://[fe80::1%25%1B]:1/0", "invalid IPv6"),
+            ("redis://[fe80::1%25a%20b]:1/0", "invalid IPv6"),
         ],
     )
     def test_what_redis_py_would_read_otherwise_is_refused(self, url: str, expected: str) -> None:
@@ -176,3 +180,43 @@ class TestQueryCorners:
 
         target = load_settings(redis_url=url).redis_target
         assert target.connection_options()["db"] == parse_url(url)["db"]
+
+
+class TestAsRedisPyReadsIt:
+    @pytest.mark.parametrize(
+        "url", ["redis://[fe80::1%25eth0]:6379/0", "redis://[fe80::1%eth0]:1", "redis://[::1]:2/0"]
+    )
+    def test_an_ipv6_zone_is_the_host_redis_py_connects_to(self, url: str) -> None:
+        """RFC 6874 writes a zone as %25: redis-py decodes the host, and so does the probe (it
+        looked '%25eth0' up in DNS and failed with `dns` where the service connects)."""
+        from redis.asyncio.connection import parse_url
+
+        target = load_settings(redis_url=url).redis_target
+        assert target.host == parse_url(url)["host"]
+        assert target.address == f"[{parse_url(url)['host']}]:{parse_url(url)['port']}"
+
+    @pytest.mark.parametrize(
+        "url",
+        [
+            "rediss://h:1/0?ssl_ca_certs=/etc/my%20certs/ca.pem",
+            "redis://h:1/0?client_name=a%20b",
+            "redis://h:1/0?client_name=x%2By",
+        ],
+    )
+    def test_a_query_without_secrets_is_shown_as_written(self, url: str) -> None:
+        assert load_settings(redis_url=url).redis_target.masked == url
+
+    def test_a_query_password_is_masked(self) -> None:
+        url = f"redis://h:1/0?client_name=a%20b&password={SECRET}"
+        masked = load_settings(redis_url=url).redis_target.masked
+        assert SECRET not in masked and masked.endswith(f"password={MASK}"), masked
+
+    def test_the_probe_resolves_a_zone_without_dns(self) -> None:
+        """The probe's resolve step takes the decoded zone as a numeric address (no lookup)."""
+        import asyncio
+        import time
+
+        from cpa_ops.core.redis.connection import resolve
+
+        target = load_settings(redis_url="redis://[fe80::1%25lo]:6379/0").redis_target
+        asyncio.run(resolve(target, time.monotonic() + 5))  # raised ProbeFailure("dns")

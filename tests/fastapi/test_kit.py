@@ -63,6 +63,23 @@ def test_ids_echo_access_line_and_json_only(kit):
     )
 
 
+@pytest.mark.timeout(60)
+@pytest.mark.parametrize("planted", ["123-45-6789", "4111-1111-1111-1111", "12-3456789"])
+def test_a_request_id_that_is_pii_is_replaced(kit, planted):
+    """An X-Request-Id the logs would redact was echoed as sent while every line carried
+    [REDACTED:...]: the id a caller quotes then finds nothing. It is replaced, as an invalid one
+    is: the same generated id in the response and in the lines."""
+    server, _ = kit
+    with httpx.Client(base_url=server.url, timeout=10) as http:
+        response = http.get("/items/1", headers={"X-Request-Id": planted})
+    echoed = response.headers["x-request-id"]
+    assert response.status_code == 200 and echoed != planted and len(echoed) == 32
+    server.terminate()
+    assert planted not in server.stdout()
+    access = [line for line in _lines(server) if line.get("logger") == "cpa_ops.access"]
+    assert [line["request_id"] for line in access] == [echoed]
+
+
 def test_fifty_concurrent_no_bleed(kit):
     server, _ = kit
 

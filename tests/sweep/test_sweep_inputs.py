@@ -222,6 +222,7 @@ VALUE_SLOTS = [
     ["sentry-test", "--timeout"],
     ["sentry-test", "--tag"],
     ["config", "check", "--format"],
+    ["log-test", "--count"],
 ]
 
 

@@ -102,7 +102,7 @@ def _object_value(value: Any, depth: int) -> Any:
 def plain(value: Any, depth: int = 0) -> Any:
     """``value`` made of JSON-safe parts only: str keys, short strings, bounded ints."""
     if isinstance(value, str):
-        return shorten(redact_text(str(value)))
+        return shorten(redact_text(encodable(str(value))))
     if value is None or isinstance(value, bool | float):
         return value
     if isinstance(value, int):
@@ -117,4 +117,16 @@ def plain(value: Any, depth: int = 0) -> Any:
 
 
 def _key_text(key: Any) -> str:
-    return shorten(redact_text(key)) if isinstance(key, str) else safe_repr(key)
+    return shorten(redact_text(encodable(key))) if isinstance(key, str) else safe_repr(key)
+
+
+def encodable(text: str) -> str:
+    """``text`` with any lone surrogate (an undecodable byte of a file name, argv or the
+    environment, which orjson refuses) written out as ``\\udcff``; other text as it is."""
+    if text.isascii():
+        return text
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return text.encode("utf-8", "backslashreplace").decode("utf-8")
+    return text
