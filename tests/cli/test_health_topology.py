@@ -252,9 +252,9 @@ class TestClusterHandshake:
         assert all("RESP2" in p["details"]["protocolNote"] for p in pings)
 
     def test_a_denied_client_setname_costs_only_the_name(
-        self, redis_cluster_acl_no_setname_per_module: ClusterSetup
+        self, redis_cluster_acl_per_module: ClusterSetup
     ) -> None:
-        setup = redis_cluster_acl_no_setname_per_module
+        setup = redis_cluster_acl_per_module
         seeds = ",".join(f"redis://no-setname:{ACL_PASSWORD}@{n.address}/0" for n in setup.masters)
         ran = run_cpa_ops(
             "health", "--mode", "cluster", "--timeout", str(VERDICT_TIMEOUT), "--format", "json",
@@ -266,6 +266,40 @@ class TestClusterHandshake:
         assert len(pings) == len(setup.nodes)
         assert all(p["status"] == "pass" for p in pings), pings
         assert all("CLIENT SETNAME refused" in p["details"]["clientName"] for p in pings), pings
+
+    def test_a_user_without_cluster_info_warns_naming_the_rule(
+        self, redis_cluster_acl_per_module: ClusterSetup
+    ) -> None:
+        """CLUSTER INFO refused: slots are still judged from CLUSTER NODES, cluster_state is not:
+        a warning (exit 0) whose hint is the ACL rule, for this user."""
+        ran = self._health_as(redis_cluster_acl_per_module, "no-cluster-info")
+        assert ran.returncode == 0, ran.stdout + ran.stderr
+        (cluster,) = checks_of(ran)["redis:cluster"]
+        assert (cluster["status"], cluster["reason"]) == ("warn", "denied"), cluster
+        assert "cluster_state not checked" in cluster["output"], cluster
+        assert "ACL SETUSER no-cluster-info +cluster|info" in cluster["hint"], cluster
+
+    def test_a_user_without_cluster_nodes_fails_naming_the_rule(
+        self, redis_cluster_acl_per_module: ClusterSetup
+    ) -> None:
+        """CLUSTER NODES refused: no node or slot can be checked, a failure naming the rule
+        (it was 'internal error (ValueError)')."""
+        ran = self._health_as(redis_cluster_acl_per_module, "no-cluster-nodes")
+        assert ran.returncode == 1, ran.stdout + ran.stderr
+        assert "internal error" not in ran.stderr and "Traceback" not in ran.stderr
+        (cluster,) = checks_of(ran)["redis:cluster"]
+        assert (cluster["status"], cluster["reason"]) == ("fail", "denied"), cluster
+        assert "ACL SETUSER no-cluster-nodes +cluster|nodes" in cluster["hint"], cluster
+
+    @staticmethod
+    def _health_as(setup: ClusterSetup, user: str) -> Ran:
+        seeds = ",".join(f"redis://{user}:{ACL_PASSWORD}@{n.address}/0" for n in setup.masters)
+        ran = run_cpa_ops(
+            "health", "--mode", "cluster", "--timeout", str(VERDICT_TIMEOUT), "--format", "json",
+            env=clean_env(REDIS_URL=seeds),
+        )  # fmt: skip
+        assert ACL_PASSWORD not in ran.stdout + ran.stderr
+        return ran
 
 
 @pytest.mark.timeout(90)

@@ -237,6 +237,15 @@ def _clients(port: int, user: str = "default") -> list[dict[str, str]]:
     return [e for e in entries if e.get("user") == user and e.get("cmd") != "client|list"]
 
 
+async def _health_within(settings: Settings, timeout: float) -> bool:
+    """check_redis_health of a new client of ``settings`` within ``timeout``."""
+    client = await create_redis_client(settings, client_name=NAME)
+    try:
+        return await check_redis_health(client, timeout=timeout)
+    finally:
+        await client.aclose()
+
+
 def _acl_seeds(setup: ClusterSetup, user: str) -> str:
     return ",".join(f"redis://{user}:{ACL_PASSWORD}@{n.address}/0" for n in setup.masters)
 
@@ -333,10 +342,37 @@ class TestClusterHandshake:
             causes.append(causes[-1].__cause__ or causes[-1].__context__)  # type: ignore[arg-type]
         assert any("unknown command 'HELLO'" in str(cause) for cause in causes), causes
 
-    def test_a_refused_client_setname_costs_only_the_name(
-        self, redis_cluster_acl_no_setname_per_module: ClusterSetup
+    def test_liveness_of_a_user_without_cluster_info(
+        self, redis_cluster_acl_per_module: ClusterSetup
     ) -> None:
-        setup = redis_cluster_acl_no_setname_per_module
+        """check_redis_health for a user whose ACL refuses CLUSTER INFO: every master answering
+        PING is healthy (it was False for ever: a readiness probe that never passes); a master
+        that cannot answer is not."""
+        setup = redis_cluster_acl_per_module
+        settings = load_settings(
+            redis_mode="cluster", redis_url=_acl_seeds(setup, "no-cluster-info")
+        )
+
+        async def main() -> bool:
+            client = await create_redis_client(settings, client_name=NAME)
+            try:
+                return await check_redis_health(client, timeout=5)
+            finally:
+                await client.aclose()
+
+        assert asyncio.run(main()) is True
+        frozen = setup.master_without_replica()
+        frozen.freeze()
+        try:
+            assert asyncio.run(_health_within(settings, 1.0)) is False
+        finally:
+            frozen.thaw()
+            setup.wait_healthy()  # the module's next tests see a healthy cluster
+
+    def test_a_refused_client_setname_costs_only_the_name(
+        self, redis_cluster_acl_per_module: ClusterSetup
+    ) -> None:
+        setup = redis_cluster_acl_per_module
         settings = load_settings(redis_mode="cluster", redis_url=_acl_seeds(setup, "no-setname"))
         ports = [node.port for node in setup.masters]
         seen = _use_cluster(settings, ports, user="no-setname")

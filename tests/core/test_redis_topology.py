@@ -86,6 +86,19 @@ class TestValues:
         assert entries[1].slot_count == 5462 + 1
         assert entries[2].master_id == "a1" and not entries[2].is_master
 
+    def test_a_refusal_or_a_garbled_reply_has_no_entries(self) -> None:
+        """A CLUSTER NODES refused (NOPERM: an exception as the reply) names no node, and a
+        line whose slots are not numbers keeps the node without them (it raised ValueError:
+        'internal error' for a user without +cluster|nodes)."""
+        from redis.exceptions import NoPermissionError
+
+        refused = NoPermissionError(
+            "this user has no permissions to run the 'cluster|nodes' command"
+        )
+        assert parse_cluster_nodes(refused) == []
+        (entry,) = parse_cluster_nodes("a1 127.0.0.1:7001@17001 master - 0 0 1 connected 0-9 x y-z")
+        assert entry.slots == ((0, 9),)
+
     def test_node_urls_keep_credentials_and_tls_but_sentinels_get_no_password(self) -> None:
         """A data node's URL keeps REDIS_URL's password, db and TLS options; a sentinel's keeps
         only the scheme and TLS options."""

@@ -217,17 +217,27 @@ def redis_cluster_tls_per_module(
 
 
 @pytest.fixture(scope="module")
-def redis_cluster_acl_no_setname_per_module(
+def redis_cluster_acl_per_module(
     tmp_path_factory: pytest.TempPathFactory, redis_server_bin: str
 ) -> Iterator[ClusterSetup]:
-    """The cluster of redis_cluster_per_module whose every node has the ACL user ``no-setname``
-    (redis_verdict_faults.ACL_USERS: all commands and keys but CLIENT SETNAME; password
-    ACL_PASSWORD). The harness and the cluster bus use the default user."""
-    user = ("--user", "no-setname", "on", f">{verdict_faults.ACL_PASSWORD}")
-    rules = verdict_faults.ACL_USERS["no-setname"]
-    setup = ClusterSetup(tmp_path_factory.mktemp("cluster-acl"), (*user, *rules))
+    """The cluster of redis_cluster_per_module whose every node has the ACL users of
+    :data:`CLUSTER_ACL_USERS` (password verdict_faults.ACL_PASSWORD). The harness and the
+    cluster bus use the default user."""
+    users: list[str] = []
+    for user, rules in CLUSTER_ACL_USERS.items():
+        users += ["--user", user, "on", f">{verdict_faults.ACL_PASSWORD}", *rules]
+    setup = ClusterSetup(tmp_path_factory.mktemp("cluster-acl"), tuple(users))
     with running(setup):
         yield setup
+
+
+#: least-privilege users of a cluster: all but CLIENT SETNAME (redis_verdict_faults.ACL_USERS),
+#: all but CLUSTER INFO, all but CLUSTER NODES
+CLUSTER_ACL_USERS = {
+    "no-setname": verdict_faults.ACL_USERS["no-setname"],
+    "no-cluster-info": ("+@all", "-cluster|info", "~*"),
+    "no-cluster-nodes": ("+@all", "-cluster|nodes", "~*"),
+}
 
 
 @pytest.fixture(scope="module")

@@ -33,6 +33,11 @@ def denied_hint(detail: str | None, user: str) -> str:
     """The rule letting ``user`` run the command a NOPERM ``detail`` names."""
     match = _COMMAND.search(detail or "")
     command = match.group(1).lower() if match else "ping"
+    if command.startswith("cluster|"):
+        return (
+            f"allow it: ACL SETUSER {user} +{command} (a cluster's verdict reads CLUSTER NODES "
+            "for its nodes and slots, and CLUSTER INFO for cluster_state)"
+        )
     return (
         f"allow it: ACL SETUSER {user} +{command} (the probe sends PING, INFO and CLIENT "
         "SETNAME; only PING is required)"

@@ -273,17 +273,33 @@ def _retrieve_outcome(task: asyncio.Future[Any]) -> None:
 async def _check_cluster_health(client: RedisCluster, timeout: float = 1.0) -> bool:
     """True when every master answers CLUSTER INFO with cluster_state:ok within ``timeout``.
 
-    PING alone would be true on the survivors of a cluster that refuses every query.
+    PING alone would be true on the survivors of a cluster that refuses every query; but for a
+    user whose ACL refuses CLUSTER INFO, every master answering PING is all there is to know.
     """
+    from redis.exceptions import NoPermissionError
+
     try:
         async with asyncio.timeout(timeout):
-            replies = await client.execute_command("CLUSTER INFO", target_nodes=client.PRIMARIES)
+            try:
+                replies = await client.execute_command(
+                    "CLUSTER INFO", target_nodes=client.PRIMARIES
+                )
+            except NoPermissionError:
+                pongs = await client.execute_command("PING", target_nodes=client.PRIMARIES)
+                return _every_pong(pongs)
     except asyncio.CancelledError:
         raise
     except Exception:
         return False
     views = replies.values() if isinstance(replies, dict) else [replies]
     return bool(views) and all(_cluster_state_ok(view) for view in views)
+
+
+def _every_pong(replies: Any) -> bool:
+    """Whether a PING sent to several nodes was answered PONG by each (redis-py gives True per
+    node, merged or as a dict by node)."""
+    answers = list(replies.values()) if isinstance(replies, dict) else [replies]
+    return bool(answers) and all(a is True or text(a) == "PONG" for a in answers)
 
 
 def _cluster_state_ok(view: Any) -> bool:

@@ -226,7 +226,13 @@ def _replica_link_checks(states: Sequence[NodeState]) -> list[Check]:
 def _no_view_verdict(states: Sequence[NodeState], warn_ms: float) -> TopologyDiagnosis:
     """No seed told us the topology: the first seed's own fault is the verdict."""
     first = states[0] if states else NodeState("?", False, "deadline", "no seed answered")
-    if first.reachable:
+    if first.reachable and _refused(first.replies.get("CLUSTER NODES")):
+        said = (
+            f"CLUSTER NODES refused ({text(first.replies['CLUSTER NODES'])}): the cluster's "
+            "nodes and slots cannot be checked"
+        )
+        check = fault_check("cluster", "denied", said, url=first.address)
+    elif first.reachable:
         reason = "not_cluster"
         said = text(first.replies.get("CLUSTER NODES", "no reply"))
         check = fault_check("cluster", reason, said, url=first.address)
@@ -305,6 +311,11 @@ def _cluster_check(
             else f"{pfail} slots are in pfail (a node is suspected down)"
         )
         output = f"every slot is served, but {trouble}; {summary}"
+    elif _refused(view.replies.get("CLUSTER INFO")):
+        # the slots are judged from CLUSTER NODES; only cluster_state went unread
+        status, reason = Status.WARN, "denied"
+        said = text(view.replies["CLUSTER INFO"])
+        output = f"CLUSTER INFO refused ({said}): cluster_state not checked; {summary}"
     else:
         status, reason, output = Status.PASS, None, summary
     return Check(
@@ -317,6 +328,13 @@ def _cluster_check(
         observed_value=whole(info.get("cluster_slots_ok")),
         details={k: v for k, v in details.items() if v is not None},
     )
+
+
+def _refused(reply: Any) -> bool:
+    """Whether a reply is the ACL's NOPERM (the user may not run that command)."""
+    from redis.exceptions import NoPermissionError
+
+    return isinstance(reply, NoPermissionError)
 
 
 def _reachable(state: NodeState | None) -> bool:

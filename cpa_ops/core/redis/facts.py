@@ -184,7 +184,10 @@ class ClusterNodeEntry:
 
 
 def parse_cluster_nodes(reply: Any) -> list[ClusterNodeEntry]:
-    """The entries of a CLUSTER NODES reply (slots being migrated, in brackets, are skipped)."""
+    """The entries of a CLUSTER NODES reply (slots being migrated, in brackets, are skipped);
+    none for a refusal (an error reply: NOPERM, an unknown command) or a reply of another shape."""
+    if not isinstance(reply, bytes | str):
+        return []
     entries = []
     for line in text(reply).splitlines():
         parts = line.split()
@@ -198,6 +201,8 @@ def parse_cluster_nodes(reply: Any) -> list[ClusterNodeEntry]:
             if item.startswith("["):
                 continue
             first, _, last = item.partition("-")
+            if not (first.isdigit() and (last or first).isdigit()):
+                continue  # not a slot: no CLUSTER NODES line of a real server has one here
             slots.append((int(first), int(last or first)))
         entries.append(
             ClusterNodeEntry(
