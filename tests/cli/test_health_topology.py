@@ -303,6 +303,47 @@ class TestClusterHandshake:
 
 
 @pytest.mark.timeout(90)
+class TestSentinelAcl:
+    """Least-privilege users of the data nodes: the services' sentinel pool needs no ROLE, so
+    the verdict reads the role from INFO when ROLE is refused (it failed not_master, 'answers
+    ROLE as None'), and says it cannot tell when both are refused."""
+
+    def test_a_user_without_role_passes(
+        self, redis_sentinels_acl_per_module: SentinelSetup
+    ) -> None:
+        ran = self._health_as(redis_sentinels_acl_per_module, "no-role")
+        assert ran.returncode == 0, ran.stdout + ran.stderr
+        checks = checks_of(ran)
+        (master,) = checks["redis:master"]
+        assert master["status"] == "pass", master
+        assert "1 replica connected" in master["output"], master
+        (replica,) = checks["redis:replication"]
+        assert replica["status"] == "pass", replica
+        master_address = redis_sentinels_acl_per_module.master_as_sentinels_see_it()
+        assert replica["details"]["replicaOf"] == master_address, replica
+
+    def test_a_user_without_role_and_info_warns_naming_the_rule(
+        self, redis_sentinels_acl_per_module: SentinelSetup
+    ) -> None:
+        ran = self._health_as(redis_sentinels_acl_per_module, "no-role-no-info")
+        assert ran.returncode == 0, ran.stdout + ran.stderr
+        (master,) = checks_of(ran)["redis:master"]
+        assert (master["status"], master["reason"]) == ("warn", "denied"), master
+        assert "ACL SETUSER no-role-no-info +role" in master["hint"], master
+
+    @staticmethod
+    def _health_as(setup: SentinelSetup, user: str) -> Ran:
+        ran = run_cpa_ops(
+            "health", "--mode", "sentinel", "--sentinels", setup.sentinel_addresses,
+            "--sentinel-master", MASTER_NAME, "--timeout", str(VERDICT_TIMEOUT),
+            "--format", "json",
+            env=clean_env(REDIS_URL=f"redis://{user}:{ACL_PASSWORD}@127.0.0.1:1/0"),
+        )  # fmt: skip
+        assert ACL_PASSWORD not in ran.stdout + ran.stderr
+        return ran
+
+
+@pytest.mark.timeout(90)
 class TestClusterTls:
     """A cluster that speaks only TLS to its clients (tls-cluster yes, as managed clusters with
     in-transit encryption): rediss:// seeds with the CA pass; the wrong CA, or plain text to

@@ -19,7 +19,7 @@ import pytest
 from tests.servers import redis_faults as faults
 from tests.servers import redis_verdict_faults as verdict_faults
 from tests.servers.redis_faults import BlackHole, RedisServer, SilentListener, TlsFiles
-from tests.servers.redis_topology import ClusterSetup, SentinelSetup, running
+from tests.servers.redis_topology import ClusterSetup, Node, SentinelSetup, running
 
 #: the password of every password-protected test server; asserted absent from all output
 REDIS_PASSWORD = "s3cr3t-PW-xyz"
@@ -259,6 +259,33 @@ def redis_cluster_with_unsynced_replica(
     setup = ClusterSetup(tmp_path_factory.mktemp("cluster-unsynced"))
     with running(setup):
         setup.add_replica_waiting_for_sync()
+        yield setup
+
+
+#: least-privilege users of a sentinel set-up's data nodes (the sentinels log in as default)
+SENTINEL_ACL_USERS = {
+    "no-role": ("+@all", "-role", "~*"),
+    "no-role-no-info": ("+@all", "-role", "-info", "~*"),
+}
+
+
+class _AclSentinelSetup(SentinelSetup):
+    """SentinelSetup whose data nodes also have the users of SENTINEL_ACL_USERS."""
+
+    def _data_node(self, port: int, *extra: str) -> Node:
+        users: list[str] = []
+        for user, rules in SENTINEL_ACL_USERS.items():
+            users += ["--user", user, "on", f">{verdict_faults.ACL_PASSWORD}", *rules]
+        return super()._data_node(port, *extra, *users)
+
+
+@pytest.fixture(scope="module")
+def redis_sentinels_acl_per_module(
+    tmp_path_factory: pytest.TempPathFactory, redis_server_bin: str
+) -> Iterator[SentinelSetup]:
+    """One master, one replica (each with the users of SENTINEL_ACL_USERS), three sentinels."""
+    setup = _AclSentinelSetup(tmp_path_factory.mktemp("sentinel-acl"))
+    with running(setup):
         yield setup
 
 

@@ -56,7 +56,8 @@ def with_acl_hints(checks: list[Check], user: str, prefix: str) -> list[Check]:
     """``checks`` with the hints of ``denied`` and ``write_denied`` naming ``user``'s rule."""
     shown = []
     for check in checks:
-        if check.reason == "denied":
+        # (a check with a hint of its own, not the reason's, keeps it)
+        if check.reason == "denied" and check.hint in (None, reason_of("denied").hint):
             check = replace(check, hint=denied_hint(check.output, user))
         elif check.reason == "write_denied":
             check = replace(check, hint=write_denied_hint(user, prefix))

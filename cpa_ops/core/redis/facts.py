@@ -81,6 +81,7 @@ class ServerFacts:
     keys: int | None = None  #: over every db of INFO keyspace (None: no keyspace section)
     expires: int | None = None  #: keys with a TTL, over every db
     master_address: str | None = None  #: a replica's master_host:master_port
+    connected_slaves: int | None = None  #: a master's replicas (INFO replication)
     uptime_in_seconds: int | None = None
 
     @classmethod
@@ -101,6 +102,7 @@ class ServerFacts:
             loading_eta_seconds=whole(info.get("loading_eta_seconds")),
             master_link_status=optional_text("master_link_status"),
             master_last_io_seconds_ago=whole(info.get("master_last_io_seconds_ago")),
+            connected_slaves=whole(info.get("connected_slaves")),
             **_replication_and_persistence(info),
         )
 

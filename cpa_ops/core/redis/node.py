@@ -119,7 +119,7 @@ async def probe_node(
             failure.reason,
             target.without_secrets(failure.detail),
             rtt_ms,
-            _role(replies),
+            _role(replies, facts),
             replies,
             connect_ms=connect_ms,
             facts=facts,
@@ -133,7 +133,7 @@ async def probe_node(
         target.address,
         True,
         rtt_ms=rtt_ms,
-        role=_role(replies),
+        role=_role(replies, facts),
         replies=replies,
         write_ms=write_ms,
         write_failure=write_failure,
@@ -149,13 +149,14 @@ def handshake_replies(conn: Any) -> dict[str, Any]:
     return {command: error for command, error in refused.items() if error is not None}
 
 
-def _role(replies: dict[str, Any]) -> str | None:
-    """ROLE's first word; a ROLE that did not answer a list (denied) is dropped from replies."""
+def _role(replies: dict[str, Any], facts: ServerFacts | None) -> str | None:
+    """ROLE's first word, else INFO's ``role`` (a least-privilege user may be refused ROLE);
+    a ROLE that did not answer a list (denied) is dropped from replies."""
     reply = replies.get("ROLE")
     if isinstance(reply, list) and reply:
         return text(reply[0])
     replies.pop("ROLE", None)
-    return None
+    return facts.role if facts is not None else None
 
 
 class NodeProbes:

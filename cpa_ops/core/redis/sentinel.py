@@ -267,15 +267,34 @@ def _master_check(
         why = f"the sentinels name {master_address}, which is unreachable{failover}: {fault}"
         return _master_fail("no_master", why, master_address, details)
     role_reply = master_state.replies.get("ROLE") or []
+    facts = master_state.facts
+    if master_state.role is None:
+        # ROLE and INFO both refused by the ACL: whether it is the master is not known
+        said = f"the role of {master_address}, which the sentinels name as master, is not known"
+        return Check(
+            "redis",
+            "master",
+            Status.WARN,
+            f"{said}: the ACL refuses ROLE and INFO",
+            reason="denied",
+            hint="allow one: ACL SETUSER <user> +role (or +info)",
+            component_id=master_address,
+            details=details,
+        )
     if master_state.role != "master":
-        of = f" of {text(role_reply[1])}:{text(role_reply[2])}" if len(role_reply) >= 3 else ""
+        if len(role_reply) >= 3:
+            of = f" of {text(role_reply[1])}:{text(role_reply[2])}"
+        else:
+            of = f" of {facts.master_address}" if facts and facts.master_address else ""
         why = (
             f"the sentinels name {master_address} as master, but it answers ROLE as "
             f"{master_state.role}{of}"
         )
         return _master_fail("not_master", why, master_address, details)
-    linked = role_reply[2] if len(role_reply) >= 3 else []
-    connected = len(linked) if isinstance(linked, list) else 0
+    if len(role_reply) >= 3 and isinstance(role_reply[2], list):
+        connected = len(role_reply[2])
+    else:  # ROLE refused: INFO replication's count
+        connected = (facts.connected_slaves if facts else None) or 0
     details["connectedReplicas"] = connected
     troubled = flags & _DOWN_FLAGS
     summary = (
@@ -366,17 +385,21 @@ def _replica_check(
         role_reply = state.replies.get("ROLE") or []
         link = state.facts.master_link_status if state.facts is not None else None
         details["masterLinkStatus"] = link
-        if state.role != "slave" or len(role_reply) < 4:
+        if len(role_reply) >= 4:
+            of: str | None = f"{text(role_reply[1])}:{text(role_reply[2])}"
+        else:  # ROLE refused: INFO replication's master_host:master_port
+            of = state.facts.master_address if state.facts is not None else None
+        if state.role != "slave" or of is None:
             problem = f"answers ROLE as {state.role}, not as a replica"
         else:
-            of = f"{text(role_reply[1])}:{text(role_reply[2])}"
             details["replicaOf"] = of
             if of != master_address:
                 problem = f"replicates {of}, not the master {master_address}"
             elif (syncing := replica_sync_check(state.facts, address, details)) is not None:
                 return syncing
             elif link != "up":
-                problem = f"master link is {link or text(role_reply[3])}"
+                state_word = text(role_reply[3]) if len(role_reply) >= 4 else "unknown"
+                problem = f"master link is {link or state_word}"
     if problem is None:
         return Check(
             "redis",
