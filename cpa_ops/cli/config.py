@@ -48,8 +48,9 @@ def config(
     """Show the effective settings and where each comes from (default), or check them.
 
     Sources, highest precedence first: --option, environment, .env file, default.
-    Secrets (the Redis password, the Sentry DSN key) are masked. Options given here apply to
-    the subcommand (``config --redis-url URL check``); given on both, the subcommand's win.
+    Secrets (the Redis and sentinel passwords, the Sentry DSN key) are masked. Options given
+    here apply to the subcommand (``config --redis-url URL check``); given on both, the
+    subcommand's win.
     """
     if ctx.invoked_subcommand is None:
         _show(ctx, output_format, redis_url)
@@ -124,15 +125,20 @@ def _effective(settings: Settings, env_file: Path | None, overrides: dict[str, A
     """(VARIABLE, displayed value, source) of every setting, secrets masked."""
     from pydantic import SecretStr
 
+    from cpa_ops.core.known_secrets import MASK
     from cpa_ops.core.settings import mask_dsn, mask_url, setting_sources
 
+    def whole(_secret: str) -> str:
+        return MASK
+
+    # a URL or DSN keeps what is not secret; a bare password (REDIS_SENTINEL_PASSWORD) is all
+    maskers = {"redis_url": mask_url, "sentry_dsn": mask_dsn}
     sources = setting_sources(env_file)
     rows = []
     for field in type(settings).model_fields:
         value = getattr(settings, field)
         if isinstance(value, SecretStr):
-            secret = value.get_secret_value()
-            value = mask_dsn(secret) if field == "sentry_dsn" else mask_url(secret)
+            value = maskers.get(field, whole)(value.get_secret_value())
         source = sources[field]
         if overrides.get(field) is not None:
             source = f"--{field.replace('_', '-')} option"

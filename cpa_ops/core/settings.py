@@ -67,6 +67,9 @@ ACCEPTED: dict[str, str] = {
     "redis_sentinels": "a comma-separated list of host:port (e.g. "
     "sentinel-1:26379,sentinel-2:26379,sentinel-3:26379)",
     "redis_sentinel_master": "the service name the sentinels monitor (e.g. mymaster)",
+    "redis_sentinel_password": "the sentinels' own password (their requirepass), or empty",
+    "redis_sentinel_username": "the ACL user the sentinels are asked as (with "
+    "REDIS_SENTINEL_PASSWORD), or empty for the default user",
     "sentry_dsn": "empty (Sentry disabled) or a DSN like https://<key>@<host>/<project-id>",
     "sentry_traces_sample_rate": "a number from 0 to 1",
     "environment": "one of " + ", ".join(get_args(Environment)),
@@ -78,7 +81,7 @@ ACCEPTED: dict[str, str] = {
 }
 _CLASS_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)*")
 # Variables whose value is never repeated back in an error.
-SECRET_FIELDS = frozenset({"redis_url", "sentry_dsn"})
+SECRET_FIELDS = frozenset({"redis_url", "redis_sentinel_password", "sentry_dsn"})
 
 
 class ConfigError(ValueError):
@@ -116,6 +119,17 @@ class Settings(BaseSettings):
     )
     redis_sentinel_master: str | None = Field(
         default=None, description="Sentinel mode: the service name the sentinels monitor."
+    )
+    # the password first: the username's validator reads it
+    redis_sentinel_password: SecretStr | None = Field(
+        default=None,
+        description="Sentinel mode: the sentinels' own password (their requirepass); "
+        "REDIS_URL's password is the master's and replicas'.",
+    )
+    redis_sentinel_username: str | None = Field(
+        default=None,
+        description="Sentinel mode: the ACL user the sentinels are asked as (with "
+        "REDIS_SENTINEL_PASSWORD); unset: the default user.",
     )
     redis_max_connections: int = Field(
         default=20, ge=1, le=10_000, description="Most connections one pool opens."
@@ -193,6 +207,31 @@ class Settings(BaseSettings):
             raise ValueError("is not UTF-8 (it holds an undecodable byte)")
         return name or None
 
+    @field_validator("redis_sentinel_password", mode="before")
+    @classmethod
+    def _check_sentinel_password(cls, value: Any) -> Any:
+        raw = value.get_secret_value() if isinstance(value, SecretStr) else value
+        if raw is None or raw == "":
+            return None
+        if not isinstance(raw, str):
+            raise ValueError("not a string")
+        return SecretStr(raw)  # as given: a password may begin or end with a space
+
+    @field_validator("redis_sentinel_username", mode="before")
+    @classmethod
+    def _check_sentinel_username(cls, value: Any, info: ValidationInfo) -> Any:
+        name = value.strip() if isinstance(value, str) else value
+        if not name:
+            return None
+        if not isinstance(name, str):
+            raise ValueError("not a string")
+        if any(c.isspace() or not c.isprintable() for c in name):
+            raise ValueError("contains white space or a control character")
+        # an invalid password is absent from info.data: its own line says so
+        if "redis_sentinel_password" in info.data and info.data["redis_sentinel_password"] is None:
+            raise ValueError("is set without REDIS_SENTINEL_PASSWORD (a user needs its password)")
+        return name
+
     @field_validator("sentry_dsn", mode="before")
     @classmethod
     def _check_sentry_dsn(cls, value: Any) -> Any:
@@ -248,6 +287,12 @@ class Settings(BaseSettings):
             self.redis_mode,
             self.redis_sentinels,
             self.redis_sentinel_master,
+            sentinel_username=self.redis_sentinel_username,
+            sentinel_password=(
+                self.redis_sentinel_password.get_secret_value()
+                if self.redis_sentinel_password is not None
+                else None
+            ),
         )
 
     @property

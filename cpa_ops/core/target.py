@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
-from urllib.parse import parse_qsl, unquote, urlencode, urlsplit, urlunsplit
+from urllib.parse import parse_qsl, quote, unquote, urlencode, urlsplit, urlunsplit
 
 from cpa_ops.core.known_secrets import register_secret, scrub_text
 from cpa_ops.core.urls import (
@@ -32,13 +32,18 @@ class RedisTarget:
 
     ``urls`` hold the credentials: never shown (``repr`` and :attr:`masked` hide them). One URL
     in standalone and sentinel mode (sentinel: the data nodes' password, db and TLS options),
-    the seeds in cluster mode.
+    the seeds in cluster mode. The sentinels' own credentials (REDIS_SENTINEL_USERNAME and
+    REDIS_SENTINEL_PASSWORD) are apart: they go to the sentinels only (:meth:`for_sentinel`).
     """
 
     mode: str = "standalone"
     urls: tuple[str, ...] = field(default=(DEFAULT_REDIS_URL,), repr=False)
     sentinels: tuple[str, ...] = ()  #: sentinel mode: host:port of each sentinel
     sentinel_master: str | None = None  #: sentinel mode: the service name
+    #: sentinel mode: the ACL user the sentinels are asked as (None: the default user)
+    sentinel_username: str | None = None
+    #: sentinel mode: the sentinels' own password (their requirepass); never shown
+    sentinel_password: str | None = field(default=None, repr=False)
 
     @classmethod
     def from_url(
@@ -47,11 +52,16 @@ class RedisTarget:
         mode: str = "standalone",
         sentinels: tuple[str, ...] = (),
         sentinel_master: str | None = None,
+        *,
+        sentinel_username: str | None = None,
+        sentinel_password: str | None = None,
     ) -> RedisTarget:
         """The target REDIS_URL names (already validated by :func:`validate_redis_url`)."""
         url = url.strip()
         urls = tuple(s for s in split_seeds(url) if s) if mode == "cluster" else (url,)
-        return cls(mode, urls, tuple(sentinels), sentinel_master)
+        return cls(
+            mode, urls, tuple(sentinels), sentinel_master, sentinel_username, sentinel_password
+        )
 
     @property
     def url(self) -> str:
@@ -109,8 +119,9 @@ class RedisTarget:
     @cached_property
     def secrets(self) -> tuple[str, ...]:
         """Every secret the URLs carry, as written and percent-decoded: passwords, a lone
-        userinfo (often a misplaced password), and secret query options."""
-        found: list[str] = []
+        userinfo (often a misplaced password), and secret query options; and the sentinels'
+        password."""
+        found: list[str] = [self.sentinel_password] if self.sentinel_password else []
         for url in self.urls:
             try:
                 parts = urlsplit(url)
@@ -146,12 +157,25 @@ class RedisTarget:
         return RedisTarget(urls=(urlunsplit((scheme, netloc, path, parts.query, "")),))
 
     def for_sentinel(self, address: str) -> RedisTarget:
-        """A sentinel at ``address``: this target's scheme and TLS options, no credentials and
-        no db (sentinels are asked without a password)."""
+        """A sentinel at ``address``: this target's scheme and TLS options, no db, and the
+        sentinels' own credentials (REDIS_URL's are the data nodes')."""
         parts = urlsplit(self.for_node(address).url)
         query = urlencode([(k, v) for k, v in parse_qsl(parts.query) if k.startswith("ssl")])
-        hostport = parts.netloc.rpartition("@")[2]
-        return RedisTarget(urls=(urlunsplit((parts.scheme, hostport, "", query, "")),))
+        netloc = parts.netloc.rpartition("@")[2]
+        if self.sentinel_password:
+            user = quote(self.sentinel_username or "", safe="")
+            netloc = f"{user}:{quote(self.sentinel_password, safe='')}@{netloc}"
+        return RedisTarget(urls=(urlunsplit((parts.scheme, netloc, "", query, "")),))
+
+    def sentinel_credentials(self) -> dict[str, str]:
+        """The sentinels' username and password as redis-py connection keyword arguments
+        (empty when the sentinels take no password)."""
+        if not self.sentinel_password:
+            return {}
+        credentials = {"password": self.sentinel_password}
+        if self.sentinel_username:
+            credentials["username"] = self.sentinel_username
+        return credentials
 
     def connection_options(self) -> dict[str, Any]:
         """The first URL's credentials, db and TLS options as redis-py connection keyword
@@ -174,8 +198,9 @@ class RedisTarget:
 def secrets_given(values: Mapping[str, Any]) -> tuple[str, ...]:
     """Every secret raw settings ``values`` may carry, valid or not (registered before any check):
     :attr:`RedisTarget.secrets` of each REDIS_URL seed, the userinfo before the last ``@`` of
-    each seed and REDIS_SENTINELS entry (an unencoded ``#?/`` splits a password), DSN keys."""
-    found: list[str] = []
+    each seed and REDIS_SENTINELS entry (an unencoded ``#?/`` splits a password),
+    REDIS_SENTINEL_PASSWORD, DSN keys."""
+    found: list[str] = [_raw_text(values.get("redis_sentinel_password"))]
     url = _raw_text(values.get("redis_url"))
     for seed in split_seeds(url) if url else ():
         found += RedisTarget(urls=(seed,)).secrets

@@ -17,6 +17,8 @@ PASSWORD = "Redis-Pa55-777"
 DSN_KEY = "0123456789abcdef0123456789abcdef"
 VARIABLES = [
     "REDIS_URL",
+    "REDIS_SENTINEL_PASSWORD",
+    "REDIS_SENTINEL_USERNAME",
     "REDIS_MAX_CONNECTIONS",
     "SENTRY_DSN",
     "SENTRY_TRACES_SAMPLE_RATE",
@@ -107,6 +109,20 @@ class TestShow:
         assert settings["REDIS_URL"]["value"] == "redis://app:***@cache:6379/0"
         assert settings["SENTRY_DSN"]["value"] == "https://***@o1.ingest.example/42"
         assert "redis://app:***@cache:6379/0" in text.stdout
+
+    def test_sentinel_password_masked_whole(self, tmp_path: Path) -> None:
+        """REDIS_SENTINEL_PASSWORD shows as *** (a bare password: nothing of it kept), the
+        username as given."""
+        env = clean_env(REDIS_SENTINEL_PASSWORD=PASSWORD, REDIS_SENTINEL_USERNAME="sentinel-user")
+        text = run_cpa_ops("config", env=env, cwd=tmp_path)
+        document = run_cpa_ops("config", "--format", "json", env=env, cwd=tmp_path)
+        for ran in (text, document):
+            assert ran.returncode == 0, ran.stderr
+            assert PASSWORD not in ran.stdout + ran.stderr
+        settings = json.loads(document.stdout)["settings"]
+        assert settings["REDIS_SENTINEL_PASSWORD"] == {"value": "***", "source": "environment"}
+        assert settings["REDIS_SENTINEL_USERNAME"]["value"] == "sentinel-user"
+        assert table(text.stdout)["REDIS_SENTINEL_PASSWORD"] == ("***", "environment")
 
     def test_secret_in_env_file_masked(self, tmp_path: Path) -> None:
         """A password in the .env file is masked too."""

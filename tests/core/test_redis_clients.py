@@ -12,7 +12,7 @@ from cpa_ops.core.redis import check_redis_health, create_redis_client, create_r
 from cpa_ops.core.settings import Settings, load_settings
 from tests.servers.net import wait_until
 from tests.servers.redis_faults import RedisServer
-from tests.servers.redis_fixtures import REDIS_PASSWORD
+from tests.servers.redis_fixtures import REDIS_PASSWORD, SENTINEL_PASSWORD
 from tests.servers.redis_topology import MASTER_NAME, ClusterSetup, SentinelSetup
 from tests.servers.redis_verdict_faults import ACL_PASSWORD
 from tests.servers.resp import command_text
@@ -225,6 +225,53 @@ class TestTopologies:
         started = time.monotonic()
         wait_until(lambda: _ours(master.port) == 0, 5, "no connection of ours is left")
         assert time.monotonic() - started < 5
+
+
+class TestPasswordProtectedSentinels:
+    """The pool asks the sentinels with REDIS_SENTINEL_PASSWORD and the master with REDIS_URL's
+    password (the set-up's own passwords, or one for all)."""
+
+    @staticmethod
+    def _settings(setup: SentinelSetup, **extra: str) -> Settings:
+        return load_settings(
+            redis_mode="sentinel",
+            redis_sentinels=setup.sentinel_addresses,
+            redis_sentinel_master=MASTER_NAME,
+            redis_url=f"redis://:{setup.data_password}@unused/0",
+            **extra,
+        )
+
+    @staticmethod
+    def _set_get(settings: Settings) -> object:
+        async def main() -> object:
+            client = await create_redis_client(settings, client_name=NAME)
+            try:
+                await client.set("cpa-ops-test:sentinel-auth", "through the master", px=10_000)
+                return await client.get("cpa-ops-test:sentinel-auth")
+            finally:
+                await client.aclose()
+
+        return asyncio.run(main())
+
+    def test_set_and_get_through_the_master(
+        self, redis_sentinels_with_passwords_per_module: SentinelSetup
+    ) -> None:
+        setup = redis_sentinels_with_passwords_per_module
+        settings = self._settings(setup, redis_sentinel_password=SENTINEL_PASSWORD)
+        assert self._set_get(settings) == b"through the master"
+        master = setup.node_at(setup.master_as_sentinels_see_it())
+        assert master.ask("GET", "cpa-ops-test:sentinel-auth") == "through the master"
+
+    def test_without_the_sentinel_password_no_master_is_found(
+        self, redis_sentinels_with_passwords_per_module: SentinelSetup
+    ) -> None:
+        """The sentinels refuse a pool without REDIS_SENTINEL_PASSWORD: the password is what
+        let the test above in."""
+        from redis.asyncio.sentinel import MasterNotFoundError
+
+        settings = self._settings(redis_sentinels_with_passwords_per_module)
+        with pytest.raises(MasterNotFoundError):
+            self._set_get(settings)
 
 
 def _clients(port: int, user: str = "default") -> list[dict[str, str]]:

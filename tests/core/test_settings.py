@@ -272,3 +272,65 @@ class TestIssue12Validation:
     def test_a_dot_env_directory_is_skipped(self, tmp_path: Path) -> None:
         (tmp_path / ".env").mkdir()  # a virtualenv named .env
         assert load_settings().environment == "development"
+
+
+class TestSentinelCredentials:
+    def test_the_password_is_registered_the_moment_settings_load(self) -> None:
+        """REDIS_SENTINEL_PASSWORD is a known secret by value before any check runs (even when
+        another setting is invalid), and never in repr or the target's text."""
+        from cpa_ops.core.known_secrets import forget_secrets, registered_secrets, scrub_text
+
+        forget_secrets()
+        try:
+            with pytest.raises(ConfigError):
+                load_settings(redis_sentinel_password=SECRET, environment="nope")
+            assert SECRET in registered_secrets()
+            settings = load_settings(
+                redis_mode="sentinel",
+                redis_sentinels="10.0.0.5:26379",
+                redis_sentinel_master="mymaster",
+                redis_sentinel_password=SECRET,
+                redis_sentinel_username="sentinel-user",
+            )
+            assert scrub_text(f"AUTH {SECRET}") == "AUTH ***"
+            target = settings.redis_target
+            for shown in (repr(settings), repr(target), target.description, target.masked):
+                assert SECRET not in shown
+            assert SECRET in target.secrets
+        finally:
+            forget_secrets()
+
+    def test_they_go_to_the_sentinels_only(self) -> None:
+        """The sentinel's URL carries the sentinels' credentials (percent-encoded), a data
+        node's those of REDIS_URL."""
+        settings = load_settings(
+            redis_mode="sentinel",
+            redis_sentinels="10.0.0.5:26379",
+            redis_sentinel_master="mymaster",
+            redis_url="redis://:data-pw@unused/0",
+            redis_sentinel_password="p@ss/w rd",
+            redis_sentinel_username="sentinel-user",
+        )
+        target = settings.redis_target
+        sentinel = target.for_sentinel("10.0.0.5:26379")
+        assert sentinel.url == "redis://sentinel-user:p%40ss%2Fw%20rd@10.0.0.5:26379"
+        assert sentinel.connection_options()["password"] == "p@ss/w rd"
+        assert sentinel.connection_options()["username"] == "sentinel-user"
+        assert target.for_node("10.0.0.6:6379").connection_options()["password"] == "data-pw"
+        assert target.sentinel_credentials() == {
+            "password": "p@ss/w rd",
+            "username": "sentinel-user",
+        }
+
+    def test_unset_or_empty_sends_no_password(self) -> None:
+        settings = load_settings(redis_sentinel_password="", redis_sentinel_username="")
+        assert settings.redis_sentinel_password is None
+        assert settings.redis_sentinel_username is None
+        assert settings.redis_target.sentinel_credentials() == {}
+        assert "@" not in settings.redis_target.for_sentinel("10.0.0.5:26379").url
+
+    def test_a_username_without_a_password_is_one_line(self) -> None:
+        with pytest.raises(ConfigError) as caught:
+            load_settings(redis_sentinel_username="sentinel-user")
+        (line,) = caught.value.problems
+        assert line.startswith("REDIS_SENTINEL_USERNAME is set without REDIS_SENTINEL_PASSWORD")

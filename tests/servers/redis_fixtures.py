@@ -250,6 +250,32 @@ def redis_sentinels_per_module(
         yield setup
 
 
+#: the passwords of redis_sentinels_with_passwords_per_module: the sentinels' requirepass and
+#: the data nodes' (told apart, so a test knows which went where)
+SENTINEL_PASSWORD = "sentinel-PW-4b7e"
+DATA_PASSWORD = "data-PW-9c21"
+
+
+@pytest.fixture(scope="module", params=["own-passwords", "one-password"])
+def redis_sentinels_with_passwords_per_module(
+    request: pytest.FixtureRequest,
+    tmp_path_factory: pytest.TempPathFactory,
+    redis_server_bin: str,
+) -> Iterator[SentinelSetup]:
+    """One master, one replica and three sentinels, all password-protected: the sentinels with
+    SENTINEL_PASSWORD (requirepass, sentinel-pass) and the data nodes with DATA_PASSWORD
+    (``own-passwords``), or every one with SENTINEL_PASSWORD as Bitnami's chart does
+    (``one-password``); ``setup.data_password`` says which."""
+    same = request.param == "one-password"
+    setup = SentinelSetup(
+        tmp_path_factory.mktemp("sentinel-auth"),
+        sentinel_password=SENTINEL_PASSWORD,
+        data_password=SENTINEL_PASSWORD if same else DATA_PASSWORD,
+    )
+    with running(setup):
+        yield setup
+
+
 @pytest.fixture
 def redis_cluster_with_unsynced_replica(
     tmp_path_factory: pytest.TempPathFactory, redis_server_bin: str

@@ -38,6 +38,8 @@ class Node:
     args: list[str]
     proc: subprocess.Popen[bytes] | None = None
     frozen: bool = False
+    #: its requirepass: the harness AUTHs with it (None: no password)
+    password: str | None = None
 
     @property
     def address(self) -> str:
@@ -72,7 +74,7 @@ class Node:
         if not self.running:
             raise RuntimeError(f"redis on port {self.port} exited: see {self.directory}")
         try:
-            with RawRedis.connect(self.port, timeout=0.5) as conn:
+            with RawRedis.connect(self.port, timeout=0.5, password=self.password) as conn:
                 return bool(conn.call("PING") == "PONG")
         except OSError:
             return False
@@ -95,6 +97,10 @@ class Node:
         if self.proc is not None and self.frozen and self.proc.poll() is None:
             os.kill(self.proc.pid, signal.SIGCONT)
         self.frozen = False
+
+    def ask(self, *args: object) -> str:
+        """One command's reply as text (:func:`command_text`), authenticated as it needs."""
+        return command_text(self.port, *args, password=self.password)
 
 
 @dataclass
@@ -293,9 +299,16 @@ class ClusterSetup:
 
 @dataclass
 class SentinelSetup:
-    """One master, one replica, three sentinels (quorum 2), each with its own config file."""
+    """One master, one replica, three sentinels (quorum 2), each with its own config file.
+
+    ``sentinel_password``: every sentinel's requirepass (and sentinel-pass, so they talk to each
+    other); ``data_password``: the master's and replica's requirepass and masterauth (and the
+    sentinels' auth-pass for the master). Bitnami's chart gives both the same password.
+    """
 
     base: Path
+    sentinel_password: str | None = None
+    data_password: str | None = None
     master: Node | None = None
     replica: Node | None = None
     sentinels: list[Node] = field(default_factory=list)
@@ -312,12 +325,15 @@ class SentinelSetup:
 
     def _data_node(self, port: int, *extra: str) -> Node:
         directory = self.base / f"redis-{port}"
+        password = self.data_password
+        auth = ("--requirepass", password, "--masterauth", password) if password else ()
         return Node(
             port,
             directory,
             ["--port", str(port), "--bind", LOOPBACK, "--dir", str(directory), "--save", "",
              "--appendonly", "no", "--protected-mode", "no", "--logfile", "redis.log",
-             "--repl-diskless-sync-delay", "0", *extra],
+             "--repl-diskless-sync-delay", "0", *auth, *extra],
+            password=password,
         )  # fmt: skip
 
     def start(self) -> SentinelSetup:
@@ -337,32 +353,43 @@ class SentinelSetup:
                 f"sentinel monitor {MASTER_NAME} {LOOPBACK} {master_port} 2\n"
                 f"sentinel down-after-milliseconds {MASTER_NAME} {SENTINEL_DOWN_AFTER_MS}\n"
                 f"sentinel failover-timeout {MASTER_NAME} 10000\n"
-                f"sentinel parallel-syncs {MASTER_NAME} 1\n"
+                f"sentinel parallel-syncs {MASTER_NAME} 1\n" + self._sentinel_auth_lines()
             )
-            self.sentinels.append(Node(port, directory, [str(config), "--sentinel"]))
+            self.sentinels.append(
+                Node(port, directory, [str(config), "--sentinel"], password=self.sentinel_password)
+            )
             self.sentinels[-1].start()
         self.wait_settled()
         return self
+
+    def _sentinel_auth_lines(self) -> str:
+        """sentinel.conf lines for the passwords: the sentinels' own (requirepass, and
+        sentinel-pass for talking to each other) and the master's (auth-pass)."""
+        lines = ""
+        if self.sentinel_password:
+            lines += f"requirepass {_quoted(self.sentinel_password)}\n"
+            lines += f"sentinel sentinel-pass {_quoted(self.sentinel_password)}\n"
+        if self.data_password:
+            lines += f"sentinel auth-pass {MASTER_NAME} {_quoted(self.data_password)}\n"
+        return lines
 
     def wait_settled(self, timeout: float = 30) -> None:
         """Every sentinel sees the other two and the replica; CKQUORUM is OK; link up."""
 
         def settled() -> bool:
             for sentinel in self.sentinels:
-                fields = command_text(sentinel.port, "SENTINEL", "MASTER", MASTER_NAME).splitlines()
+                fields = sentinel.ask("SENTINEL", "MASTER", MASTER_NAME).splitlines()
                 facts = dict(zip(fields[::2], fields[1::2], strict=False))
                 if facts.get("num-other-sentinels") != "2" or facts.get("num-slaves") != "1":
                     return False
                 if facts.get("flags") != "master":
                     return False
-                if not command_text(sentinel.port, "SENTINEL", "CKQUORUM", MASTER_NAME).startswith(
-                    "OK"
-                ):
+                if not sentinel.ask("SENTINEL", "CKQUORUM", MASTER_NAME).startswith("OK"):
                     return False
             return all(
-                "master_link_status:up" in command_text(n.port, "INFO", "replication")
+                "master_link_status:up" in n.ask("INFO", "replication")
                 for n in self.data_nodes
-                if "role:slave" in command_text(n.port, "INFO", "replication")
+                if "role:slave" in n.ask("INFO", "replication")
             )
 
         wait_until(settled, timeout, "the sentinels settle", interval=0.2)
@@ -382,17 +409,14 @@ class SentinelSetup:
 
         def listed() -> bool:
             return all(
-                node.address in command_text(s.port, "SENTINEL", "REPLICAS", MASTER_NAME)
-                for s in self.sentinels
+                node.address in s.ask("SENTINEL", "REPLICAS", MASTER_NAME) for s in self.sentinels
             )
 
         wait_until(listed, timeout, "every sentinel lists the new replica", interval=0.2)
         return node
 
     def master_as_sentinels_see_it(self) -> str:
-        reply = command_text(
-            self.sentinels[0].port, "SENTINEL", "GET-MASTER-ADDR-BY-NAME", MASTER_NAME
-        )
+        reply = self.sentinels[0].ask("SENTINEL", "GET-MASTER-ADDR-BY-NAME", MASTER_NAME)
         return ":".join(reply.splitlines())
 
     def node_at(self, address: str) -> Node:
@@ -401,6 +425,11 @@ class SentinelSetup:
     def stop_all(self) -> None:
         for node in (*self.sentinels, *self.data_nodes):
             node.kill()
+
+
+def _quoted(value: str) -> str:
+    """``value`` as one argument of a Redis config line (double quotes, escapes)."""
+    return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
 def _hold_syncs_back(master_port: int) -> None:

@@ -127,12 +127,12 @@ def parse_client_list(text: str) -> list[dict[str, str]]:
     ]
 
 
-def command_text(port: int, *args: Any, timeout: float = 2.0) -> str:
-    """One command on a fresh connection; the reply as text, the way ``redis-cli`` prints it
-    into a pipe (an array one element a line, an error as its text), or '' when the server does
-    not answer (refused, frozen, hung up)."""
+def command_text(port: int, *args: Any, timeout: float = 2.0, password: str | None = None) -> str:
+    """One command on a fresh connection (AUTH ``password`` first, when given); the reply as
+    text, the way ``redis-cli`` prints it into a pipe (an array one element a line, an error as
+    its text), or '' when the server does not answer (refused, frozen, hung up)."""
     try:
-        with RawRedis.connect(port, timeout=timeout) as conn:
+        with RawRedis.connect(port, timeout=timeout, password=password) as conn:
             return reply_text(conn.call(*args))
     except (OSError, ConnectionError):
         return ""

@@ -4,7 +4,8 @@ A redis-server with HELLO renamed away answers redis-py 8's handshake with ``unk
 'HELLO', with args beginning with: '3' 'AUTH' '<user>' '<password>'`` whatever the password.
 Secrets of many shapes and lengths are put in REDIS_URL every way a URL holds one (userinfo
 password, percent-encoded or not, the username slot, ``?password=``, a cluster seed) and run
-through ``health`` in every format and ``ping``, in-process and as the installed ``cpa-ops``,
+through ``health`` in every format and ``ping``, in-process and as the installed ``cpa-ops``
+(and as REDIS_SENTINEL_PASSWORD, to a "sentinel" that refuses it),
 and through the library's log renderers and Sentry scrubbing. No spelling of any secret may
 appear; exit codes stay in the documented set; no traceback.
 """
@@ -141,6 +142,28 @@ def test_cluster_seeds_in_process(redis_hello_renamed_per_module: RedisServer, s
     outcome = in_process(["health", "--format", "json", "--timeout", "2"], env)
     judge(outcome, secret, False, f"cluster {shape}")
     assert not leaked(outcome.stdout + outcome.stderr, "other-seed-pw")
+
+
+@pytest.mark.parametrize(("shape", "output"), [(s, f) for s in SHAPES for f in FORMATS])
+def test_sentinel_password_in_process(
+    redis_hello_renamed_per_module: RedisServer, shape: str, output: str
+) -> None:
+    """REDIS_SENTINEL_PASSWORD sent (HELLO 3 AUTH, then AUTH) to a "sentinel" without HELLO and
+    without requirepass, which refuses it; REDIS_URL's own password beside it: neither appears
+    in any format. (This server does not echo the password back: the test guards the paths the
+    password travels, the sentinel's URL and its error lines.)"""
+    secret = SHAPES[shape]
+    env = {
+        "REDIS_MODE": "sentinel",
+        "REDIS_SENTINELS": f"127.0.0.1:{redis_hello_renamed_per_module.port}",
+        "REDIS_SENTINEL_MASTER": "mymaster",
+        "REDIS_SENTINEL_PASSWORD": secret,
+        "REDIS_URL": "redis://:data-node-pw@unused/0",
+        "NO_COLOR": "1",
+    }
+    outcome = in_process(["health", "--format", output, "--timeout", "2"], env)
+    judge(outcome, secret, output == "nagios", f"sentinel {shape}/{output}")
+    assert not leaked(outcome.stdout + outcome.stderr, "data-node-pw")
 
 
 @pytest.mark.parametrize(

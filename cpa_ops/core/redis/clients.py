@@ -163,7 +163,8 @@ def _sentinel_pool(
 ) -> BlockingConnectionPool:
     """A blocking pool of at most REDIS_MAX_CONNECTIONS connections to the master the sentinels
     name (re-asked on every new connection, so it follows a failover); REDIS_URL gives the
-    password, db and TLS options; the sentinels are asked with the same timeouts, no password."""
+    password, db and TLS options; the sentinels are asked with the same timeouts, retries and
+    TLS, and their own credentials (REDIS_SENTINEL_USERNAME, REDIS_SENTINEL_PASSWORD)."""
     from redis.asyncio import BlockingConnectionPool
     from redis.asyncio.sentinel import Sentinel, SentinelConnectionPool
 
@@ -179,7 +180,11 @@ def _sentinel_pool(
         sentinel_kwargs={
             "socket_timeout": options["socket_timeout"],
             "socket_connect_timeout": options["socket_connect_timeout"],
+            # the services' short retry: redis-py's default (3 retries from 1 s, jittered)
+            # held a first command ~35 s when every sentinel refused the password
+            "retry": options["retry"],
             **sentinel_options,
+            **target.sentinel_credentials(),
         },
     )
     pool: BlockingConnectionPool = BlockingSentinelPool(  # type: ignore[no-untyped-call]

@@ -179,6 +179,14 @@ REASONS: dict[str, Reason] = {
             "wait for the failover to finish; check SENTINEL MASTER <name> flags",
         ),
         Reason(
+            "sentinel_auth",
+            "the sentinel refused our credentials (NOAUTH or WRONGPASS): sentinels have a "
+            "password of their own",
+            "set REDIS_SENTINEL_PASSWORD to the sentinels' requirepass (and "
+            "REDIS_SENTINEL_USERNAME for an ACL user on them); REDIS_URL's password is the "
+            "master's and replicas'",
+        ),
+        Reason(
             "sentinel_disagrees",
             "this sentinel names a different master than the majority",
             "it may lag behind a failover; check its SENTINEL MASTER and its connectivity",

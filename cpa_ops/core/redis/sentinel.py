@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 from collections import Counter
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from cpa_ops.core.health import Check, Status
@@ -103,7 +104,10 @@ async def probe_sentinel(
                 replicas.append(replica)
                 if address not in node_tasks:
                     node_tasks[address] = probes.start(replica_target, (ROLE, INFO))
-        sentinel_states = await probes.results(list(sentinel_tasks.values()))
+        sentinel_states = [
+            _sentinel_auth(state, target)
+            for state in await probes.results(list(sentinel_tasks.values()))
+        ]
         node_states = {s.address: s for s in await probes.results(list(node_tasks.values()))}
         # count every sentinel that answered by now, not only those before the majority
         named = Counter(a for a in (_named_master(s) for s in sentinel_states) if a)
@@ -119,6 +123,19 @@ async def probe_sentinel(
         write=write,
         warn_ms=warn_ms,
     )
+
+
+def _sentinel_auth(state: NodeState, target: RedisTarget) -> NodeState:
+    """A sentinel that refused our credentials is ``sentinel_auth``, not ``auth``: the fix is
+    REDIS_SENTINEL_PASSWORD, not REDIS_URL's password (the master's and replicas')."""
+    if state.reason != "auth":
+        return state
+    if target.sentinel_password is None:
+        said = "asked without a password (REDIS_SENTINEL_PASSWORD is not set)"
+    else:
+        user = target.sentinel_username
+        said = "REDIS_SENTINEL_PASSWORD" + (f" of user {user}" if user else "") + " refused"
+    return replace(state, reason="sentinel_auth", detail=f"{said}: {state.detail}")
 
 
 # what the sentinels flag a master with once they see it down or replace it
@@ -156,10 +173,11 @@ def sentinel_verdict(
         check = fault_check("master", "not_sentinel", f"ROLE says {roles}")
         return topology_verdict("sentinel", [check], sentinel_states)
     master_state = node_states.get(master_address) if master_address else None
+    auth_refused = [s for s in sentinel_states if s.reason == "sentinel_auth"]
     checks = [
-        _master_check(configured, answering, master_address, named, master_state),
+        _master_check(configured, answering, master_address, named, master_state, auth_refused),
         # after the master's: an unknown service name fails both, and no_master says it better
-        _quorum_check(configured, answering),
+        _quorum_check(configured, answering, auth_refused),
         *_sentinel_checks(configured, sentinel_states, master_address, warn_ms),
     ]
     for address, state in node_states.items():
@@ -189,9 +207,12 @@ def sentinel_verdict(
     return topology_verdict("sentinel", checks, [*sentinel_states, *node_states.values()], members)
 
 
-def _quorum_check(configured: Sequence[str], answering: list[NodeState]) -> Check:
+def _quorum_check(
+    configured: Sequence[str], answering: list[NodeState], auth_refused: Sequence[NodeState] = ()
+) -> Check:
     """``redis:quorum``: what the sentinels themselves say (CKQUORUM), by a majority of those
-    answering, when a majority of the configured ones answer at all."""
+    answering, when a majority of the configured ones answer at all (``auth_refused``: those that
+    refused our credentials, named in the output)."""
     majority = len(configured) // 2 + 1
     quorum_replies = [s.replies.get("SENTINEL CKQUORUM") for s in answering]
     ok_replies = [r for r in quorum_replies if isinstance(r, bytes | str)]
@@ -207,7 +228,8 @@ def _quorum_check(configured: Sequence[str], answering: list[NodeState]) -> Chec
         )
     # fewer than a majority answering us cannot vouch for a failover, whatever they say
     why = (
-        f"only {len(answering)} of {len(configured)} sentinels answered (a majority is {majority})"
+        f"only {len(answering)} of {len(configured)} sentinels answered (a majority is "
+        f"{majority}){_refused_note(auth_refused)}"
         if len(answering) < majority
         else f"SENTINEL CKQUORUM: {refusals[0] if refusals else 'no OK reply'}"
     )
@@ -222,14 +244,21 @@ def _quorum_check(configured: Sequence[str], answering: list[NodeState]) -> Chec
     )
 
 
+def _refused_note(auth_refused: Sequence[NodeState]) -> str:
+    count = len(auth_refused)
+    return f", {count} refused our credentials (sentinel_auth)" if count else ""
+
+
 def _master_check(
     configured: Sequence[str],
     answering: list[NodeState],
     master_address: str | None,
     named: Counter[str],
     master_state: NodeState | None,
+    auth_refused: Sequence[NodeState] = (),
 ) -> Check:
-    """``redis:master``: named by the sentinels, reachable, and a master by its own ROLE."""
+    """``redis:master``: named by the sentinels, reachable, and a master by its own ROLE; no
+    sentinel answering and a majority refusing our credentials is ``sentinel_auth``."""
     sentinel_view = pairs(
         next(
             (
@@ -253,8 +282,14 @@ def _master_check(
             why = f"the sentinels disagree on the master: {views}"
         elif answering:
             why = f"none of the {len(answering)} sentinels answering knows that service name"
+        elif len(auth_refused) * 2 > len(configured):  # the password is the fault, not the master
+            why = (
+                f"{len(auth_refused)} of {len(configured)} sentinels refused our credentials: "
+                f"{auth_refused[0].detail}"
+            )
+            return _master_fail("sentinel_auth", why, None, details)
         else:
-            why = "no sentinel answered"
+            why = f"no sentinel answered{_refused_note(auth_refused)}"
         return _master_fail("no_master", why, None, details)
     if master_state is None or not master_state.reachable:
         fault = (
