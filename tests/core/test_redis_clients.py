@@ -226,6 +226,31 @@ class TestTopologies:
         wait_until(lambda: _ours(master.port) == 0, 5, "no connection of ours is left")
         assert time.monotonic() - started < 5
 
+    def test_the_sentinels_are_asked_over_resp2(
+        self, redis_sentinels_per_module: SentinelSetup
+    ) -> None:
+        """The pool's own connections to the sentinels speak RESP2 too (a Redis 5 sentinel has
+        no HELLO): seen in the sentinels' CLIENT LIST while the client is open."""
+        setup = redis_sentinels_per_module
+        settings = load_settings(
+            redis_mode="sentinel",
+            redis_sentinels=setup.sentinel_addresses,
+            redis_sentinel_master=MASTER_NAME,
+        )
+
+        async def main() -> list[str]:
+            client = await create_redis_client(settings, client_name=NAME)
+            try:
+                await client.set("cpa-ops-test:sentinel-resp", "1")
+                return [command_text(s.port, "CLIENT", "LIST") for s in setup.sentinels]
+            finally:
+                await client.aclose()
+
+        lines = [line for listing in asyncio.run(main()) for line in listing.splitlines()]
+        # the sentinels' own links to each other are named sentinel-<id>; ours asked SENTINEL
+        ours = [line for line in lines if "cmd=sentinel|" in line and " name= " in line]
+        assert ours and all(line.endswith("resp=2") or " resp=2 " in line for line in ours), ours
+
 
 class TestPasswordProtectedSentinels:
     """The pool asks the sentinels with REDIS_SENTINEL_PASSWORD and the master with REDIS_URL's

@@ -183,6 +183,7 @@ def _sentinel_pool(
             # the services' short retry: redis-py's default (3 retries from 1 s, jittered)
             # held a first command ~35 s when every sentinel refused the password
             "retry": options["retry"],
+            "protocol": options["protocol"],  # RESP2: a sentinel of Redis 5 has no HELLO either
             **sentinel_options,
             **target.sentinel_credentials(),
         },
