@@ -23,6 +23,7 @@ from pydantic import (
 )
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from cpa_ops.core.addresses import check_host_port
 from cpa_ops.core.choices import (
     LOG_LEVELS_ACCEPTED,
     Environment,
@@ -38,7 +39,6 @@ from cpa_ops.core.urls import (
     DEFAULT_REDIS_URL,
     HEALTH_KEY_PREFIX,
     UNIX_URL,
-    check_host_port,
     dsn_host,
     mask_dsn,
     mask_url,

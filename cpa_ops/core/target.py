@@ -13,14 +13,13 @@ from functools import cached_property
 from typing import Any
 from urllib.parse import parse_qsl, quote, unquote, urlencode, urlsplit, urlunsplit
 
+from cpa_ops.core.addresses import format_address, parse_host_port
 from cpa_ops.core.known_secrets import register_secret, scrub_text
 from cpa_ops.core.urls import (
     DEFAULT_PORT,
     DEFAULT_REDIS_URL,
     SECRET_QUERY_KEYS,
-    format_address,
     mask_url,
-    parse_host_port,
     redis_host,
     split_seeds,
 )

@@ -13,9 +13,9 @@ import asyncio
 import weakref
 from typing import TYPE_CHECKING, Any
 
+from cpa_ops.core.addresses import parse_host_port
 from cpa_ops.core.redis.facts import parse_info_fields, text
 from cpa_ops.core.redis.handshake import handshake_class, use_cluster_handshake, use_handshake
-from cpa_ops.core.urls import parse_host_port
 
 if TYPE_CHECKING:
     from redis.asyncio import BlockingConnectionPool, Redis, RedisCluster
