@@ -84,6 +84,13 @@ _CLASS_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)*")
 SECRET_FIELDS = frozenset({"redis_url", "redis_sentinel_password", "sentry_dsn"})
 
 
+def _check_sendable(value: str) -> None:
+    """ValueError unless redis-py can send ``value``: an undecodable byte of the environment
+    or .env (a lone surrogate) cannot be encoded as UTF-8."""
+    if any("\ud800" <= c <= "\udfff" for c in value):
+        raise ValueError("is not UTF-8 (it holds an undecodable byte)")
+
+
 class ConfigError(ValueError):
     """The configuration is invalid; ``problems`` holds one line per bad variable or file."""
 
@@ -203,8 +210,8 @@ class Settings(BaseSettings):
             raise ValueError("is required when REDIS_MODE=sentinel")
         if name and any(c.isspace() for c in name):
             raise ValueError("contains white space")
-        if name and any("\ud800" <= c <= "\udfff" for c in name):  # redis-py cannot send it
-            raise ValueError("is not UTF-8 (it holds an undecodable byte)")
+        if name:
+            _check_sendable(name)
         return name or None
 
     @field_validator("redis_sentinel_password", mode="before")
@@ -215,6 +222,7 @@ class Settings(BaseSettings):
             return None
         if not isinstance(raw, str):
             raise ValueError("not a string")
+        _check_sendable(raw)
         return SecretStr(raw)  # as given: a password may begin or end with a space
 
     @field_validator("redis_sentinel_username", mode="before")

@@ -209,8 +209,27 @@ class TestUndecodableBytes:
                 ["config", "check"],
                 "REDIS_SENTINEL_MASTER",
             ),
+            (
+                {"REDIS_SENTINEL_PASSWORD": PASSWORD},
+                [
+                    "health",
+                    "--mode",
+                    "sentinel",
+                    "--sentinels",
+                    "127.0.0.1:1",
+                    "--sentinel-master",
+                    "m",
+                ],
+                "REDIS_SENTINEL_PASSWORD",
+            ),
         ],
-        ids=["REDIS_URL", "--redis-url", "SENTRY_DSN", "REDIS_SENTINEL_MASTER"],
+        ids=[
+            "REDIS_URL",
+            "--redis-url",
+            "SENTRY_DSN",
+            "REDIS_SENTINEL_MASTER",
+            "REDIS_SENTINEL_PASSWORD",
+        ],
     )
     def test_refused_naming_the_variable(
         self, env: dict[str, str], args: list[str], variable: str
