@@ -5,13 +5,14 @@ from __future__ import annotations
 
 import asyncio
 import time
+from pathlib import Path
 
 import pytest
 
 from cpa_ops.core.redis import check_redis_health, create_redis_client, create_redis_pool
 from cpa_ops.core.settings import Settings, load_settings
 from tests.servers.net import wait_until
-from tests.servers.redis_faults import RedisServer
+from tests.servers.redis_faults import RedisServer, TlsFiles
 from tests.servers.redis_fixtures import REDIS_PASSWORD, SENTINEL_PASSWORD
 from tests.servers.redis_topology import MASTER_NAME, ClusterSetup, SentinelSetup
 from tests.servers.redis_verdict_faults import ACL_PASSWORD
@@ -252,6 +253,20 @@ class TestTopologies:
         assert ours and all(line.endswith("resp=2") or " resp=2 " in line for line in ours), ours
 
 
+def _set_get(settings: Settings, key: str) -> object:
+    """SET ``key`` (10 s) and GET it with a new client of ``settings``, closed after."""
+
+    async def main() -> object:
+        client = await create_redis_client(settings, client_name=NAME)
+        try:
+            await client.set(key, "through the master", px=10_000)
+            return await client.get(key)
+        finally:
+            await client.aclose()
+
+    return asyncio.run(main())
+
+
 class TestPasswordProtectedSentinels:
     """The pool asks the sentinels with REDIS_SENTINEL_PASSWORD and the master with REDIS_URL's
     password (the set-up's own passwords, or one for all)."""
@@ -266,24 +281,12 @@ class TestPasswordProtectedSentinels:
             **extra,
         )
 
-    @staticmethod
-    def _set_get(settings: Settings) -> object:
-        async def main() -> object:
-            client = await create_redis_client(settings, client_name=NAME)
-            try:
-                await client.set("cpa-ops-test:sentinel-auth", "through the master", px=10_000)
-                return await client.get("cpa-ops-test:sentinel-auth")
-            finally:
-                await client.aclose()
-
-        return asyncio.run(main())
-
     def test_set_and_get_through_the_master(
         self, redis_sentinels_with_passwords_per_module: SentinelSetup
     ) -> None:
         setup = redis_sentinels_with_passwords_per_module
         settings = self._settings(setup, redis_sentinel_password=SENTINEL_PASSWORD)
-        assert self._set_get(settings) == b"through the master"
+        assert _set_get(settings, "cpa-ops-test:sentinel-auth") == b"through the master"
         master = setup.node_at(setup.master_as_sentinels_see_it())
         assert master.ask("GET", "cpa-ops-test:sentinel-auth") == "through the master"
 
@@ -296,7 +299,41 @@ class TestPasswordProtectedSentinels:
 
         settings = self._settings(redis_sentinels_with_passwords_per_module)
         with pytest.raises(MasterNotFoundError):
-            self._set_get(settings)
+            _set_get(settings, "cpa-ops-test:sentinel-auth")
+
+
+class TestTlsSentinels:
+    """REDIS_URL's rediss:// and ssl_ca_certs reach the pool's sentinels and the master they
+    name (sentinels and data nodes that speak TLS, tls-replication yes)."""
+
+    @staticmethod
+    def _set_get_over_tls(setup: SentinelSetup, ca: Path) -> object:
+        settings = load_settings(
+            redis_mode="sentinel",
+            redis_sentinels=setup.sentinel_addresses,
+            redis_sentinel_master=MASTER_NAME,
+            redis_url=f"rediss://127.0.0.1:1/0?ssl_ca_certs={ca}",
+        )
+        return _set_get(settings, "cpa-ops-test:sentinel-tls")
+
+    def test_set_and_get_through_the_master(
+        self, redis_sentinels_tls_per_module: SentinelSetup, tls_files: TlsFiles
+    ) -> None:
+        setup = redis_sentinels_tls_per_module
+        assert self._set_get_over_tls(setup, tls_files.ca) == b"through the master"
+        master = setup.node_at(setup.master_as_sentinels_see_it())
+        assert master is setup.master
+        assert master.ask("GET", "cpa-ops-test:sentinel-tls") == "through the master"
+
+    def test_an_untrusted_ca_finds_no_master(
+        self, redis_sentinels_tls_per_module: SentinelSetup, tls_files: TlsFiles
+    ) -> None:
+        """The sentinels' certificates are checked against ssl_ca_certs too: the CA is what
+        let the test above in."""
+        from redis.asyncio.sentinel import MasterNotFoundError
+
+        with pytest.raises(MasterNotFoundError):
+            self._set_get_over_tls(redis_sentinels_tls_per_module, tls_files.other_ca)
 
 
 def _clients(port: int, user: str = "default") -> list[dict[str, str]]:

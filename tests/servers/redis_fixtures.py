@@ -250,6 +250,18 @@ def redis_sentinels_per_module(
         yield setup
 
 
+@pytest.fixture(scope="module")
+def redis_sentinels_tls_per_module(
+    tmp_path_factory: pytest.TempPathFactory, redis_server_bin: str, tls_files: TlsFiles
+) -> Iterator[SentinelSetup]:
+    """The set-up of redis_sentinels_per_module over TLS (server certificates of ``tls_files``'
+    CA-1, no client certificate asked): replication and the sentinels' links too, and the
+    sentinels name the TLS ports to their clients."""
+    setup = SentinelSetup(tmp_path_factory.mktemp("sentinel-tls"), tls=tls_files)
+    with running(setup):
+        yield setup
+
+
 #: the passwords of redis_sentinels_with_passwords_per_module: the sentinels' requirepass and
 #: the data nodes' (told apart, so a test knows which went where)
 SENTINEL_PASSWORD = "sentinel-PW-4b7e"

@@ -304,11 +304,21 @@ class SentinelSetup:
     ``sentinel_password``: every sentinel's requirepass (and sentinel-pass, so they talk to each
     other); ``data_password``: the master's and replica's requirepass and masterauth (and the
     sentinels' auth-pass for the master). Bitnami's chart gives both the same password.
+
+    With ``tls``, every process also listens on a TLS port and speaks TLS to the others
+    (``tls-replication yes``: replica to master, sentinels to the data nodes and to each other):
+    the sentinels monitor the master's TLS port, and the replica and the sentinels announce
+    their TLS ports (Redis does so by itself under tls-replication), so what the sentinels name
+    to clients (:attr:`sentinel_addresses`, :meth:`client_address`) is TLS throughout; the
+    harness keeps using the plain ports (:attr:`Node.port`).
     """
 
     base: Path
     sentinel_password: str | None = None
     data_password: str | None = None
+    tls: TlsFiles | None = None
+    #: a process's plain port -> its TLS port
+    tls_ports: dict[int, int] = field(default_factory=dict)
     master: Node | None = None
     replica: Node | None = None
     sentinels: list[Node] = field(default_factory=list)
@@ -321,18 +331,42 @@ class SentinelSetup:
 
     @property
     def sentinel_addresses(self) -> str:
-        return ",".join(s.address for s in self.sentinels)
+        """The sentinels as clients know them (their TLS ports in a TLS set-up)."""
+        return ",".join(self.client_address(s) for s in self.sentinels)
+
+    def client_address(self, node: Node) -> str:
+        """The address clients know ``node`` by (its TLS port in a TLS set-up)."""
+        return f"{LOOPBACK}:{self.client_port(node.port)}"
+
+    def client_port(self, port: int) -> int:
+        return self.tls_ports.get(port, port)
+
+    def _tls_settings(self, port: int) -> list[tuple[str, str]]:
+        """The TLS settings of the process on plain ``port`` (none without ``tls``); its TLS
+        port is recorded in :attr:`tls_ports`."""
+        if self.tls is None:
+            return []
+        self.tls_ports[port] = free_port()
+        return [
+            ("tls-port", str(self.tls_ports[port])),
+            ("tls-cert-file", str(self.tls.cert)),
+            ("tls-key-file", str(self.tls.key)),
+            ("tls-ca-cert-file", str(self.tls.ca)),
+            ("tls-auth-clients", "no"),
+            ("tls-replication", "yes"),
+        ]
 
     def _data_node(self, port: int, *extra: str) -> Node:
         directory = self.base / f"redis-{port}"
         password = self.data_password
         auth = ("--requirepass", password, "--masterauth", password) if password else ()
+        tls = [arg for name, value in self._tls_settings(port) for arg in (f"--{name}", value)]
         return Node(
             port,
             directory,
             ["--port", str(port), "--bind", LOOPBACK, "--dir", str(directory), "--save", "",
              "--appendonly", "no", "--protected-mode", "no", "--logfile", "redis.log",
-             "--repl-diskless-sync-delay", "0", *auth, *extra],
+             "--repl-diskless-sync-delay", "0", *auth, *tls, *extra],
             password=password,
         )  # fmt: skip
 
@@ -340,17 +374,22 @@ class SentinelSetup:
         master_port = free_port()
         self.master = self._data_node(master_port)
         self.master.start()
-        self.replica = self._data_node(free_port(), "--replicaof", LOOPBACK, str(master_port))
+        # the replica and the sentinels reach the master where they speak its protocol
+        master_client_port = self.client_port(master_port)
+        self.replica = self._data_node(
+            free_port(), "--replicaof", LOOPBACK, str(master_client_port)
+        )
         self.replica.start()
         for _ in range(3):
             port = free_port()
             directory = self.base / f"sentinel-{port}"
             directory.mkdir(parents=True)
             config = directory / "sentinel.conf"  # sentinel rewrites it: one writable file each
+            tls = "".join(f"{name} {_quoted(value)}\n" for name, value in self._tls_settings(port))
             config.write_text(
                 f"port {port}\nbind {LOOPBACK}\ndir {directory}\nlogfile sentinel.log\n"
-                f"protected-mode no\n"
-                f"sentinel monitor {MASTER_NAME} {LOOPBACK} {master_port} 2\n"
+                f"protected-mode no\n{tls}"
+                f"sentinel monitor {MASTER_NAME} {LOOPBACK} {master_client_port} 2\n"
                 f"sentinel down-after-milliseconds {MASTER_NAME} {SENTINEL_DOWN_AFTER_MS}\n"
                 f"sentinel failover-timeout {MASTER_NAME} 10000\n"
                 f"sentinel parallel-syncs {MASTER_NAME} 1\n" + self._sentinel_auth_lines()
@@ -402,14 +441,16 @@ class SentinelSetup:
         assert self.master is not None
         master = self.master.port
         _hold_syncs_back(master)
-        node = self._data_node(free_port(), "--replicaof", LOOPBACK, str(master))
+        node = self._data_node(free_port(), "--replicaof", LOOPBACK, str(self.client_port(master)))
         self.unsynced.append(node)  # recorded before it starts: stop_all finds it
         node.start()
-        _wait_sync_held_back(master, node.port)
+        # the master lists a replica by the port it announces (its TLS one under TLS)
+        _wait_sync_held_back(master, self.client_port(node.port))
+        address = self.client_address(node)
 
         def listed() -> bool:
             return all(
-                node.address in s.ask("SENTINEL", "REPLICAS", MASTER_NAME) for s in self.sentinels
+                address in s.ask("SENTINEL", "REPLICAS", MASTER_NAME) for s in self.sentinels
             )
 
         wait_until(listed, timeout, "every sentinel lists the new replica", interval=0.2)
@@ -420,7 +461,8 @@ class SentinelSetup:
         return ":".join(reply.splitlines())
 
     def node_at(self, address: str) -> Node:
-        return next(n for n in self.data_nodes if n.address == address)
+        """The data node the sentinels name ``address`` (a TLS address in a TLS set-up)."""
+        return next(n for n in self.data_nodes if self.client_address(n) == address)
 
     def stop_all(self) -> None:
         for node in (*self.sentinels, *self.data_nodes):

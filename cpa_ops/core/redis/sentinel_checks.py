@@ -16,6 +16,13 @@ from cpa_ops.core.redis.reasons import REASONS
 
 # what the sentinels flag a master with once they see it down or replace it
 _DOWN_FLAGS = frozenset({"s_down", "o_down", "failover_in_progress"})
+#: the sentinels' faults that are a setting of ours (REDIS_SENTINEL_PASSWORD, REDIS_URL's CA or
+#: scheme), not the set-up's state: shared by a majority, it is the master check's reason too
+_SETTING_FAULTS = {
+    "sentinel_auth": "refused our credentials",
+    "tls": "failed the TLS handshake",
+    "protocol": "did not speak Redis over our protocol (TLS or plain)",
+}
 
 
 def named_master(state: NodeState) -> str | None:
@@ -74,10 +81,12 @@ def master_check(
     master_address: str | None,
     named: Counter[str],
     master_state: NodeState | None,
-    auth_refused: Sequence[NodeState] = (),
+    unreached: Sequence[NodeState] = (),
 ) -> Check:
-    """``redis:master``: named by the sentinels, reachable, and a master by its own ROLE; no
-    sentinel answering and a majority refusing our credentials is ``sentinel_auth``."""
+    """``redis:master``: named by the sentinels, reachable, and a master by its own ROLE. No
+    sentinel answering (``unreached``: those that did not), a majority failing with one fault
+    of our settings (``sentinel_auth``, ``tls``, ``protocol``) is that reason, not
+    ``no_master``: the fix is the setting, and no failover is under way."""
     sentinel_view = pairs(
         next(
             (
@@ -101,13 +110,15 @@ def master_check(
             why = f"the sentinels disagree on the master: {views}"
         elif answering:
             why = f"none of the {len(answering)} sentinels answering knows that service name"
-        elif len(auth_refused) * 2 > len(configured):  # the password is the fault, not the master
+        elif setting_fault := _shared_setting_fault(configured, unreached):
+            code, failed = setting_fault
             why = (
-                f"{len(auth_refused)} of {len(configured)} sentinels refused our credentials: "
-                f"{auth_refused[0].detail}"
+                f"{len(failed)} of {len(configured)} sentinels {_SETTING_FAULTS[code]}: "
+                f"{failed[0].detail}"
             )
-            return _master_fail("sentinel_auth", why, None, details)
+            return _master_fail(code, why, None, details)
         else:
+            auth_refused = [s for s in unreached if s.reason == "sentinel_auth"]
             why = f"no sentinel answered{_refused_note(auth_refused)}"
         return _master_fail("no_master", why, None, details)
     if master_state is None or not master_state.reachable:
@@ -211,6 +222,18 @@ def sentinel_checks(
             )
         )
     return checks
+
+
+def _shared_setting_fault(
+    configured: Sequence[str], unreached: Sequence[NodeState]
+) -> tuple[str, list[NodeState]] | None:
+    """The fault of our settings a majority of the configured sentinels failed with, and
+    those sentinels; None when there is none."""
+    for code in _SETTING_FAULTS:
+        failed = [s for s in unreached if s.reason == code]
+        if len(failed) * 2 > len(configured):
+            return code, failed
+    return None
 
 
 def _master_fail(code: str, why: str, address: str | None, details: dict[str, Any]) -> Check:
