@@ -5,6 +5,8 @@ text to the TLS ports ``protocol``, on the master check as on each sentinel's.""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from tests.cli.test_health_topology import VERDICT_TIMEOUT, checks_of
@@ -84,3 +86,15 @@ class TestTlsSentinels:
         for check in assert_every_sentinel_unreached(ran, "protocol"):
             assert "TLS/plain mismatch" in str(check["output"]), check
             assert "rediss://" in str(check["hint"]), check
+
+    def test_a_missing_ca_file_is_tls_config(
+        self, redis_sentinels_tls_per_module: SentinelSetup, tmp_path: Path
+    ) -> None:
+        """A CA file that is not there: checked here before any sentinel is asked, and named on
+        the master check too (it was no_master, with the failover hint)."""
+        missing = tmp_path / "missing-ca.pem"
+        ran = health(
+            redis_sentinels_tls_per_module, f"rediss://127.0.0.1:1/0?ssl_ca_certs={missing}"
+        )
+        checks = assert_every_sentinel_unreached(ran, "tls_config")
+        assert "ssl_ca_certs" in str(checks[0]["output"]), checks[0]

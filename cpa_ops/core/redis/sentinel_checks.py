@@ -21,6 +21,7 @@ _DOWN_FLAGS = frozenset({"s_down", "o_down", "failover_in_progress"})
 _SETTING_FAULTS = {
     "sentinel_auth": "refused our credentials",
     "tls": "failed the TLS handshake",
+    "tls_config": "could not be asked: a TLS file of REDIS_URL cannot be used",
     "protocol": "did not speak Redis over our protocol (TLS or plain)",
 }
 
