@@ -42,6 +42,10 @@ def assert_every_sentinel_unreached(ran: Ran, reason: str) -> list[dict[str, obj
         assert (check["status"], check["reason"]) == ("warn", reason), check
         assert check["hint"] == master["hint"], check
     assert "redis:ping" not in checks, checks
+    # the quorum cannot be judged, and says why the sentinels did not answer
+    (quorum,) = checks["redis:quorum"]
+    assert quorum["reason"] == "no_quorum", quorum
+    assert f"({reason})" in quorum["output"], quorum
     return [master, *sentinels]
 
 

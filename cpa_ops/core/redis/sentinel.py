@@ -167,11 +167,10 @@ def sentinel_verdict(
         return topology_verdict("sentinel", [check], sentinel_states)
     master_state = node_states.get(master_address) if master_address else None
     unreached = [s for s in sentinel_states if not s.reachable]
-    auth_refused = [s for s in unreached if s.reason == "sentinel_auth"]
     checks = [
         master_check(configured, answering, master_address, named, master_state, unreached),
         # after the master's: an unknown service name fails both, and no_master says it better
-        quorum_check(configured, answering, auth_refused),
+        quorum_check(configured, answering, unreached),
         *sentinel_checks(configured, sentinel_states, master_address, warn_ms),
     ]
     for address, state in node_states.items():

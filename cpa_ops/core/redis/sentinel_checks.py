@@ -35,11 +35,11 @@ def named_master(state: NodeState) -> str | None:
 
 
 def quorum_check(
-    configured: Sequence[str], answering: list[NodeState], auth_refused: Sequence[NodeState] = ()
+    configured: Sequence[str], answering: list[NodeState], unreached: Sequence[NodeState] = ()
 ) -> Check:
     """``redis:quorum``: what the sentinels themselves say (CKQUORUM), by a majority of those
-    answering, when a majority of the configured ones answer at all (``auth_refused``: those that
-    refused our credentials, named in the output)."""
+    answering, when a majority of the configured ones answer at all (``unreached``: those that
+    did not; a fault of our settings among them is named in the output)."""
     majority = len(configured) // 2 + 1
     quorum_replies = [s.replies.get("SENTINEL CKQUORUM") for s in answering]
     ok_replies = [r for r in quorum_replies if isinstance(r, bytes | str)]
@@ -56,7 +56,7 @@ def quorum_check(
     # fewer than a majority answering us cannot vouch for a failover, whatever they say
     why = (
         f"only {len(answering)} of {len(configured)} sentinels answered (a majority is "
-        f"{majority}){_refused_note(auth_refused)}"
+        f"{majority}){_setting_fault_note(unreached)}"
         if len(answering) < majority
         else f"SENTINEL CKQUORUM: {refusals[0] if refusals else 'no OK reply'}"
     )
@@ -71,9 +71,12 @@ def quorum_check(
     )
 
 
-def _refused_note(auth_refused: Sequence[NodeState]) -> str:
-    count = len(auth_refused)
-    return f", {count} refused our credentials (sentinel_auth)" if count else ""
+def _setting_fault_note(unreached: Sequence[NodeState]) -> str:
+    """``, 3 failed the TLS handshake (tls)``: the sentinels not reached for a fault of our
+    settings, by fault; empty when there are none."""
+    counts = Counter(s.reason for s in unreached if s.reason in _SETTING_FAULTS)
+    notes = [f"{n} {_SETTING_FAULTS[code]} ({code})" for code, n in counts.items()]
+    return "".join(f", {note}" for note in notes)
 
 
 def master_check(
@@ -119,8 +122,7 @@ def master_check(
             )
             return _master_fail(code, why, None, details)
         else:
-            auth_refused = [s for s in unreached if s.reason == "sentinel_auth"]
-            why = f"no sentinel answered{_refused_note(auth_refused)}"
+            why = f"no sentinel answered{_setting_fault_note(unreached)}"
         return _master_fail("no_master", why, None, details)
     if master_state is None or not master_state.reachable:
         fault = (
