@@ -291,6 +291,23 @@ class TestClusterHandshake:
         assert (cluster["status"], cluster["reason"]) == ("fail", "denied"), cluster
         assert "ACL SETUSER no-cluster-nodes +cluster|nodes" in cluster["hint"], cluster
 
+    @pytest.mark.parametrize(
+        ("user", "refused"),
+        [("no-cluster-slots", "CLUSTER SLOTS"), ("no-command", "COMMAND COUNT")],
+    )
+    def test_a_user_the_services_client_cannot_work_as_warns(
+        self, redis_cluster_acl_per_module: ClusterSetup, user: str, refused: str
+    ) -> None:
+        """What redis-py's cluster client sends to discover a cluster, refused: the probe's own
+        commands pass, but every service command would fail (NoPermissionError), so a warning
+        naming the rule (it passed)."""
+        ran = self._health_as(redis_cluster_acl_per_module, user)
+        assert ran.returncode == 0, ran.stdout + ran.stderr
+        (cluster,) = checks_of(ran)["redis:cluster"]
+        assert (cluster["status"], cluster["reason"]) == ("warn", "denied"), cluster
+        assert cluster["output"].startswith(f"{refused} refused"), cluster
+        assert f"ACL SETUSER {user} +cluster|slots +command" in cluster["hint"], cluster
+
     @staticmethod
     def _health_as(setup: ClusterSetup, user: str) -> Ran:
         seeds = ",".join(f"redis://{user}:{ACL_PASSWORD}@{n.address}/0" for n in setup.masters)

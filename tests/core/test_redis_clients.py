@@ -451,6 +451,30 @@ class TestClusterHandshake:
             causes.append(causes[-1].__cause__ or causes[-1].__context__)  # type: ignore[arg-type]
         assert any("unknown command 'HELLO'" in str(cause) for cause in causes), causes
 
+    @pytest.mark.parametrize("user", ["no-cluster-slots", "no-command"])
+    def test_redis_pys_cluster_client_needs_cluster_slots_and_command(
+        self, redis_cluster_acl_per_module: ClusterSetup, user: str
+    ) -> None:
+        """Why `cpa-ops health` warns for these users: the client's first command fails, and
+        its liveness check says so."""
+        from redis.exceptions import NoPermissionError, RedisClusterException
+
+        settings = load_settings(
+            redis_mode="cluster", redis_url=_acl_seeds(redis_cluster_acl_per_module, user)
+        )
+
+        async def main() -> bool:
+            client = await create_redis_client(settings, client_name=NAME)
+            try:
+                healthy = await check_redis_health(client, timeout=5)
+                with pytest.raises((NoPermissionError, RedisClusterException)):
+                    await client.set("cpa-ops-test:acl", "1")
+                return healthy
+            finally:
+                await client.aclose()
+
+        assert asyncio.run(main()) is False
+
     def test_liveness_of_a_user_without_cluster_info(
         self, redis_cluster_acl_per_module: ClusterSetup
     ) -> None:

@@ -232,11 +232,13 @@ def redis_cluster_acl_per_module(
 
 
 #: least-privilege users of a cluster: all but CLIENT SETNAME (redis_verdict_faults.ACL_USERS),
-#: all but CLUSTER INFO, all but CLUSTER NODES
+#: all but CLUSTER INFO, CLUSTER NODES, CLUSTER SLOTS or COMMAND
 CLUSTER_ACL_USERS = {
     "no-setname": verdict_faults.ACL_USERS["no-setname"],
     "no-cluster-info": ("+@all", "-cluster|info", "~*"),
     "no-cluster-nodes": ("+@all", "-cluster|nodes", "~*"),
+    "no-cluster-slots": ("+@all", "-cluster|slots", "~*"),
+    "no-command": ("+@all", "-command", "~*"),
 }
 
 

@@ -47,6 +47,9 @@ CLUSTER_SLOTS = 16384
 # what cancelling and closing the node probes may take after their deadline
 CLOSE_MARGIN = 0.1
 _COMMANDS = (ROLE, ("CLUSTER", "INFO"), ("CLUSTER", "NODES"), INFO)
+#: what redis-py's cluster client (the services') sends to discover a cluster, asked of the
+#: seeds too: a user refused either passes every probe while every service command fails
+_CLIENT_NEEDS = (("CLUSTER", "SLOTS"), ("COMMAND", "COUNT"))
 
 
 def node_deadline(deadline: float) -> float:
@@ -107,7 +110,7 @@ async def probe_cluster(
         for address in target.addresses:
             if address not in tasks:
                 seed = target.for_node(address)
-                tasks[address] = probes.start(seed, _COMMANDS, own_slots_key)
+                tasks[address] = probes.start(seed, (*_COMMANDS, *_CLIENT_NEEDS), own_slots_key)
         topology: list[ClusterNodeEntry] = []
         view: NodeState | None = None
         pending: set[asyncio.Task[NodeState]] = set(tasks.values())
@@ -290,7 +293,9 @@ def _cluster_check(
         f"pfail {info.get('cluster_slots_pfail', '?')}, fail {info.get('cluster_slots_fail', '?')}"
         f"; {len(masters)} masters, {answering} of {len(states)} nodes reachable"
     )
+    client_refused = [" ".join(c) for c in _CLIENT_NEEDS if _refused(view.replies.get(" ".join(c)))]
     reason: str | None
+    hint: str | None = None
     if failing_views:
         status, reason = Status.FAIL, "cluster_down"
         output = (
@@ -311,6 +316,16 @@ def _cluster_check(
             else f"{pfail} slots are in pfail (a node is suspected down)"
         )
         output = f"every slot is served, but {trouble}; {summary}"
+    elif client_refused:
+        status, reason = Status.WARN, "denied"
+        output = (
+            f"{' and '.join(client_refused)} refused: the services' cluster client (redis-py) "
+            f"sends them to discover the cluster, so their commands would fail; {summary}"
+        )
+        hint = (
+            "allow them: ACL SETUSER <user> +cluster|slots +command (redis-py's cluster client "
+            "reads the slots with CLUSTER SLOTS and each command's keys with COMMAND)"
+        )
     elif _refused(view.replies.get("CLUSTER INFO")):
         # the slots are judged from CLUSTER NODES; only cluster_state went unread
         status, reason = Status.WARN, "denied"
@@ -324,7 +339,7 @@ def _cluster_check(
         status,
         output,
         reason=reason,
-        hint=reason_of(reason).hint if reason else None,
+        hint=hint or (reason_of(reason).hint if reason else None),
         observed_value=whole(info.get("cluster_slots_ok")),
         details={k: v for k, v in details.items() if v is not None},
     )
