@@ -223,12 +223,17 @@ def redis_cluster_acl_per_module(
     """The cluster of redis_cluster_per_module whose every node has the ACL users of
     :data:`CLUSTER_ACL_USERS` (password verdict_faults.ACL_PASSWORD). The harness and the
     cluster bus use the default user."""
-    users: list[str] = []
-    for user, rules in CLUSTER_ACL_USERS.items():
-        users += ["--user", user, "on", f">{verdict_faults.ACL_PASSWORD}", *rules]
-    setup = ClusterSetup(tmp_path_factory.mktemp("cluster-acl"), tuple(users))
+    setup = ClusterSetup(tmp_path_factory.mktemp("cluster-acl"), _user_args(CLUSTER_ACL_USERS))
     with running(setup):
         yield setup
+
+
+def _user_args(users: dict[str, tuple[str, ...]]) -> tuple[str, ...]:
+    """redis-server arguments creating ``users`` (name: ACL rules), password ACL_PASSWORD."""
+    args: list[str] = []
+    for user, rules in users.items():
+        args += ["--user", user, "on", f">{verdict_faults.ACL_PASSWORD}", *rules]
+    return tuple(args)
 
 
 #: least-privilege users of a cluster: all but CLIENT SETNAME (redis_verdict_faults.ACL_USERS),
@@ -313,10 +318,7 @@ class _AclSentinelSetup(SentinelSetup):
     """SentinelSetup whose data nodes also have the users of SENTINEL_ACL_USERS."""
 
     def _data_node(self, port: int, *extra: str) -> Node:
-        users: list[str] = []
-        for user, rules in SENTINEL_ACL_USERS.items():
-            users += ["--user", user, "on", f">{verdict_faults.ACL_PASSWORD}", *rules]
-        return super()._data_node(port, *extra, *users)
+        return super()._data_node(port, *extra, *_user_args(SENTINEL_ACL_USERS))
 
 
 @pytest.fixture(scope="module")
