@@ -14,7 +14,8 @@ escapes of the other spellings, with CR/LF as spaces (how Redis echoes an argume
 controls made visible (:func:`~cpa_ops.core.terminal.visible_controls`); in any case (by
 ``str.lower``). A long secret is masked from its first 24 characters on, as far as it goes, so
 a server that cuts an echoed argument short (Redis stops at 128 bytes) does not leak its start.
-A secret shorter than 4 characters is replaced only as a whole token (not inside a word).
+A secret shorter than 4 characters is replaced only as a whole token (not inside a word; one of
+punctuation only, between white space), and white space alone is never replaced.
 
 With nothing registered each pass is one attribute test; otherwise a line is lowered and
 searched for each spelling's first 4 characters before the one compiled pattern runs.
@@ -224,12 +225,15 @@ class _Node:
 def _compile(secrets: Iterable[str]) -> _Compiled:
     root = _Node()
     short: set[str] = set()
+    marks: set[str] = set()
     needles: set[str] = set()
     for secret in secrets:
         for base in _bases(secret):
-            forms = _forms(base)
+            # white space alone hides nothing, and masking it would take every line apart
+            forms = {form for form in _forms(base) if form.strip()}
             if len(base) < SHORT_SECRET:
-                short |= {_fold(form) for form in forms}
+                for form in forms:
+                    (short if any(c.isalnum() for c in form) else marks).add(_fold(form))
                 continue
             needles |= {_insert(root, _fold(form)) for form in forms}
     parts = []
@@ -238,7 +242,11 @@ def _compile(secrets: Iterable[str]) -> _Compiled:
     if short:
         alternatives = "|".join(re.escape(s) for s in sorted(short, key=len, reverse=True))
         parts.append(rf"(?<!\w)(?:{alternatives})(?!\w)")
-    needles |= short
+    if marks:
+        # punctuation only (",", "+"): a token of its own between spaces, never a JSON comma
+        alternatives = "|".join(re.escape(s) for s in sorted(marks, key=len, reverse=True))
+        parts.append(rf"(?<!\S)(?:{alternatives})(?!\S)")
+    needles |= short | marks
     # str.lower of a line must lower each needle as it stands: no Σ (lowered by context)
     gated = all(_fold(n) == n.lower() and not {"\u03c3", "\u03c2"} & set(n) for n in needles)
     pattern = re.compile("|".join(parts), re.IGNORECASE)

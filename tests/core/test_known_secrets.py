@@ -89,6 +89,20 @@ class TestSpellings:
         assert scrub_text("PW") == MASK
         assert scrub_text("pwd upwards") == "pwd upwards"
 
+    @pytest.mark.parametrize("secret", [" ", "  ", "    ", "\t", "\n", ",", ", ", '"', ":", "+"])
+    def test_white_space_or_punctuation_never_takes_json_apart(self, secret: str) -> None:
+        """A secret of white space only is not replaced at all, a short one of punctuation only
+        between white space: a JSON document stays one (REDIS_SENTINEL_PASSWORD=' ' turned
+        config check's JSON into '{"valid": false,***"problems":***[')."""
+        register_secret(secret)
+        document = json.dumps({"valid": False, "problems": ["a, b: c", 'say "x"']}, indent=2)
+        assert json.loads(scrub_text(document)) == json.loads(document)
+        assert json.loads(scrub_text(json.dumps({"k": [1, 2]}))) == {"k": [1, 2]}
+
+    def test_a_short_punctuation_secret_alone_still_goes(self) -> None:
+        register_secret("!!")
+        assert scrub_text("password !! and a!!b") == "password *** and a!!b"
+
     def test_a_long_secret_cut_short_still_goes(self) -> None:
         secret = "x7" * 100
         register_secret(secret)

@@ -10,6 +10,7 @@ from collections.abc import Iterator, Mapping
 from typing import NamedTuple
 
 from cpa_ops.cli import run
+from cpa_ops.core.known_secrets import forget_secrets, register_secret, registered_secrets
 from tests.conftest import _SETTINGS_VARS
 
 
@@ -35,10 +36,23 @@ def process_environment(values: Mapping[str, str]) -> Iterator[None]:
         os.environ.update(saved)
 
 
+@contextlib.contextmanager
+def own_secrets() -> Iterator[None]:
+    """The secrets a run registers are its own, as a process's are: the registry is left as
+    it was found (a fuzzed value registered by one run masked text in every later test)."""
+    before = registered_secrets()
+    try:
+        yield
+    finally:
+        forget_secrets()
+        register_secret(*before)
+
+
 def in_process(argv: list[str], env: Mapping[str, str] | None = None) -> Outcome:
     """``cpa-ops argv`` through ``cpa_ops.cli.run`` with ``env`` as its settings variables."""
     out, err = io.StringIO(), io.StringIO()
     with (
+        own_secrets(),
         process_environment(env or {}),
         contextlib.redirect_stdout(out),
         contextlib.redirect_stderr(err),
