@@ -133,14 +133,17 @@ class TestPasswordProtectedSentinels:
         )
         assert_sentinel_auth(ran, "REDIS_SENTINEL_PASSWORD of user nobody-here refused")
 
+    # only where the two passwords differ: with one for all there is nothing to swap
+    @pytest.mark.parametrize(
+        "redis_sentinels_with_passwords_per_module", ["own-passwords"], indirect=True
+    )
     def test_the_passwords_swapped_fail_at_the_sentinels(
         self, redis_sentinels_with_passwords_per_module: SentinelSetup
     ) -> None:
         """The data nodes' password given as the sentinels' (and the other way round): the
-        sentinels refuse it, sentinel_auth. Only where the two passwords differ."""
+        sentinels refuse it, sentinel_auth."""
         setup = redis_sentinels_with_passwords_per_module
-        if setup.data_password == SENTINEL_PASSWORD:
-            pytest.skip("one password for all: nothing to swap")
+        assert setup.data_password == DATA_PASSWORD != SENTINEL_PASSWORD
         ran = health(
             setup,
             "--format",
