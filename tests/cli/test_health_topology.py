@@ -29,11 +29,34 @@ DEADLINE_SLACK = 0.5
 VERDICT_TIMEOUT = 5.0
 
 
-def cluster_health(setup: ClusterSetup, *args: str, timeout: float = VERDICT_TIMEOUT) -> Ran:
-    return run_cpa_ops(
+def cluster_health(
+    setup: ClusterSetup, *args: str, timeout: float = VERDICT_TIMEOUT, user: str | None = None
+) -> Ran:
+    """``health --mode cluster`` at the set-up's seeds, as ``user`` (password ACL_PASSWORD)
+    when given; no password of the user's is shown."""
+    seeds = setup.seed_urls
+    if user is not None:
+        seeds = ",".join(f"redis://{user}:{ACL_PASSWORD}@{n.address}/0" for n in setup.masters)
+    ran = run_cpa_ops(
         "health", "--mode", "cluster", "--timeout", str(timeout), *args,
-        env=clean_env(REDIS_URL=setup.seed_urls),
+        env=clean_env(REDIS_URL=seeds),
     )  # fmt: skip
+    assert ACL_PASSWORD not in ran.stdout + ran.stderr
+    return ran
+
+
+def every_node_passes(setup: ClusterSetup, ran: Ran) -> list[dict[str, Any]]:
+    """``ran`` (``--format json --write``) passed: one passing redis:ping per node, under the
+    address the cluster gives its clients, and a write per master; those pings."""
+    assert ran.returncode == 0, ran.stdout + ran.stderr
+    checks = checks_of(ran)
+    assert len(checks["redis:write"]) == len(setup.masters), checks["redis:write"]
+    pings = checks["redis:ping"]
+    assert sorted(p["componentId"] for p in pings) == sorted(
+        setup.client_address(n) for n in setup.nodes
+    ), pings
+    assert all(p["status"] == "pass" for p in pings), pings
+    return pings
 
 
 def sentinel_health(setup: SentinelSetup, *args: str, timeout: float = VERDICT_TIMEOUT) -> Ran:
@@ -242,29 +265,16 @@ class TestClusterHandshake:
         self, redis_cluster_without_hello_per_module: ClusterSetup
     ) -> None:
         setup = redis_cluster_without_hello_per_module
-        ran = cluster_health(setup, "--format", "json", "--write")
-        assert ran.returncode == 0, ran.stdout + ran.stderr
-        checks = checks_of(ran)
-        assert len(checks["redis:write"]) == 3
-        pings = checks["redis:ping"]
-        assert sorted(p["componentId"] for p in pings) == sorted(n.address for n in setup.nodes)
-        assert all(p["status"] == "pass" and p["details"]["protocol"] == 2 for p in pings), pings
+        pings = every_node_passes(setup, cluster_health(setup, "--format", "json", "--write"))
+        assert all(p["details"]["protocol"] == 2 for p in pings), pings
         assert all("RESP2" in p["details"]["protocolNote"] for p in pings)
 
     def test_a_denied_client_setname_costs_only_the_name(
         self, redis_cluster_acl_per_module: ClusterSetup
     ) -> None:
         setup = redis_cluster_acl_per_module
-        seeds = ",".join(f"redis://no-setname:{ACL_PASSWORD}@{n.address}/0" for n in setup.masters)
-        ran = run_cpa_ops(
-            "health", "--mode", "cluster", "--timeout", str(VERDICT_TIMEOUT), "--format", "json",
-            "--write", env=clean_env(REDIS_URL=seeds),
-        )  # fmt: skip
-        assert ran.returncode == 0, ran.stdout + ran.stderr
-        assert ACL_PASSWORD not in ran.stdout + ran.stderr
-        pings = checks_of(ran)["redis:ping"]
-        assert len(pings) == len(setup.nodes)
-        assert all(p["status"] == "pass" for p in pings), pings
+        ran = cluster_health(setup, "--format", "json", "--write", user="no-setname")
+        pings = every_node_passes(setup, ran)
         assert all("CLIENT SETNAME refused" in p["details"]["clientName"] for p in pings), pings
 
     def test_a_user_without_cluster_info_warns_naming_the_rule(
@@ -310,13 +320,7 @@ class TestClusterHandshake:
 
     @staticmethod
     def _health_as(setup: ClusterSetup, user: str) -> Ran:
-        seeds = ",".join(f"redis://{user}:{ACL_PASSWORD}@{n.address}/0" for n in setup.masters)
-        ran = run_cpa_ops(
-            "health", "--mode", "cluster", "--timeout", str(VERDICT_TIMEOUT), "--format", "json",
-            env=clean_env(REDIS_URL=seeds),
-        )  # fmt: skip
-        assert ACL_PASSWORD not in ran.stdout + ran.stderr
-        return ran
+        return cluster_health(setup, "--format", "json", user=user)
 
 
 @pytest.mark.timeout(90)
@@ -370,16 +374,8 @@ class TestClusterTls:
         self, redis_cluster_tls_per_module: ClusterSetup
     ) -> None:
         setup = redis_cluster_tls_per_module
-        ran = cluster_health(setup, "--format", "json", "--write")
-        assert ran.returncode == 0, ran.stdout + ran.stderr
-        checks = checks_of(ran)
-        pings = checks["redis:ping"]
         # every node under the TLS address the cluster gives its clients
-        assert sorted(p["componentId"] for p in pings) == sorted(
-            setup.client_address(n) for n in setup.nodes
-        ), pings
-        assert all(p["status"] == "pass" for p in pings), pings
-        assert len(checks["redis:write"]) == 3
+        every_node_passes(setup, cluster_health(setup, "--format", "json", "--write"))
 
     def test_an_untrusted_ca_fails_naming_tls(
         self, redis_cluster_tls_per_module: ClusterSetup, tls_files: TlsFiles
